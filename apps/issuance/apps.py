@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IssuanceConfig(AppConfig):
+    name = "apps.issuance"
+    label = "issuance"
+    verbose_name = "Issuance"

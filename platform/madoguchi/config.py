@@ -1,0 +1,109 @@
+"""Typed configuration read once from the environment, grouped per integration.
+
+Every setting a deployment can change is here, with its default for a developer's machine. settings/ turns
+these values into Django settings; nothing else in the project reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("MADOGUCHI_DATA_DIR", BASE_DIR / ".data"))
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+    embedded: bool  # True: the project's own PostgreSQL under .data/pg (pgserver)
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str | None  # None: the PostgreSQL-backed cache and the filesystem Celery broker under .data/
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    backend: str
+    file_path: Path
+    default_from: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class SentryConfig:
+    dsn: str | None
+    environment: str
+    traces_sample_rate: float
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    format: str  # "text" or "json"
+    level: str
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    debug: bool
+    secret_key: str
+    allowed_hosts: list[str]
+    vendor_domain: str  # the public host; cities live at <slug>.<vendor_domain>
+    secure: bool  # behind TLS: secure cookies, HSTS, https redirects
+    tenant_creation: str  # "clone" (from the template schema) or "migrate"
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig
+    redis: RedisConfig
+    mail: MailConfig
+    sentry: SentryConfig
+    logging: LoggingConfig
+    web: WebConfig
+
+
+def embedded_database_url(database: str = "madoguchi") -> str:
+    """The URL of the embedded server: it listens on a Unix socket in its data directory only."""
+    socket_dir = quote(str(DATA_DIR / "pg"), safe="")
+    return f"postgresql://postgres@{socket_dir}/{database}"
+
+
+def load() -> Config:
+    env = environ.Env()
+    database_url = env.str("DATABASE_URL", default="")
+    debug = env.bool("DJANGO_DEBUG", default=False)
+    return Config(
+        database=DatabaseConfig(url=database_url or embedded_database_url(), embedded=not database_url),
+        redis=RedisConfig(url=env.str("REDIS_URL", default="") or None),
+        mail=MailConfig(
+            backend=env.str("EMAIL_BACKEND", default="file"),
+            file_path=Path(env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))),
+            default_from=env.str("DEFAULT_FROM_EMAIL", default="Madoguchi <no-reply@madoguchi.localhost>"),
+            url=env.str("EMAIL_URL", default="") or None,
+        ),
+        sentry=SentryConfig(
+            dsn=env.str("SENTRY_DSN", default="") or None,
+            environment=env.str("SENTRY_ENVIRONMENT", default="development"),
+            traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        ),
+        logging=LoggingConfig(
+            format=env.str("LOG_FORMAT", default="text"),
+            level=env.str("LOG_LEVEL", default="INFO"),
+        ),
+        web=WebConfig(
+            debug=debug,
+            # A fixed development key is only acceptable because production must set its own (check --deploy).
+            secret_key=env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-" + "0" * 20),
+            allowed_hosts=env.list("DJANGO_ALLOWED_HOSTS", default=["*"]),
+            vendor_domain=env.str("MADOGUCHI_DOMAIN", default="localhost"),
+            secure=env.bool("MADOGUCHI_SECURE", default=False),
+            tenant_creation=env.str("MADOGUCHI_TENANT_CREATION", default="clone"),
+        ),
+    )

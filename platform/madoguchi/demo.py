@@ -1,0 +1,65 @@
+"""Demo data for `make run`: the vendor tenant, two cities and their staff logins. Idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from apps.booking.services import appearance_update
+from apps.security.models import Role, User
+from apps.security.services import staff_user_ensure
+from tenants.models import Municipality
+from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure
+
+DEMO_PASSWORD = "madoguchi-demo-2026"  # printed on start; demo machines only
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    data: MunicipalityInput
+    color: str
+    phone: str
+
+
+DEMO_CITIES = [
+    DemoCity(MunicipalityInput(slug="ageo", lg_code="112194", name_ja="上尾市", name_en="Ageo City",
+                               prefecture="埼玉県", contact_phone="048-775-5111"), "#1B6B3A", "048-775-5111"),
+    DemoCity(MunicipalityInput(slug="okegawa", lg_code="112216", name_ja="桶川市", name_en="Okegawa City",
+                               prefecture="埼玉県", contact_phone="048-786-3211"), "#24508F", "048-786-3211"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    host: str
+    username: str
+    role: str
+
+
+def demo_setup() -> list[DemoLogin]:
+    domain = settings.MADOGUCHI_DOMAIN
+    public_tenant_ensure(domains=[domain, "127.0.0.1"])
+    logins = [DemoLogin(domain, "vendor", "vendor superuser")]
+    with schema_context("public"):
+        vendor = User.objects.filter(username="vendor").first() or User(username="vendor")
+        vendor.email = "vendor@madoguchi.example"
+        vendor.is_staff = vendor.is_superuser = True
+        vendor.set_password(DEMO_PASSWORD)
+        vendor.save()
+    for city in DEMO_CITIES:
+        host = f"{city.data.slug}.{domain}"
+        municipality = Municipality.objects.filter(slug=city.data.slug).first()
+        if municipality is None:
+            municipality = municipality_create(data=city.data, domains=[host])
+        with schema_context(municipality.schema_name):
+            appearance_update(primary_color=city.color, phone=city.phone)
+            for role in (Role.SUPERVISOR, Role.STAFF):
+                username = f"{city.data.slug}-{role.value}"
+                staff_user_ensure(username=username, email=f"{username}@example.jp", password=DEMO_PASSWORD,
+                                  role=role, display_name=f"{city.data.name_ja} {role.label}")
+                logins.append(DemoLogin(host, username, str(role.label)))
+    connection.set_schema_to_public()
+    return logins

@@ -1,0 +1,45 @@
+"""Request-scoped context for logs: a request id (taken from a trusted proxy or made here) and the user."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from madoguchi.logs import request_id_var, tenant_var, user_var
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        # Only a well-formed id is echoed: a header value must never inject into logs or response headers.
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        tokens = (request_id_var.set(request_id), tenant_var.set("-"), user_var.set("-"))
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(tokens[0])
+            tenant_var.reset(tokens[1])
+            user_var.reset(tokens[2])
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class LogContextUserMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            # The user's id, not the name: a log line must not carry personal data.
+            user_var.set(str(user.pk))
+        return self.get_response(request)

@@ -1,0 +1,238 @@
+"""Django settings: every value comes from madoguchi.config (the environment), read once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from madoguchi import config as _config
+from madoguchi.logs import logging_config
+from madoguchi.observability import init_sentry
+
+CONFIG = _config.load()
+BASE_DIR: Path = _config.BASE_DIR
+DATA_DIR: Path = _config.DATA_DIR
+
+DEBUG = CONFIG.web.debug
+SECRET_KEY = CONFIG.web.secret_key
+# Host routing is done against the Domain table by the tenant middleware (an unknown host gets a 404 page), so
+# Django's own host list may stay open; production may narrow it with DJANGO_ALLOWED_HOSTS.
+ALLOWED_HOSTS = CONFIG.web.allowed_hosts
+MADOGUCHI_DOMAIN = CONFIG.web.vendor_domain
+
+# --- Tenancy (django-tenants: one schema per municipality) -----------------------------------------------------
+ACCOUNT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "apps.security",
+]
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    *ACCOUNT_APPS,
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "console",
+    "madoguchi",
+]
+TENANT_APPS = [
+    *ACCOUNT_APPS,
+    "apps.booking",
+    "apps.issuance",
+]
+INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
+
+TENANT_MODEL = "tenants.Municipality"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "madoguchi.urls_public"
+ROOT_URLCONF = "madoguchi.urls_tenant"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# New cities are cloned from this schema, kept migrated by tenants.provisioning (see docs/tenancy.md).
+TENANT_BASE_SCHEMA = "city_template"
+TENANT_CREATION_FAKES_MIGRATIONS = CONFIG.web.tenant_creation == "clone"
+TENANT_CREATION = CONFIG.web.tenant_creation
+# Deploys skip cities that are already migrated and run the rest in parallel (tenants.migration).
+GET_EXECUTOR_FUNCTION = "tenants.migration.get_executor"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = 2
+TENANT_LIMIT_SET_CALLS = False
+
+# --- Database ----------------------------------------------------------------------------------------------------
+if CONFIG.database.embedded:
+    # A Unix socket in the data directory: the embedded server listens on no TCP port.
+    _db = {"NAME": "madoguchi", "USER": "postgres", "HOST": str(DATA_DIR / "pg"), "PORT": "", "PASSWORD": ""}
+else:
+    _db = environ.Env.db_url_config(CONFIG.database.url)
+_db["ENGINE"] = "django_tenants.postgresql_backend"
+_db.setdefault("OPTIONS", {})
+_db["CONN_HEALTH_CHECKS"] = True
+_db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+EMBEDDED_DATABASE = CONFIG.database.embedded
+if EMBEDDED_DATABASE:
+    from madoguchi import embedded
+
+    # Started on first use by any process (web, worker, beat, manage.py); stopped by `make stop` or the Makefile.
+    if not embedded.is_running():
+        embedded.start()
+
+# --- Cache and Celery --------------------------------------------------------------------------------------------
+_cache_key = {
+    "KEY_FUNCTION": "django_tenants.cache.make_key",
+    "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+}
+if CONFIG.redis.url:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CONFIG.redis.url,
+                    **_cache_key}
+    }
+    CELERY_BROKER_URL = CONFIG.redis.url
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    # A cache every process shares (a table in the public schema), and a real broker on the local disk.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "madoguchi_cache",
+                    **_cache_key}
+    }
+    BROKER_DIR = DATA_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "Asia/Tokyo"
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "clear-expired-sessions": {
+        "task": "apps.security.tasks.clear_expired_sessions_everywhere",
+        "schedule": 3600.0,
+    },
+}
+
+# --- Requests ----------------------------------------------------------------------------------------------------
+MIDDLEWARE = [
+    "madoguchi.middleware.RequestIdMiddleware",
+    "tenants.middleware.MunicipalityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "madoguchi.middleware.LogContextUserMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+WSGI_APPLICATION = "madoguchi.wsgi.application"
+ASGI_APPLICATION = "madoguchi.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "frontend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "madoguchi.context_processors.site",
+            ],
+        },
+    }
+]
+
+# --- Accounts (django-allauth) -----------------------------------------------------------------------------------
+AUTH_USER_MODEL = "security.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_ADAPTER = "apps.security.adapters.StaffAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "/accounts/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CONFIG.web.secure
+CSRF_COOKIE_SECURE = CONFIG.web.secure
+SESSION_COOKIE_AGE = 8 * 3600
+
+# --- Mail --------------------------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = CONFIG.mail.default_from
+SERVER_EMAIL = CONFIG.mail.default_from
+if CONFIG.mail.url:
+    vars().update(environ.Env.email_url_config(CONFIG.mail.url))
+elif CONFIG.mail.backend == "console":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(CONFIG.mail.file_path)
+
+# --- Language and time -------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "frontend" / "locale"]
+TIME_ZONE = "Asia/Tokyo"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ------------------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
+STATIC_ROOT = BASE_DIR / "frontend" / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- API ---------------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Madoguchi API", "VERSION": "0.1.0"}
+
+# --- Security headers (the security issue hardens these further) -------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if CONFIG.web.secure:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Observability -----------------------------------------------------------------------------------------------
+LOGGING = logging_config(CONFIG.logging)
+init_sentry(CONFIG.sentry)

@@ -1,0 +1,15 @@
+"""The vendor's host (public schema): the console and the vendor's own accounts."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from madoguchi import views
+
+admin.site.site_header = "Madoguchi vendor console"
+admin.site.site_title = "Madoguchi"
+
+urlpatterns = [
+    path("", views.vendor_home, name="home"),
+    path("console/", admin.site.urls),
+    path("", include("madoguchi.urls_common")),
+]

@@ -1,0 +1,37 @@
+"""Route each request to its city's schema by host; explain unknown and suspended hosts instead of failing."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from madoguchi.logs import tenant_var
+
+# Liveness must answer whatever the host (load balancers probe by address).
+HOSTLESS_PATHS = ("/healthz", "/readyz")
+
+
+class MunicipalityMiddleware(TenantMainMiddleware):
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if request.path in HOSTLESS_PATHS:
+            request.urlconf = "madoguchi.urls_health"
+            return None
+        response: HttpResponse | None = super().process_request(request)
+        if response is not None:
+            return response
+        tenant = request.tenant  # type: ignore[attr-defined]
+        tenant_var.set(tenant.schema_name)
+        if not tenant.is_public and not tenant.is_active:
+            return self._page(request, "errors/suspended.html", 503, {"city": tenant})
+        return None
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:  # type: ignore[override]
+        return self._page(request, "errors/unknown_host.html", 404, {"hostname": hostname})
+
+    @staticmethod
+    def _page(request: HttpRequest, template: str, status: int, context: dict[str, object]) -> HttpResponse:
+        # Runs before LocaleMiddleware: pick the language from the browser so the page is readable.
+        translation.activate(translation.get_language_from_request(request))
+        return render(request, template, context, status=status)

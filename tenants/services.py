@@ -1,0 +1,113 @@
+"""Provisioning: creating a city, keeping the template schema migrated, suspending and resuming."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from django_tenants.clone import CloneSchema
+from django_tenants.signals import post_schema_sync
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants.migration import schemas_with_pending_migrations
+from tenants.models import Domain, Municipality
+
+logger = logging.getLogger(__name__)
+
+# Clones and template migrations are serialised: django-tenants re-creates its clone function on every clone.
+_PROVISIONING_LOCK = 7_100_001
+
+
+@dataclass(frozen=True)
+class MunicipalityInput:
+    slug: str
+    lg_code: str
+    name_ja: str
+    name_en: str
+    prefecture: str
+    contact_email: str = ""
+    contact_phone: str = ""
+
+
+def public_tenant_ensure(*, domains: Sequence[str]) -> Municipality:
+    """The vendor's own tenant (public schema) and its hosts. Idempotent."""
+    public, _created = Municipality.objects.get_or_create(
+        schema_name="public",
+        defaults={"slug": "public", "lg_code": "000000", "name_ja": "窓口 運営", "name_en": "Madoguchi vendor",
+                  "prefecture": "-"},
+    )
+    _domains_ensure(public, domains)
+    return public
+
+
+def _domains_ensure(municipality: Municipality, domains: Sequence[str]) -> None:
+    for index, host in enumerate(domains):
+        Domain.objects.get_or_create(
+            domain=host.lower(),
+            defaults={"tenant": municipality, "is_primary": index == 0},
+        )
+
+
+def template_ensure() -> None:
+    """Create or migrate the template schema that new cities are cloned from."""
+    template = settings.TENANT_BASE_SCHEMA
+    with transaction.atomic():
+        _lock()
+        if not schema_exists(template):
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{template}"')
+        elif not schemas_with_pending_migrations([template]):
+            return
+    logger.info("migrating the template schema %s", template)
+    call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=0)
+    connection.set_schema_to_public()
+
+
+def _lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PROVISIONING_LOCK])
+
+
+def municipality_create(*, data: MunicipalityInput, domains: Sequence[str], verbosity: int = 0) -> Municipality:
+    """Create a city: its row, its schema (cloned or migrated), its hosts and each app's defaults.
+
+    Raises ValidationError on bad or duplicate identity; nothing is left behind on failure.
+    """
+    municipality = Municipality(schema_name=data.slug, **vars(data))
+    municipality.full_clean()
+    for host in domains:
+        if Domain.objects.filter(domain=host.lower()).exists():
+            raise ValidationError({"domains": _("ホスト %(host)s は既に使われています。") % {"host": host}})
+    if settings.TENANT_CREATION == "clone":
+        template_ensure()
+    connection.set_schema_to_public()
+    with transaction.atomic():
+        _lock()
+        municipality.save()
+        if settings.TENANT_CREATION == "clone":
+            # The template's migration records come along with its tables, so no fake migrate is needed.
+            CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, municipality.schema_name, "DATA")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{municipality.schema_name}"')
+            call_command("migrate_schemas", schema_name=municipality.schema_name, tenant=True,
+                         interactive=False, verbosity=verbosity)
+            connection.set_schema_to_public()
+        _domains_ensure(municipality, domains)
+        with schema_context(municipality.schema_name):
+            post_schema_sync.send(sender=Municipality, tenant=municipality.serializable_fields())
+    return municipality
+
+
+def municipality_set_status(*, municipality: Municipality, status: str) -> Municipality:
+    if status not in Municipality.Status.values:
+        raise ValidationError({"status": _("不正な状態です。")})
+    Municipality.objects.filter(pk=municipality.pk).update(status=status)
+    municipality.status = status
+    return municipality
