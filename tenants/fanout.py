@@ -12,7 +12,9 @@ from tenants.selectors import municipality_list
 
 def for_each_city(task: Any, *args: Any, **kwargs: Any) -> int:
     """Send `task` once per active city; tenant-schemas-celery records the schema each was sent from."""
-    schemas = municipality_list().filter(status=Municipality.Status.ACTIVE).values_list("schema_name", flat=True)
+    schemas = (
+        municipality_list().filter(status=Municipality.Status.ACTIVE).values_list("schema_name", flat=True)
+    )
     sent = 0
     for schema in list(schemas):
         with schema_context(schema):

@@ -27,7 +27,7 @@ class MunicipalityMiddleware(TenantMainMiddleware):
             return self._page(request, "errors/suspended.html", 503, {"city": tenant})
         return None
 
-    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:  # type: ignore[override]
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return self._page(request, "errors/unknown_host.html", 404, {"hostname": hostname})
 
     @staticmethod

@@ -60,20 +60,22 @@ def schemas_with_pending_migrations(schemas: Sequence[str], expected: set[str] |
                 sql.SQL(" UNION ALL ").join(branches)
             )
             cursor.execute(query.as_string(cursor.connection), [sorted(expected)])
-            applied = {name: count for name, count in cursor.fetchall()}
+            applied = dict(cursor.fetchall())
     return [schema for schema in schemas if applied.get(schema, 0) < len(expected)]
 
 
 def _is_plain_deploy(options: dict[str, Any]) -> bool:
     # Naming a migration, faking, planning or pruning must reach every schema as asked.
-    return not any(options.get(key) for key in ("app_label", "migration_name", "fake", "fake_initial", "plan",
-                                                "prune", "check_unapplied"))
+    return not any(
+        options.get(key)
+        for key in ("app_label", "migration_name", "fake", "fake_initial", "plan", "prune", "check_unapplied")
+    )
 
 
 def get_executor(codename: str | None = None) -> type[MigrationExecutor]:
     base: type[MigrationExecutor] = stock_get_executor(codename or "multiprocessing")
 
-    class SkipUpToDateExecutor(base):  # type: ignore[valid-type,misc]
+    class SkipUpToDateExecutor(base):
         def run_migrations(self, tenants: Iterable[str] | None = None) -> None:
             schemas = list(tenants or [])
             public = get_public_schema_name()
@@ -87,8 +89,9 @@ def get_executor(codename: str | None = None) -> type[MigrationExecutor]:
                 pending = set(schemas_with_pending_migrations(schemas, expected))
                 skipped = len(schemas) - len(pending)
                 if skipped:
-                    logger.info("migrate_schemas: %d of %d schemas already up to date, skipped", skipped,
-                                len(schemas))
+                    logger.info(
+                        "migrate_schemas: %d of %d schemas already up to date, skipped", skipped, len(schemas)
+                    )
                 schemas = [s for s in schemas if s in pending]
             if public in schemas or len(schemas) <= 1:
                 # One schema: a process pool would only add its start-up cost.

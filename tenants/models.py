@@ -11,9 +11,7 @@ slug_validator = RegexValidator(
     r"^[a-z][a-z0-9]{1,30}$",
     _("半角英小文字で始まり、半角英小文字と数字のみの2〜31文字にしてください。"),
 )
-lg_code_validator = RegexValidator(
-    r"^\d{6}$", _("全国地方公共団体コードは6桁の数字です（例: 112194）。")
-)
+lg_code_validator = RegexValidator(r"^\d{6}$", _("全国地方公共団体コードは6桁の数字です（例: 112194）。"))
 
 
 class Municipality(TenantMixin):
@@ -22,7 +20,9 @@ class Municipality(TenantMixin):
         SUSPENDED = "suspended", _("停止中")
 
     slug = models.CharField(_("識別子"), max_length=31, unique=True, validators=[slug_validator])
-    lg_code = models.CharField(_("全国地方公共団体コード"), max_length=6, unique=True, validators=[lg_code_validator])
+    lg_code = models.CharField(
+        _("全国地方公共団体コード"), max_length=6, unique=True, validators=[lg_code_validator]
+    )
     name_ja = models.CharField(_("名称（日本語）"), max_length=50)
     name_en = models.CharField(_("名称（英語）"), max_length=80)
     prefecture = models.CharField(_("都道府県"), max_length=10)

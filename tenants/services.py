@@ -15,6 +15,7 @@ from django_tenants.clone import CloneSchema
 from django_tenants.signals import post_schema_sync
 from django_tenants.utils import schema_context, schema_exists
 
+from tenants.db import use_public_schema
 from tenants.migration import schemas_with_pending_migrations
 from tenants.models import Domain, Municipality
 
@@ -39,8 +40,13 @@ def public_tenant_ensure(*, domains: Sequence[str]) -> Municipality:
     """The vendor's own tenant (public schema) and its hosts. Idempotent."""
     public, _created = Municipality.objects.get_or_create(
         schema_name="public",
-        defaults={"slug": "public", "lg_code": "000000", "name_ja": "窓口 運営", "name_en": "Madoguchi vendor",
-                  "prefecture": "-"},
+        defaults={
+            "slug": "public",
+            "lg_code": "000000",
+            "name_ja": "窓口 運営",
+            "name_en": "Madoguchi vendor",
+            "prefecture": "-",
+        },
     )
     _domains_ensure(public, domains)
     return public
@@ -66,7 +72,7 @@ def template_ensure() -> None:
             return
     logger.info("migrating the template schema %s", template)
     call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=0)
-    connection.set_schema_to_public()
+    use_public_schema()
 
 
 def _lock() -> None:
@@ -74,7 +80,9 @@ def _lock() -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PROVISIONING_LOCK])
 
 
-def municipality_create(*, data: MunicipalityInput, domains: Sequence[str], verbosity: int = 0) -> Municipality:
+def municipality_create(
+    *, data: MunicipalityInput, domains: Sequence[str], verbosity: int = 0
+) -> Municipality:
     """Create a city: its row, its schema (cloned or migrated), its hosts and each app's defaults.
 
     Raises ValidationError on bad or duplicate identity; nothing is left behind on failure.
@@ -86,7 +94,7 @@ def municipality_create(*, data: MunicipalityInput, domains: Sequence[str], verb
             raise ValidationError({"domains": _("ホスト %(host)s は既に使われています。") % {"host": host}})
     if settings.TENANT_CREATION == "clone":
         template_ensure()
-    connection.set_schema_to_public()
+    use_public_schema()
     with transaction.atomic():
         _lock()
         municipality.save()
@@ -96,9 +104,14 @@ def municipality_create(*, data: MunicipalityInput, domains: Sequence[str], verb
         else:
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{municipality.schema_name}"')
-            call_command("migrate_schemas", schema_name=municipality.schema_name, tenant=True,
-                         interactive=False, verbosity=verbosity)
-            connection.set_schema_to_public()
+            call_command(
+                "migrate_schemas",
+                schema_name=municipality.schema_name,
+                tenant=True,
+                interactive=False,
+                verbosity=verbosity,
+            )
+            use_public_schema()
         _domains_ensure(municipality, domains)
         with schema_context(municipality.schema_name):
             post_schema_sync.send(sender=Municipality, tenant=municipality.serializable_fields())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -24,8 +26,14 @@ class SiteAppearance(models.Model):
         verbose_name = _("画面の設定")
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="site_appearance_singleton")]
 
+    def __str__(self) -> str:
+        return f"{self.primary_color} {self.phone}".strip()
+
     def clean(self) -> None:
-        if hex_color.regex.match(self.primary_color) and contrast_ratio(self.primary_color, "#FFFFFF") < MIN_CONTRAST:
+        if (
+            re.fullmatch(r"#[0-9A-Fa-f]{6}", self.primary_color)
+            and contrast_ratio(self.primary_color, "#FFFFFF") < MIN_CONTRAST
+        ):
             raise ValidationError(
                 {"primary_color": _("白い文字との明暗比が4.5:1に足りません。もっと濃い色を選んでください。")}
             )

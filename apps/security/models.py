@@ -12,8 +12,8 @@ class User(AbstractUser):
     display_name = models.CharField(_("表示名"), max_length=100, blank=True)
 
     class Meta(AbstractUser.Meta):
-        verbose_name = _("利用者")
-        verbose_name_plural = _("利用者")
+        verbose_name = _("利用者")  # type: ignore[assignment]
+        verbose_name_plural = _("利用者")  # type: ignore[assignment]
         swappable = "AUTH_USER_MODEL"
 
     def __str__(self) -> str:

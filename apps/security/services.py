@@ -12,7 +12,9 @@ def roles_ensure() -> None:
         Group.objects.get_or_create(name=role.value)
 
 
-def staff_user_ensure(*, username: str, email: str, password: str, role: Role, display_name: str = "") -> User:
+def staff_user_ensure(
+    *, username: str, email: str, password: str, role: Role, display_name: str = ""
+) -> User:
     """Create or reset a staff account in the current schema with exactly one role (used by demo data)."""
     with transaction.atomic():
         user, _created = User.objects.get_or_create(username=username, defaults={"email": email})

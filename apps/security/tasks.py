@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.contrib.sessions.models import Session
-from django.db import connection
 from django.utils import timezone
 
+from tenants.db import use_public_schema
 from tenants.fanout import for_each_city
 
 
@@ -22,5 +22,5 @@ def clear_expired_sessions_everywhere() -> int:
     """Beat entry point (public): one task per city, plus the vendor's own sessions."""
     clear_expired_sessions.delay()
     sent = for_each_city(clear_expired_sessions)
-    connection.set_schema_to_public()
+    use_public_schema()
     return sent

@@ -21,11 +21,13 @@ DATA_DIR = Path(os.environ.get("MADOGUCHI_DATA_DIR", BASE_DIR / ".data"))
 class DatabaseConfig:
     url: str
     embedded: bool  # True: the project's own PostgreSQL under .data/pg (pgserver)
+    embedded_name: str  # the embedded server's database (tests' workers point this at the test database)
 
 
 @dataclass(frozen=True)
 class RedisConfig:
     url: str | None  # None: the PostgreSQL-backed cache and the filesystem Celery broker under .data/
+    celery_queue: str
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,15 @@ def load() -> Config:
     database_url = env.str("DATABASE_URL", default="")
     debug = env.bool("DJANGO_DEBUG", default=False)
     return Config(
-        database=DatabaseConfig(url=database_url or embedded_database_url(), embedded=not database_url),
-        redis=RedisConfig(url=env.str("REDIS_URL", default="") or None),
+        database=DatabaseConfig(
+            url=database_url or embedded_database_url(),
+            embedded=not database_url,
+            embedded_name=env.str("MADOGUCHI_EMBEDDED_DB", default="madoguchi"),
+        ),
+        redis=RedisConfig(
+            url=env.str("REDIS_URL", default="") or None,
+            celery_queue=env.str("MADOGUCHI_CELERY_QUEUE", default="madoguchi"),
+        ),
         mail=MailConfig(
             backend=env.str("EMAIL_BACKEND", default="file"),
             file_path=Path(env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))),

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
 from django.http import HttpRequest
+
+from tenants.db import current_schema
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
     """The current city (None on the vendor's host) for the base template's name and colours."""
     tenant = getattr(request, "tenant", None)
-    is_city = tenant is not None and connection.schema_name != "public"
+    is_city = tenant is not None and current_schema() != "public"
     appearance = None
     if is_city:
         from apps.booking.selectors import appearance_get

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.booking.services import appearance_update
 from apps.security.models import Role, User
 from apps.security.services import staff_user_ensure
+from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure
 
-DEMO_PASSWORD = "madoguchi-demo-2026"  # printed on start; demo machines only
+DEMO_PASSWORD = "madoguchi-demo-2026"  # noqa: S105 (printed on start; demo machines only)
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,30 @@ class DemoCity:
 
 
 DEMO_CITIES = [
-    DemoCity(MunicipalityInput(slug="ageo", lg_code="112194", name_ja="上尾市", name_en="Ageo City",
-                               prefecture="埼玉県", contact_phone="048-775-5111"), "#1B6B3A", "048-775-5111"),
-    DemoCity(MunicipalityInput(slug="okegawa", lg_code="112216", name_ja="桶川市", name_en="Okegawa City",
-                               prefecture="埼玉県", contact_phone="048-786-3211"), "#24508F", "048-786-3211"),
+    DemoCity(
+        MunicipalityInput(
+            slug="ageo",
+            lg_code="112194",
+            name_ja="上尾市",
+            name_en="Ageo City",
+            prefecture="埼玉県",
+            contact_phone="048-775-5111",
+        ),
+        "#1B6B3A",
+        "048-775-5111",
+    ),
+    DemoCity(
+        MunicipalityInput(
+            slug="okegawa",
+            lg_code="112216",
+            name_ja="桶川市",
+            name_en="Okegawa City",
+            prefecture="埼玉県",
+            contact_phone="048-786-3211",
+        ),
+        "#24508F",
+        "048-786-3211",
+    ),
 ]
 
 
@@ -58,8 +78,13 @@ def demo_setup() -> list[DemoLogin]:
             appearance_update(primary_color=city.color, phone=city.phone)
             for role in (Role.SUPERVISOR, Role.STAFF):
                 username = f"{city.data.slug}-{role.value}"
-                staff_user_ensure(username=username, email=f"{username}@example.jp", password=DEMO_PASSWORD,
-                                  role=role, display_name=f"{city.data.name_ja} {role.label}")
+                staff_user_ensure(
+                    username=username,
+                    email=f"{username}@example.jp",
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    display_name=f"{city.data.name_ja} {role.label}",
+                )
                 logins.append(DemoLogin(host, username, str(role.label)))
-    connection.set_schema_to_public()
+    use_public_schema()
     return logins

@@ -51,7 +51,7 @@ def is_running() -> bool:
 def stop() -> None:
     if not is_running():
         return
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(PGDATA), user=_system_user())
 

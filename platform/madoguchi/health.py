@@ -11,6 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from tenants.db import use_public_schema
+
 logger = logging.getLogger(__name__)
 _migrations_ok = False  # once every schema is migrated it stays so for this process's code
 
@@ -58,7 +60,7 @@ CHECKS: dict[str, Callable[[], str | None]] = {
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    connection.set_schema_to_public()
+    use_public_schema()
     results: dict[str, dict[str, object]] = {}
     ready = True
     for name, check in CHECKS.items():
@@ -72,5 +74,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
         results[name] = {"ok": problem is None, "ms": round((time.perf_counter() - started) * 1000, 1)}
         if problem:
             results[name]["error"] = problem
-    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": results},
-                        status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results}, status=200 if ready else 503
+    )

@@ -7,7 +7,9 @@ from django.shortcuts import render
 def vendor_home(request: HttpRequest) -> HttpResponse:
     from tenants.selectors import municipality_list
 
-    return render(request, "public/home.html", {"municipalities": municipality_list().filter(status="active")})
+    return render(
+        request, "public/home.html", {"municipalities": municipality_list().filter(status="active")}
+    )
 
 
 def city_home(request: HttpRequest) -> HttpResponse:

@@ -7,46 +7,110 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Municipality',
+            name="Municipality",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('schema_name', models.CharField(db_index=True, max_length=63, unique=True, validators=[django_tenants.postgresql_backend.base._check_schema_name])),
-                ('slug', models.CharField(max_length=31, unique=True, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9]{1,30}$', '半角英小文字で始まり、半角英小文字と数字のみの2〜31文字にしてください。')], verbose_name='識別子')),
-                ('lg_code', models.CharField(max_length=6, unique=True, validators=[django.core.validators.RegexValidator('^\\d{6}$', '全国地方公共団体コードは6桁の数字です（例: 112194）。')], verbose_name='全国地方公共団体コード')),
-                ('name_ja', models.CharField(max_length=50, verbose_name='名称（日本語）')),
-                ('name_en', models.CharField(max_length=80, verbose_name='名称（英語）')),
-                ('prefecture', models.CharField(max_length=10, verbose_name='都道府県')),
-                ('status', models.CharField(choices=[('active', '稼働中'), ('suspended', '停止中')], default='active', max_length=10, verbose_name='状態')),
-                ('contact_email', models.EmailField(blank=True, max_length=254, verbose_name='連絡先メール')),
-                ('contact_phone', models.CharField(blank=True, max_length=20, verbose_name='連絡先電話番号')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "schema_name",
+                    models.CharField(
+                        db_index=True,
+                        max_length=63,
+                        unique=True,
+                        validators=[django_tenants.postgresql_backend.base._check_schema_name],
+                    ),
+                ),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=31,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9]{1,30}$",
+                                "半角英小文字で始まり、半角英小文字と数字のみの2〜31文字にしてください。",
+                            )
+                        ],
+                        verbose_name="識別子",
+                    ),
+                ),
+                (
+                    "lg_code",
+                    models.CharField(
+                        max_length=6,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\d{6}$", "全国地方公共団体コードは6桁の数字です（例: 112194）。"
+                            )
+                        ],
+                        verbose_name="全国地方公共団体コード",
+                    ),
+                ),
+                ("name_ja", models.CharField(max_length=50, verbose_name="名称（日本語）")),
+                ("name_en", models.CharField(max_length=80, verbose_name="名称（英語）")),
+                ("prefecture", models.CharField(max_length=10, verbose_name="都道府県")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "稼働中"), ("suspended", "停止中")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="状態",
+                    ),
+                ),
+                ("contact_email", models.EmailField(blank=True, max_length=254, verbose_name="連絡先メール")),
+                ("contact_phone", models.CharField(blank=True, max_length=20, verbose_name="連絡先電話番号")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': '自治体',
-                'verbose_name_plural': '自治体',
-                'ordering': ['lg_code'],
+                "verbose_name": "自治体",
+                "verbose_name_plural": "自治体",
+                "ordering": ["lg_code"],
             },
         ),
         migrations.CreateModel(
-            name='Domain',
+            name="Domain",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(db_index=True, max_length=253, unique=True)),
-                ('is_primary', models.BooleanField(db_index=True, default=True)),
-                ('kind', models.CharField(choices=[('staff', '職員用'), ('resident', '住民用')], default='staff', max_length=10, verbose_name='用途')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='tenants.municipality')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("domain", models.CharField(db_index=True, max_length=253, unique=True)),
+                ("is_primary", models.BooleanField(db_index=True, default=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("staff", "職員用"), ("resident", "住民用")],
+                        default="staff",
+                        max_length=10,
+                        verbose_name="用途",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="domains",
+                        to="tenants.municipality",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ドメイン',
-                'verbose_name_plural': 'ドメイン',
+                "verbose_name": "ドメイン",
+                "verbose_name_plural": "ドメイン",
             },
         ),
     ]

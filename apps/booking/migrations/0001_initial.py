@@ -5,24 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SiteAppearance',
+            name="SiteAppearance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('primary_color', models.CharField(default='#1D4E89', max_length=7, validators=[django.core.validators.RegexValidator('^#[0-9A-Fa-f]{6}$', '色は #RRGGBB の形式で入力してください。')], verbose_name='基調色')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='問い合わせ電話番号')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "primary_color",
+                    models.CharField(
+                        default="#1D4E89",
+                        max_length=7,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^#[0-9A-Fa-f]{6}$", "色は #RRGGBB の形式で入力してください。"
+                            )
+                        ],
+                        verbose_name="基調色",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="問い合わせ電話番号")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': '画面の設定',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='site_appearance_singleton')],
+                "verbose_name": "画面の設定",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("id", 1)), name="site_appearance_singleton")
+                ],
             },
         ),
     ]

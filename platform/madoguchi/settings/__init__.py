@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -66,9 +67,16 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = 2
 TENANT_LIMIT_SET_CALLS = False
 
 # --- Database ----------------------------------------------------------------------------------------------------
+_db: dict[str, Any]
 if CONFIG.database.embedded:
     # A Unix socket in the data directory: the embedded server listens on no TCP port.
-    _db = {"NAME": "madoguchi", "USER": "postgres", "HOST": str(DATA_DIR / "pg"), "PORT": "", "PASSWORD": ""}
+    _db = {
+        "NAME": CONFIG.database.embedded_name,
+        "USER": "postgres",
+        "HOST": str(DATA_DIR / "pg"),
+        "PORT": "",
+        "PASSWORD": "",
+    }
 else:
     _db = environ.Env.db_url_config(CONFIG.database.url)
 _db["ENGINE"] = "django_tenants.postgresql_backend"
@@ -92,16 +100,22 @@ _cache_key = {
 }
 if CONFIG.redis.url:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CONFIG.redis.url,
-                    **_cache_key}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CONFIG.redis.url,
+            **_cache_key,
+        }
     }
     CELERY_BROKER_URL = CONFIG.redis.url
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 else:
     # A cache every process shares (a table in the public schema), and a real broker on the local disk.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "madoguchi_cache",
-                    **_cache_key}
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "madoguchi_cache",
+            **_cache_key,
+        }
     }
     BROKER_DIR = DATA_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
@@ -111,6 +125,7 @@ else:
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+CELERY_TASK_DEFAULT_QUEUE = CONFIG.redis.celery_queue
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -20,9 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("name_ja")
         parser.add_argument("name_en")
         parser.add_argument("prefecture")
-        parser.add_argument("--domain", action="append", default=[],
-                            help="host name; repeat for several (the first is primary). "
-                                 "Default: <slug>.<MADOGUCHI_DOMAIN>")
+        parser.add_argument(
+            "--domain",
+            action="append",
+            default=[],
+            help="host name; repeat for several (the first is primary). Default: <slug>.<MADOGUCHI_DOMAIN>",
+        )
         parser.add_argument("--contact-email", default="")
         parser.add_argument("--contact-phone", default="")
 
@@ -34,9 +37,13 @@ class Command(BaseCommand):
         try:
             municipality = municipality_create(
                 data=MunicipalityInput(
-                    slug=options["slug"], lg_code=options["lg_code"], name_ja=options["name_ja"],
-                    name_en=options["name_en"], prefecture=options["prefecture"],
-                    contact_email=options["contact_email"], contact_phone=options["contact_phone"],
+                    slug=options["slug"],
+                    lg_code=options["lg_code"],
+                    name_ja=options["name_ja"],
+                    name_en=options["name_en"],
+                    prefecture=options["prefecture"],
+                    contact_email=options["contact_email"],
+                    contact_phone=options["contact_phone"],
                 ),
                 domains=domains,
             )
@@ -44,6 +51,8 @@ class Command(BaseCommand):
             messages = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in exc.message_dict.items())
             raise CommandError(messages) from exc
         elapsed = time.perf_counter() - started
-        self.stdout.write(self.style.SUCCESS(
-            f"created {municipality.slug} ({municipality.name_ja}) at {', '.join(domains)} in {elapsed:.2f} s"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"created {municipality.slug} ({municipality.name_ja}) at {', '.join(domains)} in {elapsed:.2f} s"
+            )
+        )

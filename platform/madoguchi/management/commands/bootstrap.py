@@ -12,7 +12,9 @@ from tenants.services import public_tenant_ensure, template_ensure
 
 
 class Command(BaseCommand):
-    help = "Migrate every schema, create the cache table and the template schema; --demo adds the demo cities."
+    help = (
+        "Migrate every schema, create the cache table and the template schema; --demo adds the demo cities."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--demo", action="store_true", help="create ageo and okegawa with staff logins")
@@ -29,6 +31,8 @@ class Command(BaseCommand):
         from madoguchi.demo import DEMO_PASSWORD, demo_setup
 
         port = "8000"
-        self.stdout.write("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for login in demo_setup():
-            self.stdout.write(f"  http://{login.host}:{port}/accounts/login/  {login.username:<20} {login.role}")
+            self.stdout.write(
+                f"  http://{login.host}:{port}/accounts/login/  {login.username:<20} {login.role}"
+            )

@@ -1,0 +1,75 @@
+# Two commands on a fresh machine: `make run` and `make test`. Needs Python 3.11+ (with venv), make and curl.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
+export DJANGO_SETTINGS_MODULE := madoguchi.settings
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PY := .venv/bin/python
+PYTHON ?= python3
+
+.PHONY: help install run test lint typecheck unit browser-deps bench stop messages clean
+
+help:
+	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
+	@echo "make test   lint, type-check and the whole test suite"
+	@echo "make bench  benchmarks, written to bench/report.md"
+	@echo "make stop   stop the embedded PostgreSQL"
+
+# uv is bootstrapped from PyPI into .tools/ (no curl-pipe-sh: the machine may reach only package registries).
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	$(PY) -m madoguchi.localrun
+
+stop: install
+	$(PY) -m madoguchi.embedded stop
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: install
+	.venv/bin/mypy platform tenants apps frontend tests conftest.py manage.py
+
+# Chromium for the browser tests: Debian's package, installed with apt as root; elsewhere the tests skip visibly.
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)) || \
+		echo "NOTICE: chromium could not be installed; browser tests will be skipped"; \
+	else echo "NOTICE: not root or no apt: browser tests will be skipped unless /usr/bin/chromium exists"; fi
+
+# The embedded PostgreSQL is stopped afterwards if this run started it, whatever the result.
+test: install browser-deps
+	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
+	$(MAKE) --no-print-directory lint typecheck unit || rc=$$?; \
+	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \
+	exit $$rc
+
+unit: install
+	$(PY) -m pytest --cov --cov-report=term:skip-covered
+
+bench: install
+	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
+	$(PY) bench/run.py || rc=$$?; \
+	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \
+	exit $$rc
+
+messages: install
+	$(PY) manage.py makemessages -l ja -l en --ignore=.venv --ignore=.tools --ignore=.data
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=.tools
+
+clean: stop
+	rm -rf .data
