@@ -7,12 +7,14 @@ nothing. Cities are cloned from the template schema, so the fixtures cost well u
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure, template_ensure
 
@@ -37,12 +39,33 @@ def host_of(city: Municipality) -> str:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def django_db_setup(
+    request: pytest.FixtureRequest, django_test_environment: None, django_db_blocker: Any
+) -> Iterator[None]:
+    """The test database, always (pytest-django makes one only when a collected test asks for `db`, and tests that
+    need committed data, such as the worker and browser tests, must never reach the developer's database)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        # django-stubs types `aliases` as a mapping; Django takes any collection of aliases.
+        databases = setup_databases(verbosity=verbosity, interactive=False, aliases={"default"})  # type: ignore[arg-type]
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            pytest.exit("refusing to run: the connection does not point at a test database", returncode=3)
         public_tenant_ensure(domains=[PUBLIC_HOST, "testserver"])
         template_ensure()
         for data in TEST_CITIES:
             municipality_create(data=data, domains=[f"{data.slug}.localhost"])
+    yield
+    with django_db_blocker.unblock():
+        use_public_schema()
+        with connection.cursor() as cursor:
+            # A worker or server process may still be closing its connection; it must not keep the DB alive.
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        teardown_databases(databases, verbosity=verbosity)
 
 
 @pytest.fixture(autouse=True)

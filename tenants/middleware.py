@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
 from django.shortcuts import render
 from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -26,6 +27,11 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         if not tenant.is_public and not tenant.is_active:
             return self._page(request, "errors/suspended.html", 503, {"city": tenant})
         return None
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        # The stock middleware strips "www.", but a city's own host may be www.city.<name>.lg.jp.
+        return split_domain_port(request.get_host())[0]
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return self._page(request, "errors/unknown_host.html", 404, {"hostname": hostname})

@@ -118,7 +118,7 @@ else:
         }
     }
     BROKER_DIR = DATA_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -141,9 +141,10 @@ CELERY_BEAT_SCHEDULE = {
 # --- Requests ----------------------------------------------------------------------------------------------------
 MIDDLEWARE = [
     "madoguchi.middleware.RequestIdMiddleware",
-    "tenants.middleware.MunicipalityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files need no city: served before host routing, so error pages on unknown hosts are styled too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.MunicipalityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
