@@ -23,7 +23,9 @@ def _counts() -> dict[str, int]:
     return counts
 
 
-def test_bootstrap_demo_is_idempotent_and_prints_the_logins(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bootstrap_demo_is_idempotent_and_prints_the_logins(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     call_command("bootstrap", "--demo")
     first = _counts()
     out = capsys.readouterr().out
@@ -37,7 +39,9 @@ def test_bootstrap_demo_is_idempotent_and_prints_the_logins(db: None, capsys: py
         assert SiteAppearance.objects.get().primary_color == "#1B6B3A"
         supervisor = User.objects.get(username="ageo-supervisor")
         assert list(supervisor.groups.values_list("name", flat=True)) == ["supervisor"]
-        assert list(Group.objects.get(name="staff").user_set.values_list("username", flat=True)) == ["ageo-staff"]
+        assert list(Group.objects.get(name="staff").user_set.values_list("username", flat=True)) == [
+            "ageo-staff"
+        ]
 
 
 def test_demo_staff_login_works_at_ageo_and_fails_at_okegawa(db: None) -> None:
