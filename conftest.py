@@ -14,11 +14,14 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from apps.security.models import AllowedNetwork
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure, template_ensure
 
 PUBLIC_HOST = "localhost"
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+OUTSIDE_ADDRESS = "203.0.113.9"
 TEST_CITIES = [
     MunicipalityInput(
         slug="ageo",
@@ -56,6 +59,10 @@ def django_db_setup(
         template_ensure()
         for data in TEST_CITIES:
             municipality_create(data=data, domains=[f"{data.slug}.localhost"])
+            with schema_context(data.slug):
+                # The test client's address; tests of refusals come from 203.0.113.0/24 (TEST-NET-3).
+                for cidr in LOOPBACK:
+                    AllowedNetwork.objects.create(cidr=cidr, label="loopback")
     yield
     with django_db_blocker.unblock():
         use_public_schema()

@@ -1,8 +1,15 @@
-"""Accounts. The same table exists in every schema: the vendor's staff in public, each city's staff in its own."""
+"""Accounts and each city's security configuration.
+
+The same tables exist in every schema: the vendor's staff and settings in public, each city's in its own.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 class User(AbstractUser):
     email = models.EmailField(_("メールアドレス"), unique=True)
     display_name = models.CharField(_("表示名"), max_length=100, blank=True)
+    # Raised by "log out everywhere": a session remembers the epoch it was made in and dies when it changes.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("利用者")  # type: ignore[assignment]
@@ -21,7 +30,100 @@ class User(AbstractUser):
 
 
 class Role(models.TextChoices):
-    """The groups every city has. Their permissions come with the security work (docs/security.md)."""
+    """The groups every city has; what each may do is in apps/security/roles.py (docs/security.md)."""
 
     SUPERVISOR = "supervisor", _("管理者")
     STAFF = "staff", _("窓口職員")
+    AUDITOR = "auditor", _("監査担当")
+
+
+def normalise_network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError as exc:
+        raise ValidationError(
+            _("「%(value)s」はIPアドレスの範囲として読めません（例: 192.0.2.0/24、2001:db8::/32）。"),
+            code="invalid_network",
+            params={"value": value},
+        ) from exc
+
+
+class AllowedNetwork(models.Model):
+    """An address range from which this city's staff may reach staff pages. None: no staff access at all."""
+
+    cidr = models.CharField(_("IPアドレスの範囲"), max_length=50, unique=True)
+    label = models.CharField(_("名称"), max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("接続を許可するネットワーク")
+        verbose_name_plural = _("接続を許可するネットワーク")
+        ordering = ["cidr"]
+
+    def __str__(self) -> str:
+        return f"{self.cidr} ({self.label})"
+
+    def clean(self) -> None:
+        self.cidr = normalise_network(self.cidr)
+
+
+class SecurityPolicy(models.Model):
+    """One row per schema: the city's choices within what the contract allows."""
+
+    mfa_required_for_staff = models.BooleanField(
+        _("窓口職員にも二要素認証を必須にする"),
+        default=True,
+        help_text=_("管理者と監査担当には常に必須です。"),
+    )
+    idle_timeout_minutes = models.PositiveIntegerField(
+        _("無操作でログアウトするまでの時間（分）"),
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+    )
+    absolute_timeout_hours = models.PositiveIntegerField(
+        _("ログインの有効時間（時間）"),
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(24)],
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("セキュリティ方針")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="security_policy_singleton")]
+        permissions = [
+            ("manage_security", _("ネットワーク・方針・ロックを管理できる")),
+            ("view_audit", _("監査ログを閲覧できる")),
+            ("manage_staff", _("職員アカウントを管理できる")),
+            ("use_counter", _("窓口業務を行える")),
+        ]
+
+    def __str__(self) -> str:
+        return f"MFA staff={self.mfa_required_for_staff} idle={self.idle_timeout_minutes}m"
+
+
+class AccountLock(models.Model):
+    """A lockout after repeated login failures, per account name or per client address."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("アカウント")
+        ADDRESS = "address", _("接続元アドレス")
+
+    kind = models.CharField(_("種類"), max_length=10, choices=Kind.choices)
+    key = models.CharField(_("対象"), max_length=255)
+    failures = models.PositiveIntegerField(_("失敗回数"))
+    locked_at = models.DateTimeField(_("ロック日時"))
+    locked_until = models.DateTimeField(_("ロック解除予定"))
+    released_at = models.DateTimeField(_("解除日時"), null=True, blank=True)
+    released_by = models.CharField(_("解除した人"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("ログインのロック")
+        verbose_name_plural = _("ログインのロック")
+        ordering = ["-locked_at"]
+        indexes = [models.Index(fields=["kind", "key", "locked_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+
+from apps.security.audit_models import AuditEvent  # noqa: E402,F401

@@ -1,15 +1,34 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
-from django.db import transaction
+import ipaddress
+from typing import Any
 
-from apps.security.models import Role, User
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+
+from apps.security.audit import audit_record
+from apps.security.models import AllowedNetwork, Role, SecurityPolicy, User, normalise_network
+from apps.security.network import address_allowed, forget_allowed_networks
+from apps.security.policy import forget_policy
+from apps.security.roles import MANAGE_SECURITY, ROLE_PERMISSIONS, ensure_permission
 
 
 def roles_ensure() -> None:
-    """Create the city's role groups in the current schema. Idempotent."""
+    """Create the city's role groups with their permissions in the current schema. Idempotent."""
     for role in Role:
-        Group.objects.get_or_create(name=role.value)
+        group, _created = Group.objects.get_or_create(name=role.value)
+        wanted = ROLE_PERMISSIONS[role]
+        codenames = [name.split(".", 1)[1] for name in wanted]
+        permissions = Permission.objects.filter(content_type__app_label="security", codename__in=codenames)
+        group.permissions.set(permissions)
+
+
+def policy_ensure() -> SecurityPolicy:
+    policy, _created = SecurityPolicy.objects.get_or_create(pk=1)
+    return policy
 
 
 def staff_user_ensure(
@@ -25,3 +44,105 @@ def staff_user_ensure(
         user.save()
         user.groups.set([Group.objects.get(name=role.value)])
     return user
+
+
+class SelfExclusionError(Exception):
+    """Saving would lock out the supervisor who is saving; it needs an explicit confirmation."""
+
+
+def _network_snapshot() -> list[str]:
+    return list(AllowedNetwork.objects.order_by("cidr").values_list("cidr", flat=True))
+
+
+def network_add(*, cidr: str, label: str, actor: Any, request: HttpRequest | None = None) -> AllowedNetwork:
+    """Allow staff access from a range. Raises ValidationError on a bad or duplicate range."""
+    if actor is not None:
+        ensure_permission(actor, MANAGE_SECURITY)
+    try:
+        network = AllowedNetwork(cidr=normalise_network(cidr), label=label.strip())
+    except ValidationError as exc:
+        raise ValidationError({"cidr": exc.messages}) from exc
+    network.full_clean()
+    with transaction.atomic():
+        before = _network_snapshot()
+        network.save()
+        audit_record(
+            action="network.added",
+            request=request,
+            actor=actor,
+            target=f"AllowedNetwork:{network.pk}",
+            summary=f"{network.cidr} {network.label}",
+            before={"networks": before},
+            after={"networks": _network_snapshot()},
+        )
+    forget_allowed_networks()
+    return network
+
+
+def network_remove(
+    *,
+    network_id: int,
+    actor: Any,
+    address: str | None,
+    confirm_self_exclusion: bool = False,
+    request: HttpRequest | None = None,
+) -> None:
+    """Remove a range. If the actor's own address would no longer be allowed, only with confirmation."""
+    if actor is not None:
+        ensure_permission(actor, MANAGE_SECURITY)
+    with transaction.atomic():
+        network = AllowedNetwork.objects.select_for_update().get(pk=network_id)
+        remaining = [
+            ipaddress.ip_network(c, strict=False)
+            for c in AllowedNetwork.objects.exclude(pk=network.pk).values_list("cidr", flat=True)
+        ]
+        if address and not confirm_self_exclusion and not address_allowed(address, remaining):
+            raise SelfExclusionError(address)
+        before = _network_snapshot()
+        network.delete()
+        audit_record(
+            action="network.removed",
+            request=request,
+            actor=actor,
+            target=f"AllowedNetwork:{network_id}",
+            summary=f"{network.cidr} {network.label}",
+            before={"networks": before},
+            after={"networks": _network_snapshot()},
+        )
+    forget_allowed_networks()
+
+
+POLICY_FIELDS = ("mfa_required_for_staff", "idle_timeout_minutes", "absolute_timeout_hours")
+
+
+def policy_update(
+    *, actor: Any, values: dict[str, Any], request: HttpRequest | None = None
+) -> SecurityPolicy:
+    ensure_permission(actor, MANAGE_SECURITY)
+    with transaction.atomic():
+        policy = policy_ensure()
+        policy = SecurityPolicy.objects.select_for_update().get(pk=policy.pk)
+        before = {field: getattr(policy, field) for field in POLICY_FIELDS}
+        for field in POLICY_FIELDS:
+            setattr(policy, field, values[field])
+        policy.full_clean()
+        policy.save()
+        after = {field: getattr(policy, field) for field in POLICY_FIELDS}
+        audit_record(
+            action="policy.changed",
+            request=request,
+            actor=actor,
+            target="SecurityPolicy:1",
+            before=before,
+            after=after,
+        )
+    forget_policy()
+    return policy
+
+
+def sessions_revoke(*, user: User, request: HttpRequest | None = None) -> None:
+    """Log the user out on every device: every session made before now stops working."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+        audit_record(action="auth.logout_everywhere", request=request, actor=user, target=f"User:{user.pk}")
+    user.refresh_from_db(fields=["session_epoch"])

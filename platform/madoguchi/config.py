@@ -62,6 +62,12 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class AccessConfig:
+    trusted_proxies: list[str]  # peers whose X-Forwarded-For is believed (e.g. the nginx in front)
+    vendor_networks: list[str]  # where the vendor's staff may reach the console from
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig
     redis: RedisConfig
@@ -69,6 +75,7 @@ class Config:
     sentry: SentryConfig
     logging: LoggingConfig
     web: WebConfig
+    access: AccessConfig
 
 
 def embedded_database_url(database: str = "madoguchi") -> str:
@@ -114,5 +121,9 @@ def load() -> Config:
             vendor_domain=env.str("MADOGUCHI_DOMAIN", default="localhost"),
             secure=env.bool("MADOGUCHI_SECURE", default=False),
             tenant_creation=env.str("MADOGUCHI_TENANT_CREATION", default="clone"),
+        ),
+        access=AccessConfig(
+            trusted_proxies=env.list("MADOGUCHI_TRUSTED_PROXIES", default=[]),
+            vendor_networks=env.list("MADOGUCHI_VENDOR_NETWORKS", default=["127.0.0.0/8", "::1/128"]),
         ),
     )

@@ -8,8 +8,8 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 from apps.booking.services import appearance_update
-from apps.security.models import Role, User
-from apps.security.services import staff_user_ensure
+from apps.security.models import AllowedNetwork, Role, User
+from apps.security.services import network_add, staff_user_ensure
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure
@@ -57,6 +57,25 @@ class DemoLogin:
     host: str
     username: str
     role: str
+    totp_secret: str = ""
+    recovery_codes: tuple[str, ...] = ()
+
+
+def _second_factor(user: User) -> tuple[str, tuple[str, ...]]:
+    """An authenticator-app secret and recovery codes, made once and shown again on every start."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from allauth.mfa.utils import decrypt
+
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    secret = decrypt(totp.data["secret"]) if totp else ""
+    if not totp:
+        secret = generate_totp_secret()
+        TOTP.activate(user, secret)
+    codes = Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).first()
+    recovery = RecoveryCodes(codes) if codes else RecoveryCodes.activate(user)
+    return secret, tuple(recovery.get_unused_codes()[:3])
 
 
 def demo_setup() -> list[DemoLogin]:
@@ -69,6 +88,8 @@ def demo_setup() -> list[DemoLogin]:
         vendor.is_staff = vendor.is_superuser = True
         vendor.set_password(DEMO_PASSWORD)
         vendor.save()
+        secret, codes = _second_factor(vendor)
+        logins[0] = DemoLogin(domain, "vendor", "vendor superuser", secret, codes)
     for city in DEMO_CITIES:
         host = f"{city.data.slug}.{domain}"
         municipality = Municipality.objects.filter(slug=city.data.slug).first()
@@ -76,15 +97,19 @@ def demo_setup() -> list[DemoLogin]:
             municipality = municipality_create(data=city.data, domains=[host])
         with schema_context(municipality.schema_name):
             appearance_update(primary_color=city.color, phone=city.phone)
+            # The demo is reached from this machine only.
+            for cidr in ("127.0.0.0/8", "::1/128"):
+                if not AllowedNetwork.objects.filter(cidr=cidr).exists():
+                    network_add(cidr=cidr, label="このマシン (demo)", actor=None)
             for role in (Role.SUPERVISOR, Role.STAFF):
                 username = f"{city.data.slug}-{role.value}"
-                staff_user_ensure(
+                user = staff_user_ensure(
                     username=username,
                     email=f"{username}@example.jp",
                     password=DEMO_PASSWORD,
                     role=role,
                     display_name=f"{city.data.name_ja} {role.label}",
                 )
-                logins.append(DemoLogin(host, username, str(role.label)))
+                logins.append(DemoLogin(host, username, str(role.label), *_second_factor(user)))
     use_public_schema()
     return logins

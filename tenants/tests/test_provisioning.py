@@ -42,7 +42,7 @@ def test_create_municipality_command_makes_a_working_city(
         "www.city.kitamoto.lg.jp",
     }
     with schema_context("kitamoto"):
-        assert set(Group.objects.values_list("name", flat=True)) == {"supervisor", "staff"}
+        assert set(Group.objects.values_list("name", flat=True)) == {"supervisor", "staff", "auditor"}
         assert SiteAppearance.objects.count() == 1
     for host in ("kitamoto.localhost", "www.city.kitamoto.lg.jp"):
         assert "北本市" in Client(HTTP_HOST=host).get("/").content.decode()

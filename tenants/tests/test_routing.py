@@ -58,3 +58,24 @@ def test_city_admin_console_exists_only_on_the_public_host(
 ) -> None:
     assert city_client.get("/console/").status_code == 404
     assert public_client.get("/console/").status_code == 302  # to the console's login
+
+
+def test_vendor_page_lists_cities_in_constant_queries(
+    public_client: Client, django_assert_max_num_queries: object
+) -> None:
+    from tenants.services import MunicipalityInput, municipality_create
+
+    for index in range(3):
+        municipality_create(
+            data=MunicipalityInput(
+                slug=f"extra{index}",
+                lg_code=f"99990{index}",
+                name_ja=f"市{index}",
+                name_en=f"City {index}",
+                prefecture="埼玉県",
+            ),
+            domains=[f"extra{index}.localhost"],
+        )
+    with django_assert_max_num_queries(8):  # type: ignore[operator]
+        body = public_client.get("/").content.decode()
+    assert "//extra2.localhost" in body

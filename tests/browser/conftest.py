@@ -21,9 +21,7 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
-# Playwright's sync API keeps an event loop running in this thread; the ORM calls of these tests are plain
-# synchronous code, so Django's guard against ORM use inside async code does not apply to them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -90,7 +88,14 @@ def server_port(django_db_setup: None, django_db_blocker: Any) -> Iterator[int]:
         process.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Playwright's sync API runs an event loop in this thread while a module's browser is open; the ORM calls of
+    # these tests are plain synchronous code, so Django's guard against ORM use in async code does not apply.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):

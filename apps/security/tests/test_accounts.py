@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 
 from apps.security.models import Role, User
 from tenants.models import Municipality
-from tests.factories import PASSWORD, staff_user, supervisor_user
+from tests.factories import PASSWORD, staff_user, supervisor_user, totp_code, with_totp
 
 LOGIN = "/accounts/login/"
 
@@ -70,9 +70,11 @@ def test_a_city_login_does_not_work_on_the_vendor_host(staff: User, public_clien
 def test_vendor_superuser_logs_in_on_the_public_host_only(
     public_client: Client, city_client: Client, db: None
 ) -> None:
-    User.objects.create_superuser("vendor-admin", "admin@vendor.example", PASSWORD)
+    vendor = User.objects.create_superuser("vendor-admin", "admin@vendor.example", PASSWORD)
+    secret = with_totp(vendor)
     assert _login(city_client, "vendor-admin").wsgi_request.user.is_authenticated is False
     assert _login(public_client, "vendor-admin").status_code == 302
+    assert public_client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)}).status_code == 302
     assert public_client.get("/console/").status_code == 200
 
 

@@ -143,9 +143,14 @@ CELERY_BEAT_SCHEDULE = {
 MIDDLEWARE = [
     "madoguchi.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "madoguchi.headers.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.security.signs.AttackSignMiddleware",
     # Static files need no city: served before host routing, so error pages on unknown hosts are styled too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.MunicipalityMiddleware",
+    # Staff pages from outside the allowed networks are refused before a session or a login form exists.
+    "apps.security.middleware.StaffNetworkMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,6 +158,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "madoguchi.middleware.LogContextUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.security.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -201,7 +207,22 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = CONFIG.web.secure
 CSRF_COOKIE_SECURE = CONFIG.web.secure
-SESSION_COOKIE_AGE = 8 * 3600
+# The city's policy ends sessions earlier (idle and absolute timeouts, apps.security.middleware).
+SESSION_COOKIE_AGE = 24 * 3600
+# Our lockout (apps.security.lockout) replaces allauth's login_failed rate limit: supervisors can see and lift it.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not CONFIG.web.secure  # http://*.localhost during development
+MFA_TOTP_ISSUER = "Madoguchi"
+
+# --- Staff access --------------------------------------------------------------------------------------------------
+TRUSTED_PROXIES = CONFIG.access.trusted_proxies
+VENDOR_ALLOWED_NETWORKS = CONFIG.access.vendor_networks
+LOCKOUT_ACCOUNT_FAILURES = 5
+LOCKOUT_ADDRESS_FAILURES = 20
+LOCKOUT_WINDOW_SECONDS = 15 * 60
+LOCKOUT_DURATION_SECONDS = 30 * 60
 
 # --- Mail --------------------------------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = CONFIG.mail.default_from
@@ -253,3 +274,5 @@ if CONFIG.web.secure:
 # --- Observability -----------------------------------------------------------------------------------------------
 LOGGING = logging_config(CONFIG.logging)
 init_sentry(CONFIG.sentry)
+
+from madoguchi.settings.headers import *  # noqa: E402, F403

@@ -32,7 +32,16 @@ class Command(BaseCommand):
 
         port = "8000"
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
+        self.stdout.write(
+            "Second factor: an authenticator app with the secret shown, one of the recovery codes,"
+        )
+        self.stdout.write(
+            "or the current code from `.venv/bin/python manage.py totp_code <city|public> <user>`."
+        )
         for login in demo_setup():
             self.stdout.write(
                 f"  http://{login.host}:{port}/accounts/login/  {login.username:<20} {login.role}"
+            )
+            self.stdout.write(
+                f"      TOTP secret {login.totp_secret}  recovery codes {' '.join(login.recovery_codes)}"
             )

@@ -1,0 +1,132 @@
+"""The audit log: one append-only, hash-chained table per schema (public for the vendor, one per city).
+
+Each row's `hash` is sha256(prev_hash + canonical JSON of the row's other fields), and `prev_hash` is the hash of
+the row before it, so changing, removing or reordering a row breaks the chain at that row (`manage.py
+audit_verify`). Rows are written only by `apps.security.audit.audit_record`, which serialises a schema's writers;
+the database refuses UPDATE, DELETE and TRUNCATE on the table (migration 0003 and ops/database-roles.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+from typing import Any, NoReturn
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+# Every action code with its label. Codes are open-ended (other apps add theirs here); an unknown code is shown
+# as it is.
+ACTION_LABELS: dict[str, Any] = {
+    "auth.login": _("ログイン"),
+    "auth.login_failed": _("ログイン失敗"),
+    "auth.logout": _("ログアウト"),
+    "auth.logout_everywhere": _("すべての端末からログアウト"),
+    "auth.lockout": _("ログインのロック"),
+    "auth.unlock": _("ロックの解除"),
+    "network.refused": _("接続元による拒否"),
+    "network.added": _("許可ネットワークの追加"),
+    "network.removed": _("許可ネットワークの削除"),
+    "policy.changed": _("セキュリティ方針の変更"),
+    "audit.exported": _("監査ログの出力"),
+    "audit.viewed": _("監査ログの閲覧"),
+    "personal_data.viewed": _("個人情報の閲覧"),
+    "personal_data.searched": _("個人情報の検索"),
+    "request.write": _("データの変更"),
+}
+
+
+class ActorKind(models.TextChoices):
+    STAFF = "staff", _("職員")
+    VENDOR = "vendor", _("運営事業者")
+    RESIDENT = "resident", _("住民")
+    SYSTEM = "system", _("システム")
+    ANONYMOUS = "anonymous", _("未ログイン")
+
+
+class AppendOnlyError(Exception):
+    """Raised before the database would refuse it: audit events are never changed or deleted."""
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    # `id` is only the row's storage key; `sequence` is the chain's order, gap-free per schema.
+    sequence = models.BigIntegerField(_("連番"), unique=True)
+    at = models.DateTimeField(_("日時"))
+    actor_id = models.BigIntegerField(_("操作者ID"), null=True, blank=True)
+    # A copy of the name, so that events of a deleted or renamed account stay readable.
+    actor_username = models.CharField(_("操作者"), max_length=150, blank=True)
+    actor_kind = models.CharField(_("操作者の種別"), max_length=10, choices=ActorKind.choices)
+    address = models.CharField(_("接続元アドレス"), max_length=64, blank=True)
+    action = models.CharField(_("操作"), max_length=64)
+    target = models.CharField(_("対象"), max_length=255, blank=True)
+    summary = models.TextField(_("内容"), blank=True)
+    before = models.JSONField(_("変更前"), null=True, blank=True)
+    after = models.JSONField(_("変更後"), null=True, blank=True)
+    request_id = models.CharField(_("リクエストID"), max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("監査ログ")
+        verbose_name_plural = _("監査ログ")
+        ordering = ["-sequence"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["at"], name="security_audit_at_idx"),
+            models.Index(fields=["action", "-sequence"], name="security_audit_action_idx"),
+            models.Index(fields=["actor_username", "-sequence"], name="security_audit_actor_idx"),
+            models.Index(fields=["address", "-sequence"], name="security_audit_address_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit events cannot be deleted")
+
+    @property
+    def action_label(self) -> Any:
+        return ACTION_LABELS.get(self.action, self.action)
+
+    def chain_payload(self) -> dict[str, Any]:
+        """Every field the hash covers (all but the storage key and the two hashes)."""
+        return {
+            "sequence": self.sequence,
+            "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor_id": self.actor_id,
+            "actor_username": self.actor_username,
+            "actor_kind": self.actor_kind,
+            "address": self.address,
+            "action": self.action,
+            "target": self.target,
+            "summary": self.summary,
+            "before": self.before,
+            "after": self.after,
+            "request_id": self.request_id,
+        }
+
+    def compute_hash(self) -> str:
+        return chain_hash(self.prev_hash, self.chain_payload())
+
+
+def chain_hash(prev_hash: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()

@@ -1,0 +1,182 @@
+"""Never the 個人番号: one rule that refuses the 12-digit individual number in every text input.
+
+The 番号法 gives this system no reason to hold a resident's individual number, so no form field, API field or
+imported cell may carry one (docs/security.md, DOMAIN.md "Never store the 個人番号"). The rule: a *whole token*
+that is exactly 12 digits, after NFKC and removing spaces and hyphens, with a valid check digit.
+
+How text is cut into tokens (the decisions, and why):
+
+1. The text is NFKC-normalised, so full-width digits (１２３), full-width spaces and full-width hyphens become
+   ASCII. Hyphen look-alikes that NFKC keeps (‐ ‑ ‒ – — ― − and the long-vowel mark ー, which Japanese IMEs often
+   produce between digits) are read as hyphens. Any other Unicode decimal digit counts as its digit.
+2. A *digit group* is a maximal run of digits. A token is never cut inside a digit group: a 13-digit run is one
+   13-digit token and never a 12-digit number plus a digit, whatever 12 of its digits would give. (About one
+   random 12-digit string in eleven passes the check digit, so scanning inside longer numbers would refuse
+   ordinary long numbers all the time.)
+3. Neighbouring groups are one token when only a *joiner* stands between them. Tokens are read at two widths
+   and a 12-digit token at either width is refused:
+   - hyphen-joined: exactly one hyphen ("1234-5678-9012");
+   - space-joined: one to three characters of spaces with at most one hyphen among them ("1234 5678 9012",
+     "1234 - 5678 - 9012", "1234  5678  9012").
+   Reading both widths catches a number written in groups ("1234 5678 9012") and a number that stands next to
+   other figures ("受付 10 123456789018", "12:00 1234-5678-9012"), while a token still only ever starts and ends
+   at a joiner or at a character that is neither digit nor joiner.
+4. Everything else ends a token: letters, kana, punctuation (":", "/", ".", ","), line breaks and tabs (separate
+   lines and cells are separate values), two hyphens in a row, and four or more spaces (layout, not grouping).
+
+So "電話 048-775-5111" is a 10-digit token (allowed), "1234567890180" is a 13-digit token (allowed even though
+its first 12 digits are a valid number), and "番号は１２３４ ５６７８ ９０１８です" is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+MESSAGE = _("個人番号（マイナンバー）は入力しないでください。この欄には入力できません。")
+CODE = "individual_number"
+LENGTH = 12
+
+# Hyphen look-alikes that survive NFKC (U+FF0D and U+FE63 already become "-"; U+FF70 becomes U+30FC).
+_HYPHENS = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u30fc\ufe58"), "-")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+
+
+def _hyphen_joiner(between: str) -> bool:
+    return between == "-"
+
+
+def _space_joiner(between: str) -> bool:
+    return 1 <= len(between) <= 3 and not between.strip(" -") and between.count("-") <= 1
+
+
+def check_digit(first_eleven: str) -> int:
+    """The check digit of a 個人番号 from its first 11 digits (番号法施行令 第8条)."""
+    if len(first_eleven) != LENGTH - 1 or not first_eleven.isascii() or not first_eleven.isdigit():
+        raise ValueError("expected 11 ASCII digits")
+    total = 0
+    for n in range(1, LENGTH):  # n = 1 is the 11th digit, counting from the right
+        weight = n + 1 if n <= 6 else n - 5
+        total += int(first_eleven[LENGTH - 1 - n]) * weight
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def is_individual_number(token: str) -> bool:
+    """True when `token` is exactly 12 ASCII digits whose last digit is the 個人番号 check digit."""
+    if len(token) != LENGTH or not token.isascii() or not token.isdigit():
+        return False
+    return check_digit(token[:-1]) == int(token[-1])
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_HYPHENS)
+    # Decimal digits of other scripts (e.g. Arabic-Indic) are digits too; NFKC leaves them as they are.
+    if not text.isascii():
+        text = "".join(
+            str(value) if (value := unicodedata.decimal(ch, None)) is not None else ch for ch in text
+        )
+    return text
+
+
+def _tokens(text: str, joiner: Callable[[str], bool]) -> Iterator[str]:
+    """The digits of each token: digit groups chained while only a whole `joiner` stands between them."""
+    digits: list[str] = []
+    end = -1
+    for group in _DIGIT_GROUP.finditer(text):
+        if digits and joiner(text[end : group.start()]):
+            digits.append(group.group())
+        else:
+            if digits:
+                yield "".join(digits)
+            digits = [group.group()]
+        end = group.end()
+    if digits:
+        yield "".join(digits)
+
+
+def individual_numbers_in(text: str) -> list[str]:
+    """Every token of `text` that is a 個人番号 (digits only), in order; empty when there is none."""
+    normalised = _normalise(text)
+    found: list[str] = []
+    for joiner in (_hyphen_joiner, _space_joiner):
+        found.extend(t for t in _tokens(normalised, joiner) if is_individual_number(t) and t not in found)
+    return found
+
+
+def contains_individual_number(text: str) -> bool:
+    """True when a whole token of `text` is a 個人番号 (see the module docstring for what a token is)."""
+    return bool(individual_numbers_in(text))
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _strings(item)
+
+
+def has_individual_number(value: object) -> bool:
+    """True when `value` (a string, a number, or a list or mapping of them at any depth) holds a 個人番号."""
+    return any(contains_individual_number(text) for text in _strings(value))
+
+
+def validate_no_individual_number(value: object) -> None:
+    """Django validator (models, forms, DRF fields): refuse a value that holds a 個人番号."""
+    if has_individual_number(value):
+        raise ValidationError(MESSAGE, code=CODE)
+
+
+class RefusesIndividualNumber(forms.Form):
+    """Form mixin: every field of the form refuses a 個人番号, passwords included.
+
+    The check is a validator added to each field when the form is made, so it runs in the field's own clean,
+    before the form's `clean_<field>` and `clean()`: a number typed into a login name never reaches
+    authentication, lockout counters or user look-ups (which would log or store it). The error is the field's
+    own, so the form re-renders with the input kept (password widgets never re-render their value).
+
+    Put it first: `class LoginForm(RefusesIndividualNumber, allauth.account.forms.LoginForm)`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if validate_no_individual_number not in field.validators:
+                field.validators.append(validate_no_individual_number)
+
+
+def fields_with_individual_number(data: Mapping[str, object]) -> list[str]:
+    """The keys of `data` whose value holds a 個人番号: for API payloads and imported rows (one cell per key)."""
+    return [key for key, value in data.items() if has_individual_number(value)]
+
+
+class RefusesIndividualNumberSerializer:
+    """DRF serializer mixin: refuse a payload whose fields hold a 個人番号, before any field is parsed.
+
+    `class BookingSerializer(RefusesIndividualNumberSerializer, serializers.Serializer)`. The error names each
+    field, as DRF's own field errors do (400 with {"field": ["message"]}). For a single field,
+    `validators=[validate_no_individual_number]` works as well: DRF turns Django's ValidationError into its own.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        from rest_framework import serializers
+
+        if isinstance(data, Mapping):
+            fields = fields_with_individual_number(data)
+            if fields:
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail(str(MESSAGE), code=CODE)] for name in fields}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]

@@ -1,0 +1,48 @@
+"""The audit log for supervisors and auditors (and the vendor, on its own host): a filtered list and CSV export.
+
+Looking at the list is not itself recorded (it shows no resident's data); an export is ("audit.exported").
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from apps.security.audit import JAPAN, audit_events, audit_export
+from apps.security.forms_audit import AuditFilterForm
+from apps.security.roles import VIEW_AUDIT, require_permission
+from tenants.db import current_schema
+
+PER_PAGE = 50
+
+
+def _invalid(request: HttpRequest, form: AuditFilterForm) -> HttpResponse:
+    return render(request, "security/audit_list.html", {"form": form, "page": None}, status=400)
+
+
+@require_permission(VIEW_AUDIT)
+@require_safe
+def audit_list(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return _invalid(request, form)
+    page = Paginator(audit_events(form.filters()), PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "security/audit_list.html", {"form": form, "page": page})
+
+
+@require_permission(VIEW_AUDIT)
+@require_safe
+def audit_export_csv(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return _invalid(request, form)
+    response = StreamingHttpResponse(
+        audit_export(request=request, filters=form.filters()), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localtime(timezone.now(), JAPAN).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="audit-{current_schema()}-{stamp}.csv"'
+    # A streamed body (the log may be long); require_permission's type admits only HttpResponse.
+    return response  # type: ignore[return-value]

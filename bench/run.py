@@ -1,0 +1,1268 @@
+"""Tenancy benchmarks: city creation, no-op deploy migrations, request latency. Writes bench/report.md.
+
+Every figure is a ratio against a baseline measured in the same run, because machines are noisy: clone vs full
+migration, a city created among 200 vs among 10, the project's deploy executor vs the stock and the
+django-tenants-smart-executor ones, a city's page vs the vendor's page. Nothing here is a pass/fail threshold.
+
+The run never touches the developer database: it sets MADOGUCHI_DATA_DIR to a fresh temporary directory before
+Django is imported, so the settings start a separate embedded PostgreSQL there (or, when DATABASE_URL is set, it
+uses a dedicated database `madoguchi_bench` on that server, dropped and re-created). Both are removed at the end.
+
+    .venv/bin/python bench/run.py                      # what `make bench` runs
+    .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import platform as stdlib_platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+BENCH_DATABASE = "madoguchi_bench"
+CITY_HOST_SUFFIX = ".localhost"
+PUBLIC_HOST = "localhost"
+HTTP_CITY = "bench1"  # the first city created; the latency figure requests its pages
+
+# Deploy executors compared; "ours" is whatever the project's settings configure (GET_EXECUTOR_FUNCTION).
+DEPLOY_VARIANTS = {
+    "ours": "project: tenants.migration.get_executor (skip up-to-date, multiprocessing)",
+    "smart:multiprocessing": "django-tenants-smart-executor, multiprocessing",
+    "smart:standard": "django-tenants-smart-executor, standard",
+    "stock:multiprocessing": "django-tenants stock, multiprocessing",
+    "stock:standard": "django-tenants stock, standard",
+}
+
+
+STOCK_DEPLOY_ROUNDS = 2  # at most; they take ~0.1 s per city each
+
+
+# --- small helpers --------------------------------------------------------------------------------------------
+
+
+_STARTED = time.monotonic()
+
+
+# The 1-minute load average sampled at each step, per section: other processes on the machine (tests, builds)
+# make every figure noisier, and the report says how busy the machine was.
+LOADS: dict[str, list[float]] = {}
+
+
+def load_now() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def log(message: str, section: str | None = None) -> None:
+    if section is not None:
+        LOADS.setdefault(section, []).append(load_now())
+    print(f"[bench {time.monotonic() - _STARTED:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def load_text(section: str) -> str:
+    values = LOADS.get(section, [])
+    if not values:
+        return ""
+    busy = max(values) > cpu_count()
+    return (
+        f"Load average (1 min) while measuring: {min(values):.1f}–{max(values):.1f} on {cpu_count()} CPUs"
+        + (" — **the machine was busy: figures are noisier than usual**." if busy else ".")
+    )
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: Sequence[float]) -> float:
+    """Nearest-rank 95th percentile (with 10 samples this is the slowest one)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}×" if denominator > 0 else "n/a"
+
+
+def django_setup() -> None:
+    sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+    os.environ["DJANGO_SETTINGS_MODULE"] = "madoguchi.settings"
+    import django
+
+    django.setup()
+
+
+# --- isolation: a throw-away data directory and database ------------------------------------------------------
+
+
+@dataclass
+class Sandbox:
+    data_dir: Path
+    external_url: str | None  # the caller's DATABASE_URL, when set: we use BENCH_DATABASE on that server
+    gunicorn: subprocess.Popen[bytes] | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.external_url is None
+
+
+def _url_with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    scheme = "postgresql" if parts.scheme in {"postgres", "postgresql", "pgsql", "psql"} else parts.scheme
+    return urlunsplit(parts._replace(scheme=scheme, path="/" + database))
+
+
+def _external_admin(url: str, statements: Sequence[str]) -> None:
+    import psycopg
+
+    admin_db = urlsplit(url).path.lstrip("/") or "postgres"
+    if admin_db == BENCH_DATABASE:
+        admin_db = "postgres"
+    with psycopg.connect(_url_with_database(url, admin_db), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def sandbox_open() -> Sandbox:
+    """Point this process and every subprocess at a fresh, separate database before Django is imported."""
+    data_dir = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
+    # As root the embedded server runs as its own OS user, which must be able to reach its data directory.
+    data_dir.chmod(0o755)
+    external = os.environ.get("DATABASE_URL") or None
+    os.environ["MADOGUCHI_DATA_DIR"] = str(data_dir)
+    # A production-like, comparable configuration whatever the caller's shell has: plain HTTP, no debug, the
+    # default public host, cloning, and nothing shared with a developer's Redis, Sentry or mail server.
+    os.environ.update(
+        {
+            "DJANGO_DEBUG": "0",
+            "MADOGUCHI_SECURE": "0",
+            "MADOGUCHI_DOMAIN": PUBLIC_HOST,
+            "MADOGUCHI_TENANT_CREATION": "clone",
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "text",
+            "EMAIL_BACKEND": "file",
+        }
+    )
+    for name in (
+        "REDIS_URL",
+        "SENTRY_DSN",
+        "EMAIL_URL",
+        "DJANGO_ALLOWED_HOSTS",
+        "EXECUTOR",
+        "MADOGUCHI_TRUSTED_PROXIES",
+        "MADOGUCHI_VENDOR_NETWORKS",
+    ):
+        os.environ.pop(name, None)
+    if external:
+        try:
+            _external_admin(
+                external,
+                [
+                    f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)',
+                    f'CREATE DATABASE "{BENCH_DATABASE}"',
+                ],
+            )
+        except Exception:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            raise
+        os.environ["DATABASE_URL"] = _url_with_database(external, BENCH_DATABASE)
+    return Sandbox(data_dir=data_dir, external_url=external)
+
+
+def sandbox_close(box: Sandbox) -> None:
+    if box.gunicorn is not None and box.gunicorn.poll() is None:
+        box.gunicorn.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            box.gunicorn.wait(timeout=15)
+        if box.gunicorn.poll() is None:
+            box.gunicorn.kill()
+    if "django" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+    if box.embedded:
+        subprocess.run(
+            [PYTHON, "-m", "madoguchi.embedded", "stop"],
+            cwd=ROOT,
+            check=False,
+            env={
+                "XDG_RUNTIME_DIR": str(
+                    box.data_dir / "run"
+                ),  # where pgserver keeps its lock (see embedded.py)
+                **os.environ,
+                "PYTHONPATH": f"platform{os.pathsep}.",
+            },
+        )
+    else:
+        assert box.external_url is not None
+        _external_admin(box.external_url, [f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'])
+    shutil.rmtree(box.data_dir, ignore_errors=True)
+
+
+def manage(*args: str, timeout: float = 300) -> float:
+    started = time.perf_counter()
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True, timeout=timeout)
+    return time.perf_counter() - started
+
+
+def assert_isolated(box: Sandbox) -> None:
+    """Refuse to measure anything against a database that is not the bench's own."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if box.embedded:
+        ok = Path(db["HOST"]).resolve().is_relative_to(box.data_dir.resolve())
+    else:
+        ok = db["NAME"] == BENCH_DATABASE
+    if not ok or Path(settings.DATA_DIR).resolve() != box.data_dir.resolve():
+        raise SystemExit(f"bench: refusing to run against {db['NAME']} at {db['HOST']!r}")
+
+
+# --- machine ------------------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, str]:
+    from django.db import connection
+
+    def cpu_model() -> str:
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+        return stdlib_platform.processor() or "unknown"
+
+    def memory() -> str:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+        return "unknown"
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    def git_revision() -> str:
+        try:
+            head = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.strip()
+            dirty = subprocess.run(
+                # Tracked files outside bench/: the report itself must not make the code look modified.
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "unknown"
+        return head + (" + uncommitted changes" if dirty else "")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    nproc = cpu_count()
+    return {
+        "CPU": f"{cpu_model()}, nproc {nproc}",
+        "Memory": memory(),
+        "OS": f"{stdlib_platform.system()} {stdlib_platform.release()} ({stdlib_platform.machine()})",
+        "Load average at start (1, 5, 15 min)": ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else "unknown",
+        "Python": stdlib_platform.python_version(),
+        "PostgreSQL": pg_version
+        + (
+            " (embedded, pgserver " + version("pgserver") + ")"
+            if not os.environ.get("DATABASE_URL")
+            else " (DATABASE_URL server)"
+        ),
+        "Django": version("django"),
+        "django-tenants": version("django-tenants"),
+        "django-tenants-smart-executor": version("django-tenants-smart-executor"),
+        "gunicorn": version("gunicorn"),
+        "psycopg": version("psycopg"),
+        "Code": git_revision(),
+    }
+
+
+# --- 1. city creation ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CreationPoint:
+    label: str
+    existing: int
+    load: float = 0.0  # 1-minute load average when the row was done
+    times: dict[str, list[float]] = field(default_factory=lambda: {"clone": [], "migrate": []})
+
+
+@dataclass
+class CreationResult:
+    points: list[CreationPoint]  # small and large, each as found and after analyze_catalog()
+    analyze_seconds: list[float]  # what analyze_catalog() cost, at each size
+    fill: list[tuple[int, float]]  # (cities existing before, seconds) for every clone while filling up
+    autoanalyzed_at: list[int]  # cities present when autovacuum had just analyzed the catalog during the fill
+    comparison: list[tuple[str, str, str, str]]  # (aspect, clone, migrate, verdict)
+
+
+# The catalog tables a clone reads most; their statistics decide how fast it is (see the fill curve).
+CATALOG_TABLES = (
+    "pg_class",
+    "pg_attribute",
+    "pg_attrdef",
+    "pg_constraint",
+    "pg_depend",
+    "pg_index",
+    "pg_inherits",
+    "pg_namespace",
+    "pg_sequence",
+    "pg_type",
+    "pg_description",
+)
+
+
+def analyze_catalog() -> float:
+    """Refresh the planner statistics of the catalog tables a clone reads; returns the seconds it took."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for name in CATALOG_TABLES:
+            cursor.execute(f"ANALYZE pg_catalog.{name}")
+    return time.perf_counter() - started
+
+
+def catalog_autoanalyze_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(autoanalyze_count), 0) FROM pg_stat_sys_tables WHERE relname = ANY(%s)",
+            [list(CATALOG_TABLES)],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def fresh_connection() -> None:
+    """Start from a new database session, as each console request does (CONN_MAX_AGE is 0).
+
+    A session that has created many schemas carries a large relation cache, and every catalog invalidation makes
+    it rebuild that cache: within one long session creation slows down with each city it made (an artefact of a
+    bulk loop, not of the number of cities). Connecting is done before the clock starts.
+    """
+    from django.db import connection
+
+    connection.close()
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+class Cities:
+    """Creates numbered cities through the provisioning service, as the console would."""
+
+    def __init__(self) -> None:
+        self.serial = 0
+
+    def count(self) -> int:
+        from tenants.selectors import municipality_list
+
+        return municipality_list().count()
+
+    def create(self, mode: str) -> tuple[str, float]:
+        from django.conf import settings
+        from django.db import connection
+        from django.test import override_settings
+
+        from tenants.services import MunicipalityInput, municipality_create
+
+        self.serial += 1
+        slug = f"bench{self.serial}"
+        data = MunicipalityInput(
+            slug=slug,
+            lg_code=f"{100000 + self.serial:06d}",
+            name_ja=f"ベンチ市{self.serial}",
+            name_en=f"Bench City {self.serial}",
+            prefecture="埼玉県",
+        )
+        fresh_connection()
+        with override_settings(TENANT_CREATION=mode):
+            assert mode == settings.TENANT_CREATION
+            started = time.perf_counter()
+            municipality_create(data=data, domains=[slug + CITY_HOST_SUFFIX])
+            elapsed = time.perf_counter() - started
+        connection.set_schema_to_public()
+        return slug, elapsed
+
+    @staticmethod
+    def delete(slug: str) -> None:
+        from django.db import connection
+
+        from tenants.selectors import municipality_get_by_slug
+
+        connection.set_schema_to_public()
+        municipality_get_by_slug(slug=slug).delete()
+
+    def fill_to(
+        self, target: int, record: list[tuple[int, float]] | None = None, analyzed: list[int] | None = None
+    ) -> None:
+        existing = self.count()
+        analyses = catalog_autoanalyze_count()
+        for _ in range(max(0, target - existing)):  # bounded: one creation per missing city
+            _slug, elapsed = self.create("clone")
+            if record is not None:
+                record.append((existing, elapsed))
+            existing += 1
+            if analyzed is not None and (now := catalog_autoanalyze_count()) != analyses:
+                analyzed.append(existing)
+                analyses = now
+
+
+def measure_point(
+    cities: Cities, label: str, samples: int, inspect: Callable[[str, str], None] | None = None
+) -> CreationPoint:
+    """Create `samples` cities each way, alternating, each with exactly the same number of cities present.
+
+    Each measured city is deleted right after, so the count (and what a clone must scan) stays put.
+    """
+    point = CreationPoint(label=label, existing=cities.count())
+    for index in range(samples):
+        order = ("clone", "migrate") if index % 2 == 0 else ("migrate", "clone")
+        made: dict[str, str] = {}
+        for mode in order:
+            slug, elapsed = cities.create(mode)
+            point.times[mode].append(elapsed)
+            made[mode] = slug
+        if inspect is not None and index == 0:
+            inspect(made["clone"], made["migrate"])
+        for slug in made.values():
+            cities.delete(slug)
+    point.load = load_now()
+    return point
+
+
+def schema_fingerprint(schema: str) -> dict[str, Any]:
+    """What a schema holds, with the schema's own name and the objects' generated names taken out."""
+    from django.db import connection
+    from psycopg import sql
+
+    def strip(text: str) -> str:
+        return text.replace(f"{schema}.", "").replace(f'"{schema}".', "")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
+        tables = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, is_identity "
+            "FROM information_schema.columns WHERE table_schema = %s",
+            [schema],
+        )
+        columns = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT cl.relname, con.contype, pg_get_constraintdef(con.oid), con.conname "
+            "FROM pg_constraint con JOIN pg_class cl ON cl.oid = con.conrelid "
+            "JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE n.nspname = %s",
+            [schema],
+        )
+        constraint_rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %s", [schema]
+        )
+        index_rows = cursor.fetchall()
+        rows = {}
+        for table in tables:
+            cursor.execute(
+                sql.SQL("SELECT count(*) FROM {}.{}")
+                .format(sql.Identifier(schema), sql.Identifier(table))
+                .as_string(cursor.connection)
+            )
+            rows[table] = cursor.fetchone()[0]
+        cursor.execute(
+            sql.SQL("SELECT app, name FROM {}.django_migrations")
+            .format(sql.Identifier(schema))
+            .as_string(cursor.connection)
+        )
+        migrations = set(cursor.fetchall())
+        # An identity sequence behind its table's rows makes the next insert fail with a duplicate key.
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND is_identity = 'YES'",
+            [schema],
+        )
+        stale_sequences = []
+        for table, column in cursor.fetchall():
+            qualified = (
+                sql.SQL("{}.{}")
+                .format(sql.Identifier(schema), sql.Identifier(table))
+                .as_string(cursor.connection)
+            )
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [qualified, column])
+            sequence = cursor.fetchone()[0]
+            cursor.execute(
+                sql.SQL("SELECT max({}) FROM {}.{}")
+                .format(sql.Identifier(column), sql.Identifier(schema), sql.Identifier(table))
+                .as_string(cursor.connection)
+            )
+            highest = cursor.fetchone()[0]
+            cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+            last_value, is_called = cursor.fetchone()
+            if highest is not None and (last_value < highest or (last_value == highest and not is_called)):
+                stale_sequences.append(f"{table}.{column}")
+    return {
+        "tables": tables,
+        "columns": columns,
+        "constraints": Counter(
+            (table, kind, strip(definition)) for table, kind, definition, _ in constraint_rows
+        ),
+        "constraint_names": {strip(name) for *_, name in constraint_rows},
+        "indexes": Counter(
+            (table, re.sub(r"INDEX \S+ ON ", "INDEX ON ", strip(definition)))
+            for table, _, definition in index_rows
+        ),
+        "index_names": {name for _, name, _ in index_rows},
+        "rows": rows,
+        "migrations": migrations,
+        "stale_sequences": stale_sequences,
+        "foreign_schema_refs": sorted(
+            {
+                definition
+                for _, _, definition, _ in constraint_rows
+                if re.search(r"REFERENCES \w+\.", strip(definition))
+            }
+        ),
+    }
+
+
+def compare_schemas(cloned: str, migrated: str) -> list[tuple[str, str, str, str]]:
+    a, b = schema_fingerprint(cloned), schema_fingerprint(migrated)
+
+    def rows_text(rows: dict[str, int]) -> str:
+        return f"{sum(rows.values())} rows in {sum(1 for n in rows.values() if n)} tables"
+
+    def same(equal: bool) -> str:
+        return "same" if equal else "**DIFFERENT**"
+
+    def names(kind: str) -> str:
+        only_clone = sorted(a[kind] - b[kind])
+        if a[kind] == b[kind]:
+            return "same"
+        # Known (ARCHITECTURE.md, cloning gotchas): the clone re-creates unique_together as an inline UNIQUE,
+        # which PostgreSQL names *_key where Django names it *_<hash>_uniq. Django alters those by columns.
+        known = bool(only_clone) and all(name.endswith("_key") for name in only_clone)
+        return f"{len(only_clone)} differ" + (" (known: `_key` vs `_uniq`)" if known else " **(unexpected)**")
+
+    result = [
+        ("tables", str(len(a["tables"])), str(len(b["tables"])), same(a["tables"] == b["tables"])),
+        (
+            "columns (name, type, null, identity)",
+            str(len(a["columns"])),
+            str(len(b["columns"])),
+            same(a["columns"] == b["columns"]),
+        ),
+        (
+            "constraint definitions",
+            str(sum(a["constraints"].values())),
+            str(sum(b["constraints"].values())),
+            same(a["constraints"] == b["constraints"]),
+        ),
+        (
+            "index definitions",
+            str(sum(a["indexes"].values())),
+            str(sum(b["indexes"].values())),
+            same(a["indexes"] == b["indexes"]),
+        ),
+        ("constraint names", "", "", names("constraint_names")),
+        ("index names", "", "", names("index_names")),
+        (
+            "migration records",
+            str(len(a["migrations"])),
+            str(len(b["migrations"])),
+            same(a["migrations"] == b["migrations"]),
+        ),
+        (
+            "rows (content types, permissions, city defaults)",
+            rows_text(a["rows"]),
+            rows_text(b["rows"]),
+            same(a["rows"] == b["rows"]),
+        ),
+        (
+            "identity sequences behind their table's rows",
+            ", ".join(a["stale_sequences"]) or "none",
+            ", ".join(b["stale_sequences"]) or "none",
+            same(a["stale_sequences"] == b["stale_sequences"]),
+        ),
+        (
+            "foreign keys into another schema",
+            str(len(a["foreign_schema_refs"])),
+            str(len(b["foreign_schema_refs"])),
+            same(a["foreign_schema_refs"] == b["foreign_schema_refs"]),
+        ),
+    ]
+    if a["rows"] != b["rows"]:
+        differences = ", ".join(
+            f"{table} {a['rows'].get(table)}≠{b['rows'].get(table)}"
+            for table in sorted(set(a["rows"]) | set(b["rows"]))
+            if a["rows"].get(table) != b["rows"].get(table)
+        )
+        result.append(("row count differences", differences, "", "**DIFFERENT**"))
+    return result
+
+
+def bench_creation(cities: Cities, target: int, small: int, samples: int) -> CreationResult:
+    comparison: list[tuple[str, str, str, str]] = []
+
+    def inspect(cloned: str, migrated: str) -> None:
+        comparison.extend(compare_schemas(cloned, migrated))
+
+    log("creating the first cities (warm-up: one of each mode)", "creation")
+    cities.fill_to(1)  # HTTP_CITY
+    for mode in ("migrate", "clone"):
+        cities.delete(cities.create(mode)[0])
+    cities.fill_to(small)
+    points: list[CreationPoint] = []
+    analyze_seconds: list[float] = []
+    fill: list[tuple[int, float]] = []
+    analyzed: list[int] = []
+    for size in (small, target):
+        if size == target:
+            log(f"filling up to {target} cities (clone)", "creation")
+            cities.fill_to(target, fill, analyzed)
+        # "As found" is whatever state the catalog statistics are in (autovacuum's timing decides); then the
+        # same after analyzing the catalog, which is what a clone's speed depends on.
+        log(
+            f"measuring creation with {cities.count()} cities present ({samples} each way), as found",
+            "creation",
+        )
+        points.append(measure_point(cities, "as found", samples, inspect if size == small else None))
+        analyze_seconds.append(analyze_catalog())
+        log(
+            f"measuring creation with {cities.count()} cities present ({samples} each way), catalog analyzed",
+            "creation",
+        )
+        points.append(measure_point(cities, "catalog analyzed just before", samples))
+    return CreationResult(
+        points=points,
+        analyze_seconds=analyze_seconds,
+        fill=fill,
+        autoanalyzed_at=analyzed,
+        comparison=comparison,
+    )
+
+
+# --- 2. no-op deploy migration -------------------------------------------------------------------------------
+
+
+@dataclass
+class DeployRun:
+    variant: str
+    seconds: float  # migrate_schemas itself, inside the process
+    wall: float  # the whole process, Django start-up included
+    note: str
+
+
+def worker_deploy(variant: str) -> None:
+    """Subprocess: run the deploy command with one executor and print its timing as JSON."""
+    django_setup()
+    from django.core.management import call_command
+    from django_tenants.management.commands import migrate_schemas
+
+    family, _, codename = variant.partition(":")
+    if family == "stock":
+        from django_tenants.migration_executors import get_executor
+
+        migrate_schemas.GET_EXECUTOR_FUNCTION = get_executor  # type: ignore[attr-defined]
+    elif family == "smart":
+        from django_tenants_smart_executor import load_executor
+
+        migrate_schemas.GET_EXECUTOR_FUNCTION = load_executor  # type: ignore[attr-defined]
+    elif family != "ours":
+        raise SystemExit(f"unknown variant {variant}")
+    started = time.perf_counter()
+    call_command("migrate_schemas", interactive=False, verbosity=0, executor=codename or None)
+    print(json.dumps({"seconds": time.perf_counter() - started}))
+
+
+def run_deploy(variant: str, log_dir: Path) -> DeployRun:
+    started = time.perf_counter()
+    stderr_path = log_dir / f"deploy-{variant.replace(':', '-')}.log"
+    with stderr_path.open("w") as stderr:
+        done = subprocess.run(
+            [PYTHON, str(Path(__file__).resolve()), "--worker-deploy", variant],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"deploy {variant} failed:\n{stderr_path.read_text()[-4000:]}")
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    text = stderr_path.read_text()
+    note = ""
+    if skipped := re.findall(r"(\d+) of (\d+) schemas already up to date", text):
+        note = f"skipped {skipped[-1][0]} of {skipped[-1][1]} schemas"
+    elif variant.startswith("smart"):
+        note = f"{text.count('No migrations needed')} 'No migrations needed' warnings"
+    return DeployRun(variant=variant, seconds=seconds, wall=wall, note=note)
+
+
+def bench_deploy(log_dir: Path, repeats: int) -> dict[str, list[DeployRun]]:
+    runs: dict[str, list[DeployRun]] = {variant: [] for variant in DEPLOY_VARIANTS}
+    for round_ in range(repeats):
+        # Rotate the order each round so no executor always runs first (cold caches) or last.
+        order = list(DEPLOY_VARIANTS)
+        order = order[round_ % len(order) :] + order[: round_ % len(order)]
+        for variant in order:
+            if variant.startswith("stock") and round_ >= STOCK_DEPLOY_ROUNDS:
+                continue  # the stock executors take most of the run; their spread is small next to the ratio
+            log(f"deploy round {round_ + 1}/{repeats}: {variant}", "deploy")
+            runs[variant].append(run_deploy(variant, log_dir))
+    return runs
+
+
+@dataclass
+class PendingCheck:
+    schema: str
+    removed: str
+    restored: bool
+    pending_after: list[str]
+    run: DeployRun
+
+
+def check_pending_is_migrated(log_dir: Path) -> PendingCheck:
+    """The skip must not skip too much: make one city lack a migration and check that ours applies it.
+
+    tenants.0001_initial is a shared-only migration nothing depends on, so in a city schema re-applying it is a
+    recorded no-op: a safe stand-in for a pending migration.
+    """
+    from django.db import connection
+    from psycopg import sql
+
+    from tenants.migration import schemas_with_pending_migrations
+    from tenants.selectors import municipality_list
+
+    connection.set_schema_to_public()
+    schema = municipality_list().order_by("pk").values_list("schema_name", flat=True)[1]
+    table = sql.SQL("{}.django_migrations").format(sql.Identifier(schema))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DELETE FROM {} WHERE app = 'tenants' AND name = '0001_initial'")
+            .format(table)
+            .as_string(cursor.connection)
+        )
+    before = schemas_with_pending_migrations([schema])
+    connection.close()
+    run = run_deploy("ours", log_dir)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE app = 'tenants' AND name = '0001_initial'")
+            .format(table)
+            .as_string(cursor.connection)
+        )
+        restored = cursor.fetchone()[0] == 1 and before == [schema]
+    every = list(municipality_list().values_list("schema_name", flat=True))
+    return PendingCheck(
+        schema=schema,
+        removed="tenants.0001_initial",
+        restored=restored,
+        pending_after=schemas_with_pending_migrations(every),
+        run=run,
+    )
+
+
+# --- 3. request latency ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class LatencyResult:
+    path: str
+    city_ms: list[float]
+    public_ms: list[float]
+    statuses: dict[str, Counter[int]]
+    queries: dict[str, int] = field(default_factory=dict)  # SQL statements one request runs, per host
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(port: int, host: str, path: str) -> tuple[int, float]:
+    # Python does not resolve *.localhost: connect to the loopback address and name the host in the header.
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Host": host, "Accept-Language": "ja"})
+        response = conn.getresponse()
+        response.read()
+        status = response.status
+    finally:
+        conn.close()
+    return status, (time.perf_counter() - started) * 1000
+
+
+def gunicorn_start(box: Sandbox, workers: int) -> int:
+    port = free_port()
+    log_file = box.data_dir / "gunicorn.log"
+    box.gunicorn = subprocess.Popen(
+        [
+            str(Path(PYTHON).with_name("gunicorn")),
+            "madoguchi.wsgi:application",
+            "--chdir",
+            str(ROOT / "platform"),
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--error-logfile",
+            str(log_file),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(box.data_dir / "app.log").open("wb"),  # Django's own log: the errors behind a 500
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if box.gunicorn.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log_file.read_text()[-4000:]}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if http_get(port, PUBLIC_HOST, "/healthz")[0] == 200:
+                return port
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def app_errors(box: Sandbox, limit: int = 5) -> list[str]:
+    """The distinct exceptions the app logged (the final line of each traceback)."""
+    path = box.data_dir / "app.log"
+    if not path.exists():
+        return []
+    pattern = re.compile(r"^[\w.]+(?:Error|Exception|DoesNotExist|Invalid\w*)\b:?.*$")
+    found = dict.fromkeys(
+        line.strip() for line in path.read_text(errors="replace").splitlines() if pattern.match(line)
+    )
+    return list(found)[:limit]
+
+
+def allow_loopback_staff(schema: str) -> str:
+    """Let the bench city's staff pages answer 127.0.0.1, as the vendor's default networks do on the public host.
+
+    Staff pages (the login included) are refused outside a city's allowed networks, and a new city has none.
+    Returns what was done, for the report.
+    """
+    from django_tenants.utils import schema_context
+
+    try:
+        from apps.security.services import network_add
+    except ImportError:
+        return "no allowed-network service found: the city's staff pages may be refused (403)"
+    with schema_context(schema):
+        network_add(cidr="127.0.0.0/8", label="bench", actor=None)
+    return f"127.0.0.0/8 added to `{schema}`'s allowed networks (apps.security.services.network_add)"
+
+
+def bench_latency(port: int, paths: Sequence[str], requests: int, warmup: int) -> list[LatencyResult]:
+    results = []
+    city_host = HTTP_CITY + CITY_HOST_SUFFIX
+    for path in paths:
+        log(f"HTTP {path}: {warmup} warm-up + {requests} requests per host, alternating", "latency")
+        for _ in range(warmup):
+            http_get(port, city_host, path)
+            http_get(port, PUBLIC_HOST, path)
+        result = LatencyResult(
+            path=path, city_ms=[], public_ms=[], statuses={"city": Counter(), "public": Counter()}
+        )
+        for index in range(requests):
+            pairs = [("city", city_host), ("public", PUBLIC_HOST)]
+            for kind, host in pairs if index % 2 == 0 else reversed(pairs):
+                status, elapsed = http_get(port, host, path)
+                result.statuses[kind][status] += 1
+                (result.city_ms if kind == "city" else result.public_ms).append(elapsed)
+        result.queries = {"city": count_queries(city_host, path), "public": count_queries(PUBLIC_HOST, path)}
+        results.append(result)
+    return results
+
+
+def count_queries(host: str, path: str) -> int:
+    """The SQL statements one request runs (in this process, through Django's test client)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        Client().get(path, headers={"host": host, "accept-language": "ja"})
+    connection.set_schema_to_public()
+    return len(captured.captured_queries)
+
+
+# --- report ---------------------------------------------------------------------------------------------------
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def write_report(
+    path: Path,
+    *,
+    started: dt.datetime,
+    runtime: float,
+    machine: dict[str, str],
+    args: argparse.Namespace,
+    bootstrap: float,
+    creation: CreationResult,
+    deploy: dict[str, list[DeployRun]],
+    deploy_cities: int,
+    pending: PendingCheck,
+    latency: list[LatencyResult],
+    errors: list[str],
+    http_setup: str,
+) -> None:
+    out: list[str] = [
+        "# Madoguchi benchmark report",
+        "",
+        f"Generated by `bench/run.py` on {started:%Y-%m-%d %H:%M} UTC; whole run {runtime:.0f} s "
+        f"(bootstrap of the fresh database {bootstrap:.1f} s). How to read and re-run it: bench/README.md.",
+        "Every figure is compared with a baseline measured in the same run; absolute seconds are only "
+        "comparable on the same machine.",
+        "",
+        "## Machine",
+        "",
+        *table(["", ""], [[key, value] for key, value in machine.items()]),
+        f"\nRun options: `--cities {args.cities} --small {args.small} --samples {args.samples} "
+        f"--deploy-repeats {args.deploy_repeats} --requests {args.requests} --warmup {args.warmup} "
+        f"--workers {args.workers}`",
+        "",
+    ]
+
+    # 1. creation
+    small, small_analyzed, large, large_analyzed = creation.points
+    out += [
+        "## 1. City creation: clone from the template schema vs full migration",
+        "",
+        "`tenants.services.municipality_create` with `TENANT_CREATION` = `clone` and `migrate`, alternating, "
+        f"{args.samples} cities each way per row, each from a new database session (as a console request). "
+        "Each measured city is deleted right after, so every measurement in a row sees the same number of "
+        'cities. Seconds per city; p95 is nearest-rank (with 10 samples, the slowest). "As found": the '
+        'catalog statistics as the preceding creations left them; "catalog analyzed": right after `ANALYZE` of '
+        f"the catalog tables a clone reads ({', '.join(CATALOG_TABLES)}), which took "
+        + " and ".join(
+            f"{seconds:.2f} s at {point.existing} cities"
+            for seconds, point in zip(creation.analyze_seconds, (small, large), strict=True)
+        )
+        + ".",
+        "",
+    ]
+    rows = []
+    for point in creation.points:
+        c, m = point.times["clone"], point.times["migrate"]
+        rows.append(
+            [
+                f"{point.existing}, {point.label}",
+                f"{median(c):.3f}",
+                f"{p95(c):.3f}",
+                f"{median(m):.3f}",
+                f"{p95(m):.3f}",
+                f"**{ratio(median(m), median(c))}**",
+                f"{point.load:.1f}",
+            ]
+        )
+    out += table(
+        [
+            "cities present",
+            "clone median",
+            "clone p95",
+            "migrate median",
+            "migrate p95",
+            "migrate / clone (median)",
+            "load avg",
+        ],
+        rows,
+    )
+    out += ["", load_text("creation")]
+
+    def growth(mode: str, big: CreationPoint, base: CreationPoint) -> str:
+        return f"**{ratio(median(big.times[mode]), median(base.times[mode]))}**"
+
+    out += [
+        "",
+        f"**Growth with the number of cities** (median at {large.existing} / median at {small.existing}, like "
+        f"for like; 1.00× = flat): clone {growth('clone', large_analyzed, small_analyzed)} with the catalog "
+        f"analyzed, {growth('clone', large, small)} as found; migrate "
+        f"{growth('migrate', large_analyzed, small_analyzed)} analyzed, {growth('migrate', large, small)} as "
+        "found.",
+        "",
+        f"Clone time while filling from {small.existing} to {large.existing} cities, one clone after another, "
+        "nothing analyzed by the bench (median per bucket of cities present). Autovacuum analyzed one of the "
+        "catalog tables above "
+        + (
+            "when " + ", ".join(str(n) for n in creation.autoanalyzed_at) + " cities were present."
+            if creation.autoanalyzed_at
+            else "at no point of the fill."
+        ),
+        "",
+    ]
+    buckets: dict[int, list[float]] = {}
+    width = max(5, round((large.existing - small.existing) / 8))
+    for existing, seconds in creation.fill:
+        start = small.existing + ((existing - small.existing) // width) * width
+        buckets.setdefault(start, []).append(seconds)
+    first = median(buckets[min(buckets)]) if buckets else 0.0
+    out += table(
+        ["cities present", "clones", "median s", "p95 s", "vs first bucket"],
+        [
+            [
+                f"{start}–{start + width - 1}",
+                str(len(values)),
+                f"{median(values):.3f}",
+                f"{p95(values):.3f}",
+                ratio(median(values), first),
+            ]
+            for start, values in sorted(buckets.items())
+        ],
+    )
+    out += [
+        "",
+        "Is a cloned city the same as a migrated one? (the first pair measured; the schema's own name taken out "
+        "of definitions, names compared separately)",
+        "",
+        *table(
+            ["aspect", "clone", "migrate", "verdict"],
+            [list(row) for row in creation.comparison],
+        ),
+        "",
+    ]
+
+    # 2. deploy
+    def best(variant: str) -> float:
+        return median([r.seconds for r in deploy[variant]])
+
+    ours = best("ours")
+    out += [
+        f"## 2. No-op deploy migration over {deploy_cities} cities",
+        "",
+        "`migrate_schemas` (shared + tenants, as a deploy runs it) with every schema up to date, each executor in "
+        f"its own process, rounds rotated, median of {args.deploy_repeats} runs ({STOCK_DEPLOY_ROUNDS} for the "
+        "stock executors, which take most of the time). Seconds inside the command; the "
+        "process column adds Python and Django start-up. Per city = command seconds / cities.",
+        load_text("deploy"),
+        "",
+    ]
+    rows = []
+    for variant, label in DEPLOY_VARIANTS.items():
+        runs = deploy[variant]
+        rows.append(
+            [
+                label,
+                f"{best(variant):.2f}",
+                f"{best(variant) / deploy_cities * 1000:.1f}",
+                f"{median([r.wall for r in runs]):.2f}",
+                f"**{ratio(best(variant), ours)}**",
+                runs[-1].note,
+            ]
+        )
+    out += table(["executor", "seconds", "ms per city", "process s", "vs ours", "note"], rows)
+    out += [
+        "",
+        f"**stock/ours: {ratio(best('stock:standard'), ours)}** (stock standard executor), "
+        f"{ratio(best('stock:multiprocessing'), ours)} (stock multiprocessing); "
+        f"smart-executor/ours: {ratio(best('smart:multiprocessing'), ours)} (multiprocessing), "
+        f"{ratio(best('smart:standard'), ours)} (standard).",
+        "",
+        f"Skipping must not skip too much: `{pending.removed}` was deleted from `{pending.schema}`'s "
+        f"django_migrations, then the project's deploy ran: "
+        + ("re-applied and recorded" if pending.restored else "**NOT re-applied**")
+        + f" in {pending.run.seconds:.2f} s ({pending.run.note}); schemas still pending afterwards: "
+        + (", ".join(pending.pending_after) or "none")
+        + ".",
+        "",
+    ]
+
+    # 3. latency
+    out += [
+        "## 3. Request latency: a city's page vs the vendor's page",
+        "",
+        f"gunicorn (`-w {args.workers}`, sync workers, production settings: DEBUG off) on 127.0.0.1; "
+        f"{args.warmup} warm-up then {args.requests} sequential requests per host, city and public alternating, "
+        f"a new connection each (sync workers close it). City host `{HTTP_CITY}{CITY_HOST_SUFFIX}`, public host "
+        f"`{PUBLIC_HOST}`, {deploy_cities} cities in the Domain table. Milliseconds per request, client side. "
+        f"Staff pages: {http_setup}.",
+        load_text("latency"),
+        "",
+    ]
+    rows = []
+    for result in latency:
+        statuses = {
+            kind: ", ".join(f"{code}×{n}" for code, n in sorted(c.items()))
+            for kind, c in result.statuses.items()
+        }
+        rows.append(
+            [
+                f"`{result.path}`",
+                f"{median(result.city_ms):.2f}",
+                f"{p95(result.city_ms):.2f}",
+                f"{median(result.public_ms):.2f}",
+                f"{p95(result.public_ms):.2f}",
+                f"**{ratio(median(result.city_ms), median(result.public_ms))}**",
+                f"{result.queries.get('city', '?')} / {result.queries.get('public', '?')}",
+                f"city {statuses['city']}; public {statuses['public']}",
+            ]
+        )
+    out += table(
+        [
+            "path",
+            "city median",
+            "city p95",
+            "public median",
+            "public p95",
+            "city / public (median)",
+            "SQL queries city / public",
+            "HTTP status",
+        ],
+        rows,
+    )
+    out += [
+        "",
+        "`/` is a different view on each host (the city's home vs the vendor's home, which lists every active "
+        "city), so its ratio mixes routing with page content. `/accounts/login/` is the same allauth view on both "
+        "hosts: its ratio is routing to a city schema plus what a city adds to a staff page (its allowed "
+        "networks, policy and appearance; compare the query counts). SQL queries: what one request runs (counted "
+        "once through Django's test client, not timed); a count that grows with the number of cities is a query "
+        "per row. A status other than 200 means the page was not ready when this report was generated, and its "
+        "figure measures an error page.",
+        "",
+    ]
+    if errors:
+        out += ["Exceptions the app logged during the run:", "", *(f"- `{line}`" for line in errors), ""]
+    path.write_text("\n".join(out))
+
+
+# --- main -----------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cities", type=int, default=200, help="cities present for the large measurements")
+    parser.add_argument(
+        "--small", type=int, default=10, help="cities present for the small creation measurement"
+    )
+    parser.add_argument("--samples", type=int, default=10, help="cities created each way at each size")
+    parser.add_argument("--deploy-repeats", type=int, default=3, help="runs of each deploy executor")
+    parser.add_argument("--requests", type=int, default=500, help="measured requests per host and path")
+    parser.add_argument("--warmup", type=int, default=50, help="unmeasured requests per host and path first")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
+    parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
+    parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker_deploy is None and not (2 <= args.small < args.cities and args.samples >= 1):
+        parser.error("need 2 <= --small < --cities and --samples >= 1")
+    return args
+
+
+@contextlib.contextmanager
+def sandbox(keep: bool) -> Iterator[Sandbox]:
+    box = sandbox_open()
+    try:
+        yield box
+    finally:
+        if keep:
+            log(
+                f"--keep: data under {box.data_dir}; stop with MADOGUCHI_DATA_DIR={box.data_dir} "
+                "PYTHONPATH=platform:. python -m madoguchi.embedded stop"
+            )
+            if box.gunicorn is not None:
+                box.gunicorn.terminate()
+        else:
+            log("cleaning up")
+            sandbox_close(box)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    if args.worker_deploy:
+        worker_deploy(args.worker_deploy)
+        return 0
+    started_at = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with sandbox(args.keep) as box:
+        log(f"fresh database under {box.data_dir}" if box.embedded else f"fresh database {BENCH_DATABASE}")
+        bootstrap = manage("bootstrap")
+        django_setup()
+        assert_isolated(box)
+        machine = machine_info()
+
+        cities = Cities()
+        creation = bench_creation(cities, target=args.cities, small=args.small, samples=args.samples)
+        log("creation done", "creation")
+
+        from django.db import connection
+
+        deploy_cities = cities.count()
+        connection.close()
+        deploy = bench_deploy(box.data_dir, args.deploy_repeats)
+        log("deploy runs done", "deploy")
+        pending = check_pending_is_migrated(box.data_dir)
+        connection.close()
+
+        http_setup = allow_loopback_staff(HTTP_CITY)
+        connection.close()
+        port = gunicorn_start(box, args.workers)
+        latency = bench_latency(port, ["/", "/accounts/login/"], args.requests, args.warmup)
+        log("latency done", "latency")
+
+        write_report(
+            args.report,
+            started=started_at,
+            runtime=time.perf_counter() - started,
+            machine=machine,
+            args=args,
+            bootstrap=bootstrap,
+            creation=creation,
+            deploy=deploy,
+            deploy_cities=deploy_cities,
+            pending=pending,
+            latency=latency,
+            errors=app_errors(box),
+            http_setup=http_setup,
+        )
+    log(f"wrote {args.report} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,202 @@
+"""What tests/security/ attacks: every route of both URLconfs (walked), and the forms listed in FORMS.
+
+How later work adds its pages:
+- A page without parameters (`path("booking/", ...)`) is found by the URL walk the day it is added: every GET
+  check (clickjacking, query-string SQL injection and XSS, header injection) reaches it with no change here.
+- A route with parameters gets an example: `<int:pk>`, `<slug:x>`, `<path:x>`, `<uuid:x>` and plain `<x>` are
+  filled in automatically; a regex route needs an entry in ROUTE_EXAMPLES (test_clickjacking fails, naming
+  the route, until it has one).
+- A form gets a FormTarget in FORMS: its path, a plausible submission and the fields a person types into. The
+  SQL injection, OS command injection, XSS, CSRF and buffer-overflow modules then post their payloads into it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django_tenants.utils import schema_context
+
+from apps.security.models import User
+from tests.factories import PASSWORD, UserFactory, staff_user
+
+Host = Literal["city", "public"]
+HOSTS: tuple[Host, ...] = ("city", "public")
+CITY_HOST = "ageo.localhost"  # conftest.py's `city`
+PUBLIC_HOST = "localhost"
+URLCONFS: dict[Host, str] = {"city": "madoguchi.urls_tenant", "public": "madoguchi.urls_public"}
+STAFF_LOGIN = "tanaka"
+STAFF_EMAIL = "tanaka@city.ageo.example"
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32, a test value
+NEW_PASSWORD = "a-new-Passphrase-2026"
+
+
+@dataclass(frozen=True)
+class FormTarget:
+    name: str
+    path: str
+    data: Mapping[str, str]  # a plausible submission; attacks replace one text field at a time
+    text_fields: tuple[str, ...]  # what a person types into: each gets every payload
+    hosts: tuple[Host, ...] = HOSTS
+    signed_in: bool = False  # the form needs a signed-in staff member (see sign_in)
+    shown_at: str | None = None  # the page that shows the form, when it is not `path`
+    # Statuses a correct handling of a bad value may answer with (a re-rendered form, a redirect, a refusal).
+    ok_statuses: frozenset[int] = field(default_factory=lambda: frozenset({200, 302, 400, 403, 404, 405}))
+
+
+FORMS: list[FormTarget] = [
+    FormTarget(
+        "login",
+        "/accounts/login/",
+        {"login": STAFF_LOGIN, "password": PASSWORD},
+        ("login", "password"),
+    ),
+    FormTarget("password reset", "/accounts/password/reset/", {"email": STAFF_EMAIL}, ("email",)),
+    FormTarget(
+        "password change",
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        ("oldpassword", "password1", "password2"),
+        signed_in=True,
+    ),
+    FormTarget(
+        "reauthenticate", "/accounts/reauthenticate/", {"password": PASSWORD}, ("password",), signed_in=True
+    ),
+    FormTarget(
+        "add email",
+        "/accounts/email/",
+        {"email": "second@city.ageo.example", "action_add": ""},
+        ("email",),
+        signed_in=True,
+    ),
+    FormTarget(
+        "reauthenticate with a second factor",
+        "/accounts/2fa/reauthenticate/",
+        {"code": "123456"},
+        ("code",),
+        signed_in=True,
+    ),
+    FormTarget(
+        "language switch",
+        "/i18n/setlang/",
+        {"language": "en", "next": "/"},
+        ("language", "next"),
+        shown_at="/",
+    ),
+    FormTarget(
+        "console login",
+        "/console/login/",
+        {"username": STAFF_LOGIN, "password": PASSWORD},
+        ("username", "password"),
+        hosts=("public",),
+    ),
+]
+
+# Routes the walk cannot fill in by itself (regular expressions), keyed by the route as the walk spells it.
+ROUTE_EXAMPLES: dict[str, str] = {
+    r"accounts/^confirm-email/(?P<key>[-:\w]+)/$": "accounts/confirm-email/no-such-key/",
+    r"accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": "accounts/password/reset/key/1-no-such-key/",
+    r"console/^(?P<app_label>tenants|auth|account|mfa|security)/$": "console/auth/",
+    r"console/(?P<url>.*)$": "console/no-such-page/",
+}
+_CONVERTER = re.compile(r"<(?:(?P<kind>\w+):)?\w+>")
+_CONVERTER_EXAMPLES = {
+    "int": "1",
+    "slug": "example",
+    "path": "1",
+    "str": "1",
+    "uuid": "00000000-0000-0000-0000-000000000001",
+}
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> Iterator[str]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern)
+
+
+def routes(host: Host) -> list[str]:
+    """Every route of the host's URLconf, as the walk spells it (route syntax or regex, prefixes joined)."""
+    return list(dict.fromkeys(_routes(get_resolver(URLCONFS[host]))))
+
+
+def example_path(route: str) -> str | None:
+    """A concrete path for `route` ("/..."), or None when a regex route has no entry in ROUTE_EXAMPLES."""
+    if route in ROUTE_EXAMPLES:
+        return "/" + ROUTE_EXAMPLES[route]
+    if any(ch in route for ch in "^$()[]?*+\\"):
+        return None
+    filled = _CONVERTER.sub(lambda m: _CONVERTER_EXAMPLES.get(m.group("kind") or "str", "1"), route)
+    return "/" + filled
+
+
+def paths(host: Host) -> list[str]:
+    """A concrete path for every route of the host that has one."""
+    found = (example_path(route) for route in routes(host))
+    return list(dict.fromkeys(p for p in found if p is not None))
+
+
+def client_for(host: Host, **defaults: str) -> Client:
+    return Client(HTTP_HOST=CITY_HOST if host == "city" else PUBLIC_HOST, **defaults)
+
+
+def schema_of(host: Host) -> str:
+    return "ageo" if host == "city" else "public"
+
+
+def make_staff(host: Host) -> User:
+    """The staff member the attacks sign in as (city staff, or a vendor employee on the public host), with an
+    authenticator app: staff accounts need a second factor. Idempotent."""
+    with schema_context(schema_of(host)):
+        if host == "city":
+            user = staff_user(username=STAFF_LOGIN, email=STAFF_EMAIL)
+        else:
+            user = UserFactory(username=STAFF_LOGIN, email=STAFF_EMAIL, is_staff=True)
+        if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(user, STAFF_TOTP_SECRET)
+    return user
+
+
+def current_totp_code(secret: str = STAFF_TOTP_SECRET) -> str:
+    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
+
+
+def sign_in(client: Client, host: Host, user: User | None = None) -> User:
+    """Sign `client` in as staff through the real login: password, then the authenticator code."""
+    user = user or make_staff(host)
+    response = client.post("/accounts/login/", {"login": user.get_username(), "password": PASSWORD})
+    if response.status_code == 302 and response["Location"].startswith("/accounts/2fa/authenticate/"):
+        response = client.post("/accounts/2fa/authenticate/", {"code": current_totp_code()})
+    assert response.status_code == 302, f"sign-in failed: {response.status_code}"
+    assert response.wsgi_request.user.is_authenticated
+    return user
+
+
+def forms_for(host: Host) -> list[FormTarget]:
+    return [form for form in FORMS if host in form.hosts]
+
+
+def form_cases() -> list[tuple[Host, FormTarget]]:
+    """(host, form) pairs for pytest.mark.parametrize, with readable ids through `case_id`."""
+    return [(host, form) for host in HOSTS for form in forms_for(host)]
+
+
+def case_id(value: object) -> str:
+    if isinstance(value, FormTarget):
+        return value.name.replace(" ", "-")
+    return str(value)
+
+
+# Password hashing is not what these modules test, and at full strength it would make hundreds of login attempts
+# take minutes: `settings.PASSWORD_HASHERS = FAST_HASHERS` in an autouse fixture.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,45 @@
+"""The attack targets are real: every listed form is shown where it is said to be, with the fields attacked.
+
+A form that moved or renamed a field would otherwise leave the other modules posting payloads into nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tenants.models import Municipality
+from tests.security.targets import (
+    FAST_HASHERS,
+    FormTarget,
+    Host,
+    case_id,
+    client_for,
+    form_cases,
+    paths,
+    routes,
+    sign_in,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.mark.parametrize(("host", "form"), form_cases(), ids=case_id)
+def test_every_form_target_is_shown_with_its_fields(city: Municipality, host: Host, form: FormTarget) -> None:
+    client = client_for(host)
+    if form.signed_in:
+        sign_in(client, host)
+    response = client.get(form.shown_at or form.path)
+    assert response.status_code == 200, response.get("Location")
+    body = response.content.decode()
+    for name in form.text_fields:
+        assert re.search(rf'name="{re.escape(name)}"', body), f"{form.name}: no field {name!r}"
+
+
+@pytest.mark.parametrize("host", ["city", "public"])
+def test_every_route_has_a_concrete_path(host: Host) -> None:
+    assert len(paths(host)) == len(routes(host)), "add the regex route's example to targets.ROUTE_EXAMPLES"
