@@ -25,7 +25,9 @@ class StaffAccountAdapter(DefaultAccountAdapter):
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         # The lockout below replaces allauth's own login_failed rate limit (ACCOUNT_RATE_LIMITS), so that a
         # supervisor can see and release it.
-        if lock_active(login=_login_of(credentials), address=client_ip(request)):
+        address = client_ip(request)
+        if lock_active(login=_login_of(credentials), address=address):
+            record_sign("login_failed", address)  # a locked account still being tried is a sign too
             raise forms.ValidationError(
                 _(
                     "ログインに続けて失敗したため、一時的にロックされています。"

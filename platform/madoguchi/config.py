@@ -65,6 +65,7 @@ class WebConfig:
 class AccessConfig:
     trusted_proxies: list[str]  # peers whose X-Forwarded-For is believed (e.g. the nginx in front)
     vendor_networks: list[str]  # where the vendor's staff may reach the console from
+    vendor_alert_emails: list[str]  # who hears of attack signs and new vulnerabilities
 
 
 @dataclass(frozen=True)
@@ -125,5 +126,6 @@ def load() -> Config:
         access=AccessConfig(
             trusted_proxies=env.list("MADOGUCHI_TRUSTED_PROXIES", default=[]),
             vendor_networks=env.list("MADOGUCHI_VENDOR_NETWORKS", default=["127.0.0.0/8", "::1/128"]),
+            vendor_alert_emails=env.list("MADOGUCHI_VENDOR_ALERT_EMAILS", default=[]),
         ),
     )

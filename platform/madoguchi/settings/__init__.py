@@ -276,3 +276,5 @@ LOGGING = logging_config(CONFIG.logging)
 init_sentry(CONFIG.sentry)
 
 from madoguchi.settings.headers import *  # noqa: E402, F403
+
+CELERY_BEAT_SCHEDULE.update(BEAT_SCHEDULE_SECURITY)  # noqa: F405

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import environ
 from csp.constants import NONE, SELF
 
 from madoguchi import config as _config
@@ -27,7 +26,8 @@ __all__ = [
     "VENDOR_ALERT_EMAILS",
 ]
 
-_secure = _config.load().web.secure
+_CONFIG = _config.load()
+_secure = _CONFIG.web.secure
 
 # --- Content-Security-Policy (django-csp 4) ----------------------------------------------------------------------
 # No inline script or style anywhere: the city colour comes from /theme.css, allauth's WebAuthn pages use script
@@ -85,7 +85,7 @@ ATTACK_SIGN_LOOKBACK_WINDOWS = 3
 # The cache the counters live in. It must be shared by every process and the same for every city: with the
 # tenant-prefixed default cache, apps.security.signs switches to the public schema around each access.
 SIGNS_CACHE_ALIAS = "default"
-VENDOR_ALERT_EMAILS: list[str] = environ.Env().list("MADOGUCHI_VENDOR_ALERT_EMAILS", default=[])
+VENDOR_ALERT_EMAILS: list[str] = _CONFIG.access.vendor_alert_emails
 
 # Merged into CELERY_BEAT_SCHEDULE by settings/__init__.py (this module cannot import it).
 BEAT_SCHEDULE_SECURITY: dict[str, dict[str, Any]] = {
