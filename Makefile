@@ -73,3 +73,16 @@ messages: install
 
 clean: stop
 	rm -rf .data
+
+# Security audit, not part of `make test` (docs/security.md, "Vulnerability management"): static analysis of our
+# code (bandit, medium severity and up; offline), then the locked dependencies against known vulnerabilities
+# (pip-audit; needs PyPI's JSON API, or AUDIT_SERVICE=osv where api.osv.dev is reachable). --strict: a package
+# that could not be checked fails the audit instead of counting as clean.
+AUDIT_SERVICE ?= pypi
+.PHONY: audit
+audit: install
+	.venv/bin/bandit -r platform tenants apps frontend -x '*/tests/*,*/migrations/*' -ll -q
+	@mkdir -p .data
+	$(UV) export --frozen --format requirements-txt --no-emit-project --quiet -o .data/requirements-audit.txt
+	.venv/bin/pip-audit --requirement .data/requirements-audit.txt --disable-pip --require-hashes --strict \
+		--vulnerability-service $(AUDIT_SERVICE) --progress-spinner off

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from apps.security.audit_models import GENESIS_HASH, ActorKind, AuditEvent
+from apps.security.mynumber import contains_individual_number
 from apps.security.network import client_ip
 from madoguchi.logs import request_id_var
 from tenants.db import current_schema
@@ -50,9 +51,19 @@ class Actor:
 SYSTEM = Actor(kind=ActorKind.SYSTEM, username="system")
 
 
-def _text(value: str, limit: int) -> str:
+# What a text holding a 個人番号 is stored as: the log can never be corrected, so the number must never get in
+# (e.g. typed as a login name into a form that does not refuse it).
+WITHHELD = "［個人番号を含むため記録しません］"
+
+
+def _safe(value: str) -> str:
     # PostgreSQL refuses NUL in text; an attacker's login name must not turn a failed login into a 500.
-    return value.replace("\x00", "")[:limit]
+    value = value.replace("\x00", "")
+    return WITHHELD if contains_individual_number(value) else value
+
+
+def _text(value: str, limit: int) -> str:
+    return _safe(value)[:limit]
 
 
 def _json_value(value: Any) -> Any:
@@ -61,16 +72,18 @@ def _json_value(value: Any) -> Any:
         return None
     # jsonb prints some floats differently from Python (1e+20 comes back as an integer): keep them as text.
     plain = json.loads(json.dumps(value, cls=DjangoJSONEncoder), parse_float=str)
-    return _strip_nul(plain)
+    return _safe_json(plain)
 
 
-def _strip_nul(value: Any) -> Any:
+def _safe_json(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _safe(value)
+    if isinstance(value, int) and not isinstance(value, bool) and contains_individual_number(str(value)):
+        return WITHHELD
     if isinstance(value, list):
-        return [_strip_nul(item) for item in value]
+        return [_safe_json(item) for item in value]
     if isinstance(value, dict):
-        return {_strip_nul(key): _strip_nul(item) for key, item in value.items()}
+        return {_safe(key): _safe_json(item) for key, item in value.items()}
     return value
 
 

@@ -18,8 +18,7 @@ from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 from django_tenants.utils import schema_context
 
-import apps.security.audit_signals  # noqa: F401  (SecurityConfig.ready() imports it once wired)
-from apps.security.audit import SYSTEM, audit_record, audit_verify
+from apps.security.audit import SYSTEM, WITHHELD, audit_record, audit_verify
 from apps.security.audit_models import AppendOnlyError, AuditEvent, chain_hash
 from apps.security.db_roles import app_role_grant
 from apps.security.models import SecurityPolicy
@@ -123,6 +122,21 @@ def test_text_that_postgresql_refuses_is_cleaned_not_fatal(in_city: Municipality
     assert stored.target.startswith("login:abc")
     assert len(stored.target) == 255
     assert stored.summary == "s"
+
+
+def test_an_individual_number_never_reaches_the_log(in_city: Municipality) -> None:
+    number = "123456789018"  # a valid check digit
+    event = audit_record(
+        action="auth.login_failed",
+        target=f"login:{number}",
+        summary="1234 5678 9018 を入力",
+        after={"note": f"番号 {number}", "n": int(number), "ok": "112194"},
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert number not in repr(AuditEvent.objects.filter(pk=event.pk).values().get())
+    assert stored.target == stored.summary == WITHHELD
+    assert stored.after == {"note": WITHHELD, "n": WITHHELD, "ok": "112194"}
+    assert stored.compute_hash() == stored.hash
 
 
 # --- (a) the application's role: SELECT and INSERT only -------------------------------------------------------------

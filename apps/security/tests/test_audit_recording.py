@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
-import apps.security.audit_signals  # noqa: F401  (SecurityConfig.ready() imports it once wired)
 from apps.security.audit_models import AuditEvent
 from apps.security.models import User
 from tenants.models import Municipality
