@@ -24,3 +24,29 @@ def clear_expired_sessions_everywhere() -> int:
     sent = for_each_city(clear_expired_sessions)
     use_public_schema()
     return sent
+
+
+@shared_task
+def audit_verify_daily() -> list[str]:
+    """Check every audit chain; a broken one is mailed to the vendor and reported to Sentry at once."""
+    import sentry_sdk
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    from apps.security.audit import audit_verify
+    from apps.security.db_roles import security_schemas
+
+    use_public_schema()
+    broken = [result for result in map(audit_verify, security_schemas()) if not result.ok]
+    lines = [f"{r.schema}: sequence {r.broken_at} ({r.reason})" for r in broken]
+    if broken:
+        body = "監査ログの改ざんまたは欠落を検出しました / Audit chain broken:\n" + "\n".join(lines)
+        sentry_sdk.capture_message("audit chain broken: " + "; ".join(lines), level="error")
+        if settings.VENDOR_ALERT_EMAILS:
+            send_mail(
+                "[Madoguchi] 監査ログの検証に失敗 / audit chain broken",
+                body,
+                None,
+                settings.VENDOR_ALERT_EMAILS,
+            )
+    return lines

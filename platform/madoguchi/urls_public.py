@@ -11,5 +11,6 @@ admin.site.site_title = "Madoguchi"
 urlpatterns = [
     path("", views.vendor_home, name="home"),
     path("console/", admin.site.urls),
+    path("staff/audit/", include("apps.security.urls_audit")),
     path("", include("madoguchi.urls_common")),
 ]

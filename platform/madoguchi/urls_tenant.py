@@ -7,6 +7,7 @@ from madoguchi import views
 urlpatterns = [
     path("", views.city_home, name="home"),
     path("theme.css", views.theme_css, name="theme_css"),
+    path("staff/audit/", include("apps.security.urls_audit")),
     path("staff/", include("apps.security.urls")),
     path("", include("madoguchi.urls_common")),
 ]

@@ -137,6 +137,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.security.tasks.clear_expired_sessions_everywhere",
         "schedule": 3600.0,
     },
+    "audit-verify": {"task": "apps.security.tasks.audit_verify_daily", "schedule": 24 * 3600.0},
 }
 
 # --- Requests ----------------------------------------------------------------------------------------------------
@@ -159,6 +160,7 @@ MIDDLEWARE = [
     "madoguchi.middleware.LogContextUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "apps.security.middleware.StaffSessionMiddleware",
+    "apps.security.audit_middleware.AuditWritesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
