@@ -57,11 +57,15 @@ def _space_joiner(between: str) -> bool:
 
 
 def check_digit(first_eleven: str) -> int:
-    """The check digit of a 個人番号 from its first 11 digits (番号法施行令 第8条)."""
+    """The check digit of a 個人番号 from its first 11 digits.
+
+    Number the digits n = 1..11 from the right; weight n + 1 for n <= 6 and n - 5 for n >= 7; r = the weighted
+    sum mod 11; the check digit is 0 when r <= 1, else 11 - r.
+    """
     if len(first_eleven) != LENGTH - 1 or not first_eleven.isascii() or not first_eleven.isdigit():
         raise ValueError("expected 11 ASCII digits")
     total = 0
-    for n in range(1, LENGTH):  # n = 1 is the 11th digit, counting from the right
+    for n in range(1, LENGTH):  # n = 1 is the rightmost of the eleven
         weight = n + 1 if n <= 6 else n - 5
         total += int(first_eleven[LENGTH - 1 - n]) * weight
     remainder = total % 11
@@ -102,7 +106,7 @@ def _tokens(text: str, joiner: Callable[[str], bool]) -> Iterator[str]:
 
 
 def individual_numbers_in(text: str) -> list[str]:
-    """Every token of `text` that is a 個人番号 (digits only), in order; empty when there is none."""
+    """Each distinct 個人番号 found in `text` (digits only); empty when there is none."""
     normalised = _normalise(text)
     found: list[str] = []
     for joiner in (_hyphen_joiner, _space_joiner):

@@ -3,9 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.security.forms import ConsoleLoginForm
 from madoguchi import views
 
 admin.site.site_header = "Madoguchi vendor console"
+admin.site.login_form = ConsoleLoginForm  # refuses a 個人番号 like every other form
 admin.site.site_title = "Madoguchi"
 
 urlpatterns = [

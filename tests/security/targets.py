@@ -6,8 +6,10 @@ How later work adds its pages:
 - A route with parameters gets an example: `<int:pk>`, `<slug:x>`, `<path:x>`, `<uuid:x>` and plain `<x>` are
   filled in automatically; a regex route needs an entry in ROUTE_EXAMPLES (test_clickjacking fails, naming
   the route, until it has one).
-- A form gets a FormTarget in FORMS: its path, a plausible submission and the fields a person types into. The
-  SQL injection, OS command injection, XSS, CSRF and buffer-overflow modules then post their payloads into it.
+- A form gets a FormTarget in FORMS: its path, a plausible submission, the fields a person types into, and who
+  may use it. The SQL injection, OS command injection, XSS, CSRF and buffer-overflow modules then send their
+  payloads into it (a GET form, such as a search, gets them in its query string).
+- Staff pages are walked signed out and signed in as a supervisor (the role that reaches the most pages).
 """
 
 from __future__ import annotations
@@ -21,20 +23,23 @@ from typing import Literal
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
 
 from apps.security.models import User
-from tests.factories import PASSWORD, UserFactory, staff_user
+from tests.factories import PASSWORD, UserFactory, staff_user, supervisor_user
 
 Host = Literal["city", "public"]
+Role = Literal["staff", "supervisor"]
 HOSTS: tuple[Host, ...] = ("city", "public")
 CITY_HOST = "ageo.localhost"  # conftest.py's `city`
 PUBLIC_HOST = "localhost"
 URLCONFS: dict[Host, str] = {"city": "madoguchi.urls_tenant", "public": "madoguchi.urls_public"}
 STAFF_LOGIN = "tanaka"
 STAFF_EMAIL = "tanaka@city.ageo.example"
+SUPERVISOR_LOGIN = "sato"
 STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32, a test value
 NEW_PASSWORD = "a-new-Passphrase-2026"
 
@@ -47,6 +52,8 @@ class FormTarget:
     text_fields: tuple[str, ...]  # what a person types into: each gets every payload
     hosts: tuple[Host, ...] = HOSTS
     signed_in: bool = False  # the form needs a signed-in staff member (see sign_in)
+    role: Role = "staff"  # who signs in, when signed_in
+    method: Literal["post", "get"] = "post"
     shown_at: str | None = None  # the page that shows the form, when it is not `path`
     # Statuses a correct handling of a bad value may answer with (a re-rendered form, a redirect, a refusal).
     ok_statuses: frozenset[int] = field(default_factory=lambda: frozenset({200, 302, 400, 403, 404, 405}))
@@ -90,6 +97,42 @@ FORMS: list[FormTarget] = [
         {"language": "en", "next": "/"},
         ("language", "next"),
         shown_at="/",
+    ),
+    FormTarget(
+        "allowed network",
+        "/staff/security/networks/",
+        {"cidr": "192.0.2.0/24", "label": "本庁舎 市民課"},
+        ("cidr", "label"),
+        hosts=("city",),
+        signed_in=True,
+        role="supervisor",
+    ),
+    FormTarget(
+        "security policy",
+        "/staff/security/policy/",
+        {"mfa_required_for_staff": "on", "idle_timeout_minutes": "30", "absolute_timeout_hours": "12"},
+        ("idle_timeout_minutes", "absolute_timeout_hours"),
+        hosts=("city",),
+        signed_in=True,
+        role="supervisor",
+    ),
+    FormTarget(
+        "audit log filter",
+        "/staff/audit/",
+        {"from": "", "to": "", "action": "", "actor": STAFF_LOGIN, "address": ""},
+        ("from", "to", "action", "actor", "address"),
+        signed_in=True,
+        role="supervisor",
+        method="get",
+    ),
+    FormTarget(
+        "log out everywhere",
+        "/staff/account/logout-everywhere/",
+        {},
+        (),
+        hosts=("city",),
+        signed_in=True,
+        shown_at="/staff/",
     ),
     FormTarget(
         "console login",
@@ -154,14 +197,22 @@ def schema_of(host: Host) -> str:
     return "ageo" if host == "city" else "public"
 
 
-def make_staff(host: Host) -> User:
-    """The staff member the attacks sign in as (city staff, or a vendor employee on the public host), with an
-    authenticator app: staff accounts need a second factor. Idempotent."""
+def make_staff(host: Host, role: Role = "staff") -> User:
+    """The person the attacks sign in as, with an authenticator app (staff accounts need a second factor).
+
+    City: a counter staff member or a supervisor. Public host: a vendor employee (a superuser when `role` is
+    "supervisor", as the vendor's console staff are). Idempotent.
+    """
+    username = STAFF_LOGIN if role == "staff" else SUPERVISOR_LOGIN
+    email = f"{username}@city.ageo.example"
     with schema_context(schema_of(host)):
         if host == "city":
-            user = staff_user(username=STAFF_LOGIN, email=STAFF_EMAIL)
+            make = staff_user if role == "staff" else supervisor_user
+            user = make(username=username, email=email)
         else:
-            user = UserFactory(username=STAFF_LOGIN, email=STAFF_EMAIL, is_staff=True)
+            user = UserFactory(
+                username=username, email=email, is_staff=True, is_superuser=role == "supervisor"
+            )
         if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
             TOTP.activate(user, STAFF_TOTP_SECRET)
     return user
@@ -171,9 +222,12 @@ def current_totp_code(secret: str = STAFF_TOTP_SECRET) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
 
 
-def sign_in(client: Client, host: Host, user: User | None = None) -> User:
-    """Sign `client` in as staff through the real login: password, then the authenticator code."""
-    user = user or make_staff(host)
+def sign_in(client: Client, host: Host, user: User | None = None, role: Role = "staff") -> User:
+    """Sign `client` in through the real login: password, then the authenticator code.
+
+    allauth refuses a code used twice, so sign each user in at most once per test.
+    """
+    user = user or make_staff(host, role)
     response = client.post("/accounts/login/", {"login": user.get_username(), "password": PASSWORD})
     if response.status_code == 302 and response["Location"].startswith("/accounts/2fa/authenticate/"):
         response = client.post("/accounts/2fa/authenticate/", {"code": current_totp_code()})
@@ -182,13 +236,26 @@ def sign_in(client: Client, host: Host, user: User | None = None) -> User:
     return user
 
 
+def prepare(client: Client, host: Host, form: FormTarget) -> User:
+    """Sign in as the form needs, or at least create the account its data names; returns that user."""
+    return sign_in(client, host, role=form.role) if form.signed_in else make_staff(host, form.role)
+
+
+def submit(client: Client, form: FormTarget, data: Mapping[str, str]) -> HttpResponseBase:
+    if form.method == "get":
+        return client.get(form.path, data)
+    return client.post(form.path, data)
+
+
 def forms_for(host: Host) -> list[FormTarget]:
     return [form for form in FORMS if host in form.hosts]
 
 
-def form_cases() -> list[tuple[Host, FormTarget]]:
+def form_cases(method: str | None = None) -> list[tuple[Host, FormTarget]]:
     """(host, form) pairs for pytest.mark.parametrize, with readable ids through `case_id`."""
-    return [(host, form) for host in HOSTS for form in forms_for(host)]
+    return [
+        (host, form) for host in HOSTS for form in forms_for(host) if method is None or form.method == method
+    ]
 
 
 def case_id(value: object) -> str:

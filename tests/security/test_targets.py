@@ -18,8 +18,8 @@ from tests.security.targets import (
     client_for,
     form_cases,
     paths,
+    prepare,
     routes,
-    sign_in,
 )
 
 
@@ -31,11 +31,12 @@ def _fast_hashing(settings):
 @pytest.mark.parametrize(("host", "form"), form_cases(), ids=case_id)
 def test_every_form_target_is_shown_with_its_fields(city: Municipality, host: Host, form: FormTarget) -> None:
     client = client_for(host)
-    if form.signed_in:
-        sign_in(client, host)
+    prepare(client, host, form)
     response = client.get(form.shown_at or form.path)
     assert response.status_code == 200, response.get("Location")
     body = response.content.decode()
+    if form.shown_at:
+        assert f'action="{form.path}"' in body, f"{form.name}: no form posts to {form.path}"
     for name in form.text_fields:
         assert re.search(rf'name="{re.escape(name)}"', body), f"{form.name}: no field {name!r}"
 

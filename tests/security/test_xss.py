@@ -30,9 +30,10 @@ from tests.security.targets import (
     case_id,
     client_for,
     form_cases,
-    make_staff,
     paths,
+    prepare,
     sign_in,
+    submit,
 )
 
 
@@ -108,8 +109,11 @@ def test_unknown_host_page_escapes_what_it_shows(db: None) -> None:
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_query_strings_are_never_reflected_raw(city: Municipality, host: Host) -> None:
+@pytest.mark.parametrize("signed_in", [False, True], ids=["signed-out", "supervisor"])
+def test_query_strings_are_never_reflected_raw(city: Municipality, host: Host, signed_in: bool) -> None:
     client = client_for(host)
+    if signed_in:
+        sign_in(client, host, role="supervisor")
     for path in paths(host):
         for name in ("next", "q", "error", "message", "lang"):
             assert_not_reflected_raw(client.get(path, {name: XSS}), f"{path}?{name}=")
@@ -126,14 +130,13 @@ def test_login_next_is_never_reflected_raw(city: Municipality, payload: str) -> 
 @pytest.mark.parametrize(("host", "form"), form_cases(), ids=case_id)
 def test_form_values_are_re_rendered_escaped(city: Municipality, host: Host, form: FormTarget) -> None:
     client = client_for(host)
-    if form.signed_in:
-        sign_in(client, host)
-    else:
-        make_staff(host)
+    prepare(client, host, form)
     for field in form.text_fields:
         for payload in XSS:
-            response = client.post(form.path, {**form.data, field: payload})
+            response = submit(client, form, {**form.data, field: payload})
             assert_not_reflected_raw(response, f"{form.name}.{field}={payload!r}")
+    # What a form stored (a label, a name) is shown later: read the page back.
+    assert_not_reflected_raw(client.get(form.shown_at or form.path), f"{form.name}: the page afterwards")
 
 
 def test_the_login_name_comes_back_escaped_and_kept(city: Municipality) -> None:

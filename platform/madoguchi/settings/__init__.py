@@ -39,6 +39,7 @@ SHARED_APPS = [
     "tenants",
     *ACCOUNT_APPS,
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's security-key list uses it
     "rest_framework",
     "drf_spectacular",
     "console",
@@ -213,6 +214,29 @@ CSRF_COOKIE_SECURE = CONFIG.web.secure
 SESSION_COOKIE_AGE = 24 * 3600
 # Our lockout (apps.security.lockout) replaces allauth's login_failed rate limit: supervisors can see and lift it.
 ACCOUNT_RATE_LIMITS = {"login_failed": False}
+# Every form refuses a 個人番号 in any field (apps/security/mynumber.py).
+ACCOUNT_FORMS = {
+    name: f"apps.security.forms.{cls}"
+    for name, cls in {
+        "login": "LoginForm",
+        "reauthenticate": "ReauthenticateForm",
+        "add_email": "AddEmailForm",
+        "change_password": "ChangePasswordForm",
+        "set_password": "SetPasswordForm",
+        "reset_password": "ResetPasswordForm",
+        "reset_password_from_key": "ResetPasswordKeyForm",
+    }.items()
+}
+MFA_FORMS = {
+    name: f"apps.security.forms.{cls}"
+    for name, cls in {
+        "authenticate": "MFAAuthenticateForm",
+        "reauthenticate": "MFAReauthenticateForm",
+        "activate_totp": "ActivateTOTPForm",
+        "add_webauthn": "AddWebAuthnForm",
+        "edit_webauthn": "EditWebAuthnForm",
+    }.items()
+}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not CONFIG.web.secure  # http://*.localhost during development
