@@ -1,6 +1,47 @@
+"""Booking writes: defaults, slots, holds, reservations. Each service is one transaction.
+
+The overbooking guard is the slot row: every change of `taken` happens under `SELECT ... FOR UPDATE` of that row,
+and the database's CHECK (taken <= seats) refuses anything that would slip past.
+"""
+
 from __future__ import annotations
 
-from apps.booking.models import SiteAppearance
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from apps.booking import hooks
+from apps.booking.calendar import TOKYO, group_frames
+from apps.booking.models import (
+    BookingSettings,
+    CounterGroup,
+    Hold,
+    OpeningHours,
+    Person,
+    Purpose,
+    Reservation,
+    SiteAppearance,
+    Slot,
+)
+
+
+class BookingError(Exception):
+    """A refusal the resident or the staff member can act on; `str(error)` is the message in their language."""
+
+
+class SlotFullError(BookingError):
+    pass
+
+
+class OutsideWindowError(BookingError):
+    pass
 
 
 def appearance_ensure() -> SiteAppearance:
@@ -16,3 +57,356 @@ def appearance_update(*, primary_color: str, phone: str) -> SiteAppearance:
     appearance.full_clean()
     appearance.save()
     return appearance
+
+
+def settings_ensure() -> BookingSettings:
+    settings, _created = BookingSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+DEFAULT_PURPOSES = [
+    # code, ja, en, seats per person, needs notice number, what to bring (ja)
+    (
+        "pickup",
+        "マイナンバーカードの受け取り",
+        "Picking up a My Number Card",
+        1,
+        True,
+        "交付通知書、本人確認書類、通知カード（お持ちの方）、住民基本台帳カード（お持ちの方）",
+    ),
+    (
+        "application",
+        "申請サポート（写真撮影・申請）",
+        "Application support (photo and application)",
+        1,
+        False,
+        "本人確認書類、個人番号通知書または通知カード（お持ちの方）",
+    ),
+    (
+        "certificate",
+        "電子証明書の更新",
+        "Renewing the electronic certificates",
+        1,
+        False,
+        "マイナンバーカード、有効期限通知書（お持ちの方）",
+    ),
+    ("pin", "暗証番号の再設定", "Resetting a PIN", 1, False, "マイナンバーカード、本人確認書類"),
+    ("card_change", "券面記載事項の変更", "Changing the details on the card", 1, False, "マイナンバーカード"),
+]
+
+
+def defaults_ensure() -> None:
+    """A new city starts bookable: settings, one counter with weekday hours, and the usual purposes."""
+    settings_ensure()
+    if CounterGroup.objects.exists():
+        return
+    group = CounterGroup.objects.create(name=_("マイナンバーカード窓口"), frame_minutes=30, seats=2)
+    OpeningHours.objects.bulk_create(
+        OpeningHours(counter_group=group, weekday=weekday, start=start, end=end)
+        for weekday in range(5)
+        for start, end in (
+            (datetime.strptime("08:30", "%H:%M").time(), datetime.strptime("12:00", "%H:%M").time()),
+            (datetime.strptime("13:00", "%H:%M").time(), datetime.strptime("17:00", "%H:%M").time()),
+        )
+    )
+    Purpose.objects.bulk_create(
+        Purpose(
+            code=code,
+            name_ja=ja,
+            name_en=en,
+            counter_group=group,
+            seats_per_person=seats,
+            requires_notice_number=notice,
+            bring_ja=bring,
+            order=index,
+        )
+        for index, (code, ja, en, seats, notice, bring) in enumerate(DEFAULT_PURPOSES)
+    )
+
+
+@dataclass
+class SlotSyncResult:
+    created: int = 0
+    reopened: int = 0
+    withdrawn: int = 0
+    orphaned: list[int] = field(default_factory=list)  # slots the rules dropped that still hold bookings
+
+
+def slots_sync(*, today: date) -> SlotSyncResult:
+    """Make the slot rows match the rules for the whole booking window. Idempotent; never drops a booking.
+
+    A frame the rules no longer produce is withdrawn (blocked); if it holds bookings it is kept and listed for
+    staff to move or cancel them.
+    """
+    settings = settings_ensure()
+    first, last = today, today + timedelta(days=settings.opens_days_ahead)
+    result = SlotSyncResult()
+    window_start = datetime.combine(first, datetime.min.time(), TOKYO)
+    for group in CounterGroup.objects.filter(active=True).prefetch_related("hours"):
+        wanted = dict(group_frames(group=group, first=first, last=last, settings=settings))
+        with transaction.atomic():
+            existing = {
+                s.start: s
+                for s in Slot.objects.select_for_update().filter(counter_group=group, start__gte=window_start)
+            }
+            new = [
+                Slot(
+                    counter_group=group,
+                    start=start,
+                    end=end,
+                    seats=group.seats,
+                    staff_seats=group.staff_seats,
+                )
+                for start, end in wanted.items()
+                if start not in existing
+            ]
+            Slot.objects.bulk_create(new)
+            result.created += len(new)
+            for start, slot in existing.items():
+                if start in wanted and not slot.in_rules:
+                    slot.in_rules, slot.blocked = True, False
+                    slot.save(update_fields=["in_rules", "blocked"])
+                    result.reopened += 1
+                elif start not in wanted and slot.in_rules:
+                    slot.in_rules, slot.blocked = False, True
+                    slot.save(update_fields=["in_rules", "blocked"])
+                    result.withdrawn += 1
+                if start not in wanted and slot.taken:
+                    result.orphaned.append(slot.pk)
+    return result
+
+
+def _lock_slot(slot_id: int) -> Slot:
+    return Slot.objects.select_for_update(of=("self",)).select_related("counter_group").get(pk=slot_id)
+
+
+def _check_window(slot: Slot, settings: BookingSettings, now: datetime) -> None:
+    if slot.start - now < timedelta(hours=settings.closes_hours_before):
+        raise OutsideWindowError(_("この時間の予約受付は終了しました。ほかの時間を選んでください。"))
+    if slot.start - now > timedelta(days=settings.opens_days_ahead + 1):
+        raise OutsideWindowError(_("この日はまだ予約を受け付けていません。"))
+
+
+def hold_create(*, slot_id: int, purpose_id: int, persons: int, now: datetime) -> Hold:
+    """Keep seats for a resident filling in the form. Raises SlotFullError if they were just taken."""
+    settings = settings_ensure()
+    purpose = Purpose.objects.get(pk=purpose_id, active=True)
+    if not 1 <= persons <= settings.max_persons:
+        raise BookingError(_("一度に予約できるのは%(max)d人までです。") % {"max": settings.max_persons})
+    seats = persons * purpose.seats_per_person
+    with transaction.atomic():
+        slot = _lock_slot(slot_id)
+        if slot.counter_group_id != purpose.counter_group_id or slot.blocked:
+            raise SlotFullError(_("この時間は予約できません。ほかの時間を選んでください。"))
+        _check_window(slot, settings, now)
+        if slot.free_for_residents < seats:
+            raise SlotFullError(
+                _("申し訳ありません。この時間はちょうど満席になりました。ほかの時間を選んでください。")
+            )
+        Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + seats)
+        return Hold.objects.create(
+            token=uuid.uuid4(),
+            slot=slot,
+            purpose=purpose,
+            persons=persons,
+            seats=seats,
+            expires_at=now + timedelta(minutes=settings.hold_minutes),
+        )
+
+
+def holds_release_expired(*, now: datetime) -> int:
+    """Give back the seats of holds whose time ran out (periodic task). Returns how many holds were released."""
+    released = 0
+    for hold_id in list(Hold.objects.filter(expires_at__lte=now).values_list("pk", flat=True)):
+        with transaction.atomic():
+            hold = (
+                Hold.objects.select_for_update(skip_locked=True)
+                .filter(pk=hold_id, expires_at__lte=now)
+                .first()
+            )
+            if hold is None:
+                continue  # confirmed or released meanwhile
+            _lock_slot(hold.slot_id)
+            Slot.objects.filter(pk=hold.slot_id).update(taken=F("taken") - hold.seats)
+            hold.delete()
+            released += 1
+    return released
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    name: str
+    birth_date: date
+    kana: str = ""
+    notice_number: str = ""
+
+
+def kana_key(text: str) -> str:
+    """DOMAIN.md's folded matching key: NFKC, hiragana → katakana, dash variants unified, spaces removed."""
+    folded = unicodedata.normalize("NFKC", text)
+    folded = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in folded)
+    for dash in ("-", "‐", "−", "–", "—", "ｰ"):
+        folded = folded.replace(dash, "ー")
+    return "".join(folded.split())
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+def _check_persons(
+    persons: list[PersonInput], purpose: Purpose, settings: BookingSettings, now: datetime
+) -> None:
+    for person in persons:
+        if purpose.requires_notice_number:
+            if not person.notice_number:
+                raise BookingError(_("交付通知書の番号を入力してください。"))
+            problem = hooks.check_notice(
+                hooks.NoticeCheck(person.notice_number, person.birth_date, purpose.code)
+            )
+            if problem:
+                raise BookingError(problem)
+        future = Person.objects.filter(
+            birth_date=person.birth_date,
+            kana_key=kana_key(person.kana or person.name),
+            reservation__purpose=purpose,
+            reservation__status=Reservation.Status.BOOKED,
+            reservation__slot__start__gt=now,
+        ).count()
+        if future >= settings.max_future_bookings:
+            raise BookingError(
+                _("同じ方の同じ用件の予約がすでにあります。予約の変更は予約確認メールのリンクから行えます。")
+            )
+
+
+def reservation_confirm(
+    *,
+    hold_token: uuid.UUID,
+    persons: list[PersonInput],
+    email: str,
+    phone: str,
+    submission_key: uuid.UUID,
+    now: datetime,
+    language: str = "ja",
+) -> Reservation:
+    """Turn a hold into a booking. A resubmission with the same key returns the first booking unchanged."""
+    existing = Reservation.objects.filter(submission_key=submission_key).first()
+    if existing is not None:
+        return existing
+    settings = settings_ensure()
+    with transaction.atomic():
+        hold = (
+            Hold.objects.select_for_update(of=("self",))
+            .select_related("purpose")
+            .filter(token=hold_token)
+            .first()
+        )
+        if hold is None:
+            again = Reservation.objects.filter(submission_key=submission_key).first()
+            if again is not None:
+                return again
+            raise SlotFullError(
+                _("入力時間が過ぎたため、確保していた枠を解放しました。もう一度時間を選んでください。")
+            )
+        if len(persons) != hold.persons:
+            raise BookingError(_("人数が変わっています。もう一度時間を選んでください。"))
+        slot = _lock_slot(hold.slot_id)
+        _check_persons(persons, hold.purpose, settings, now)
+        try:
+            with transaction.atomic():
+                reservation = Reservation.objects.create(
+                    code=_new_code(),
+                    slot=slot,
+                    purpose=hold.purpose,
+                    seats=hold.seats,
+                    email=email,
+                    phone=phone,
+                    submission_key=submission_key,
+                    language=language,
+                )
+        except IntegrityError:  # the same form, submitted twice at once: the other request made it
+            return Reservation.objects.get(submission_key=submission_key)
+        Person.objects.bulk_create(
+            Person(
+                reservation=reservation,
+                name=p.name,
+                kana=p.kana,
+                birth_date=p.birth_date,
+                notice_number=p.notice_number,
+                kana_key=kana_key(p.kana or p.name),
+                order=index,
+            )
+            for index, p in enumerate(persons)
+        )
+        hold.delete()  # its seats now belong to the reservation
+        hooks.send(hooks.reservation_booked, reservation=reservation)
+    return reservation
+
+
+def reservation_book_for_caller(
+    *,
+    slot_id: int,
+    purpose_id: int,
+    persons: list[PersonInput],
+    phone: str,
+    email: str,
+    channel: str,
+    now: datetime,
+    actor: Any,
+) -> Reservation:
+    """Staff book on behalf of a phone caller or a walk-in: staff seats may be used, capacity never exceeded."""
+    purpose = Purpose.objects.get(pk=purpose_id)
+    settings = settings_ensure()
+    seats = len(persons) * purpose.seats_per_person
+    with transaction.atomic():
+        slot = _lock_slot(slot_id)
+        if slot.counter_group_id != purpose.counter_group_id:
+            raise SlotFullError(_("この用件はこの窓口では受け付けていません。"))
+        if slot.free < seats:
+            raise SlotFullError(_("この時間は満席です。"))
+        _check_persons(persons, purpose, settings, now)
+        Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + seats)
+        reservation = Reservation.objects.create(
+            code=_new_code(),
+            slot=slot,
+            purpose=purpose,
+            seats=seats,
+            email=email,
+            phone=phone,
+            channel=channel,
+        )
+        Person.objects.bulk_create(
+            Person(
+                reservation=reservation,
+                name=p.name,
+                kana=p.kana,
+                birth_date=p.birth_date,
+                notice_number=p.notice_number,
+                kana_key=kana_key(p.kana or p.name),
+                order=index,
+            )
+            for index, p in enumerate(persons)
+        )
+        hooks.send(hooks.reservation_booked, reservation=reservation)
+    return reservation
+
+
+def reservation_cancel(*, reservation_id: int, now: datetime, by_staff: bool = False) -> Reservation:
+    """Cancel and give the seats back. Residents only until the city's deadline; staff at any time."""
+    settings = settings_ensure()
+    with transaction.atomic():
+        reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+        if reservation.status != Reservation.Status.BOOKED:
+            return reservation
+        slot = _lock_slot(reservation.slot_id)
+        if not by_staff and slot.start - now < timedelta(hours=settings.change_deadline_hours):
+            raise OutsideWindowError(_("変更・取消の受付期限を過ぎています。窓口にお電話ください。"))
+        Slot.objects.filter(pk=slot.pk).update(taken=F("taken") - reservation.seats)
+        reservation.status = Reservation.Status.CANCELLED
+        reservation.cancelled_at = now
+        reservation.save(update_fields=["status", "cancelled_at", "updated_at"])
+        hooks.send(hooks.reservation_cancelled, reservation=reservation)
+    return reservation

@@ -4,7 +4,7 @@ How later work adds its pages:
 - A page without parameters (`path("booking/", ...)`) is found by the URL walk the day it is added: every GET
   check (clickjacking, query-string SQL injection and XSS, header injection) reaches it with no change here.
 - A route with parameters gets an example: `<int:pk>`, `<slug:x>`, `<path:x>`, `<uuid:x>` and plain `<x>` are
-  filled in automatically; a regex route needs an entry in ROUTE_EXAMPLES (test_clickjacking fails, naming
+  filled in automatically; a regex route needs an entry in ROUTE_EXAMPLES (test_targets.py fails, naming
   the route, until it has one).
 - A form gets a FormTarget in FORMS: its path, a plausible submission, the fields a person types into, and who
   may use it. The SQL injection, OS command injection, XSS, CSRF and buffer-overflow modules then send their
@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
@@ -265,5 +265,14 @@ def case_id(value: object) -> str:
 
 
 # Password hashing is not what these modules test, and at full strength it would make hundreds of login attempts
-# take minutes: `settings.PASSWORD_HASHERS = FAST_HASHERS` in an autouse fixture.
+# take minutes.
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def relax_for_attacks(settings: Any) -> None:
+    """For the attack modules (call from an autouse fixture with pytest-django's `settings`): fast password hashing
+    and a lockout that never triggers. The lockout has its own tests; here it would hide the attacks, since the
+    sixth payload posted into a login would meet a locked account instead of the code under test."""
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    settings.LOCKOUT_ACCOUNT_FAILURES = 1_000_000
+    settings.LOCKOUT_ADDRESS_FAILURES = 1_000_000

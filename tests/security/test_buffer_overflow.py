@@ -29,7 +29,6 @@ from django.test import Client
 from tenants.models import Municipality
 from tests.security.targets import (
     CITY_HOST,
-    FAST_HASHERS,
     HOSTS,
     FormTarget,
     Host,
@@ -39,6 +38,7 @@ from tests.security.targets import (
     make_staff,
     paths,
     prepare,
+    relax_for_attacks,
     sign_in,
     submit,
 )
@@ -47,8 +47,8 @@ ONE_MB = 1024 * 1024
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 def test_the_limits_are_djangos_defaults_or_tighter() -> None:

@@ -16,12 +16,12 @@ from django.http import HttpResponseBase
 from django.test import Client
 
 from tenants.models import Municipality
-from tests.security.targets import CITY_HOST, FAST_HASHERS, HOSTS, Host, client_for, paths, sign_in
+from tests.security.targets import CITY_HOST, HOSTS, Host, client_for, paths, relax_for_attacks, sign_in
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 def assert_frame_denied(response: HttpResponseBase, what: str) -> None:

@@ -20,7 +20,6 @@ from tenants.models import Municipality
 from tests.factories import PASSWORD
 from tests.security.targets import (
     CITY_HOST,
-    FAST_HASHERS,
     PUBLIC_HOST,
     FormTarget,
     Host,
@@ -29,6 +28,7 @@ from tests.security.targets import (
     client_for,
     form_cases,
     make_staff,
+    relax_for_attacks,
     schema_of,
     sign_in,
 )
@@ -37,8 +37,8 @@ EXPIRED = "ページの有効期限が切れました"
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 def browser(host: Host) -> Client:

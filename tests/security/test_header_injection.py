@@ -20,19 +20,19 @@ from tests.factories import PASSWORD
 from tests.security.payloads import CRLF, INJECTED_HEADERS
 from tests.security.targets import (
     CITY_HOST,
-    FAST_HASHERS,
     HOSTS,
     Host,
     client_for,
     make_staff,
     paths,
+    relax_for_attacks,
     sign_in,
 )
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 def assert_no_injected_header(response: HttpResponseBase, what: str) -> None:

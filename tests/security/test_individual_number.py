@@ -19,15 +19,23 @@ from apps.security import forms as security_forms
 from apps.security.mynumber import RefusesIndividualNumber
 from tenants.models import Municipality
 from tests.factories import PASSWORD
-from tests.security.targets import FAST_HASHERS, HOSTS, NEW_PASSWORD, Host, client_for, make_staff, sign_in
+from tests.security.targets import (
+    HOSTS,
+    NEW_PASSWORD,
+    Host,
+    client_for,
+    make_staff,
+    relax_for_attacks,
+    sign_in,
+)
 
 MESSAGE = "個人番号（マイナンバー）は入力しないでください。この欄には入力できません。"
 NUMBER = "1234 5678 9018"  # a valid 個人番号 written in groups
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 @pytest.mark.parametrize(

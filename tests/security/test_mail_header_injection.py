@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context
 from apps.security.models import User
 from tenants.models import Municipality
 from tests.security.payloads import ATTACKER, MAIL_HEADER_INJECTION
-from tests.security.targets import FAST_HASHERS, HOSTS, Host, client_for, make_staff, schema_of
+from tests.security.targets import HOSTS, Host, client_for, make_staff, relax_for_attacks, schema_of
 
 VICTIM = "victim@example.jp"
 MAIL_FORMS: list[tuple[str, dict[str, str], str]] = [
@@ -28,8 +28,8 @@ MAIL_FORMS: list[tuple[str, dict[str, str], str]] = [
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 @pytest.fixture

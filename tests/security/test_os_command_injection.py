@@ -22,7 +22,6 @@ from django.conf import settings
 from tenants.models import Municipality
 from tests.security.payloads import command_injection, command_marker
 from tests.security.targets import (
-    FAST_HASHERS,
     HOSTS,
     FormTarget,
     Host,
@@ -31,6 +30,7 @@ from tests.security.targets import (
     form_cases,
     paths,
     prepare,
+    relax_for_attacks,
     sign_in,
     submit,
 )
@@ -66,8 +66,8 @@ SUBPROCESS_RUNNERS = {"run", "call", "check_call", "check_output", "Popen"}
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 @pytest.mark.parametrize(("host", "form"), form_cases(), ids=case_id)

@@ -23,7 +23,6 @@ from tests.factories import PASSWORD
 from tests.security.payloads import LEAK_MARKERS, OPEN_REDIRECTS, PATH_TRAVERSAL
 from tests.security.targets import (
     CITY_HOST,
-    FAST_HASHERS,
     HOSTS,
     PUBLIC_HOST,
     Host,
@@ -31,6 +30,7 @@ from tests.security.targets import (
     current_totp_code,
     make_staff,
     paths,
+    relax_for_attacks,
     sign_in,
 )
 
@@ -38,8 +38,8 @@ PREFIXES = ["/static/", "/static/css/", "/", "/accounts/", "/console/", "/i18n/"
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 def _body(response: HttpResponseBase) -> str:

@@ -18,7 +18,6 @@ from tenants.models import Municipality
 from tests.factories import PASSWORD
 from tests.security.payloads import SQL_CANARY_TABLES, SQL_INJECTION
 from tests.security.targets import (
-    FAST_HASHERS,
     HOSTS,
     FormTarget,
     Host,
@@ -28,6 +27,7 @@ from tests.security.targets import (
     make_staff,
     paths,
     prepare,
+    relax_for_attacks,
     schema_of,
     sign_in,
     submit,
@@ -35,8 +35,8 @@ from tests.security.targets import (
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 def _row_counts() -> dict[str, int]:

@@ -11,7 +11,6 @@ import pytest
 
 from tenants.models import Municipality
 from tests.security.targets import (
-    FAST_HASHERS,
     FormTarget,
     Host,
     case_id,
@@ -19,13 +18,14 @@ from tests.security.targets import (
     form_cases,
     paths,
     prepare,
+    relax_for_attacks,
     routes,
 )
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 @pytest.mark.parametrize(("host", "form"), form_cases(), ids=case_id)

@@ -23,7 +23,6 @@ from tenants.models import Municipality
 from tests.security.payloads import XSS, XSS_RAW_MARKERS
 from tests.security.targets import (
     CITY_HOST,
-    FAST_HASHERS,
     HOSTS,
     FormTarget,
     Host,
@@ -32,14 +31,15 @@ from tests.security.targets import (
     form_cases,
     paths,
     prepare,
+    relax_for_attacks,
     sign_in,
     submit,
 )
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def _attack_settings(settings):
+    relax_for_attacks(settings)
 
 
 class _ScriptFinder(HTMLParser):
@@ -146,6 +146,21 @@ def test_the_login_name_comes_back_escaped_and_kept(city: Municipality) -> None:
     body = response.content.decode()
     assert "&quot;&gt;&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in body
     assert "<script>alert" not in body
+
+
+def test_login_names_typed_by_an_attacker_are_escaped_in_the_audit_log(city: Municipality) -> None:
+    # Failed logins are audited with the name typed: an attacker's name must not run in the supervisor's browser.
+    attacker = client_for("city", REMOTE_ADDR="127.0.0.2")  # another machine of the allowed network
+    for payload in XSS:
+        attacker.post("/accounts/login/", {"login": payload, "password": "wrong-password-123"})
+    supervisor = client_for("city")
+    sign_in(supervisor, "city", role="supervisor")
+    response = supervisor.get("/staff/audit/", {"action": "auth.login_failed"})
+    assert response.status_code == 200
+    assert_not_reflected_raw(response, "audit list")
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;" in response.content.decode()
+    )  # the event is listed, escaped
 
 
 def test_request_id_is_never_reflected_raw(city: Municipality) -> None:
