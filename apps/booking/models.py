@@ -82,6 +82,10 @@ class BookingSettings(models.Model):
     class Meta:
         verbose_name = _("予約の設定")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="booking_settings_singleton")]
+        permissions = [
+            ("configure_booking", _("窓口・用件・受付時間・休み・予約の設定を変更できる")),
+            ("work_counter", _("予約の確認・受付・電話予約・当日受付を行える")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.opens_days_ahead}d/{self.closes_hours_before}h"

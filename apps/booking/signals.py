@@ -2,10 +2,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django_tenants.signals import post_schema_sync
 
 from apps.booking.services import appearance_ensure, defaults_ensure
+from tenants.db import current_schema
+
+
+@receiver(post_migrate, dispatch_uid="booking.defaults_after_migrate")
+def defaults_after_migrate(sender: Any, app_config: Any = None, **kwargs: Any) -> None:
+    """Cities that existed before booking get its defaults on the deploy that brings it (idempotent)."""
+    if getattr(app_config, "label", None) != "booking" or current_schema() in (
+        "public",
+        settings.TENANT_BASE_SCHEMA,
+    ):
+        return
+    appearance_ensure()
+    defaults_ensure()
 
 
 @receiver(post_schema_sync, dispatch_uid="booking.defaults_for_new_city")

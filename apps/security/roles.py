@@ -21,10 +21,15 @@ MANAGE_SECURITY = "security.manage_security"
 VIEW_AUDIT = "security.view_audit"
 MANAGE_STAFF = "security.manage_staff"
 USE_COUNTER = "security.use_counter"
+# Booking's permissions, named here as strings: security must not import booking (booking depends on security).
+CONFIGURE_BOOKING = "booking.configure_booking"
+WORK_COUNTER = "booking.work_counter"
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.SUPERVISOR: frozenset({MANAGE_SECURITY, VIEW_AUDIT, MANAGE_STAFF, USE_COUNTER}),
-    Role.STAFF: frozenset({USE_COUNTER}),
+    Role.SUPERVISOR: frozenset(
+        {MANAGE_SECURITY, VIEW_AUDIT, MANAGE_STAFF, USE_COUNTER, CONFIGURE_BOOKING, WORK_COUNTER}
+    ),
+    Role.STAFF: frozenset({USE_COUNTER, WORK_COUNTER}),
     Role.AUDITOR: frozenset({VIEW_AUDIT}),
 }
 # Roles that always need a second factor, whatever the city's policy says.

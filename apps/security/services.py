@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest
 
 from apps.security.audit import audit_record
@@ -20,10 +20,11 @@ def roles_ensure() -> None:
     """Create the city's role groups with their permissions in the current schema. Idempotent."""
     for role in Role:
         group, _created = Group.objects.get_or_create(name=role.value)
-        wanted = ROLE_PERMISSIONS[role]
-        codenames = [name.split(".", 1)[1] for name in wanted]
-        permissions = Permission.objects.filter(content_type__app_label="security", codename__in=codenames)
-        group.permissions.set(permissions)
+        query = Q(pk__in=[])
+        for name in ROLE_PERMISSIONS[role]:
+            app_label, codename = name.split(".", 1)
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(query))
 
 
 def policy_ensure() -> SecurityPolicy:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
@@ -38,5 +40,9 @@ def defaults_after_migrate(sender: Any, app_config: Any = None, **kwargs: Any) -
         return
     if current_schema() in ("public", settings.TENANT_BASE_SCHEMA):
         return
+    # Other apps' permissions (booking's, issuance's) are created by their own post_migrate, which may come after
+    # this one: make them now, so the roles get every permission they name.
+    for config in apps.get_app_configs():
+        create_permissions(config, verbosity=0)
     roles_ensure()
     policy_ensure()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.services import appearance_update
+from apps.booking.services import appearance_update, slots_sync
 from apps.security.models import AllowedNetwork, Role, User
 from apps.security.services import network_add, staff_user_ensure
 from tenants.db import use_public_schema
@@ -97,6 +98,7 @@ def demo_setup() -> list[DemoLogin]:
             municipality = municipality_create(data=city.data, domains=[host])
         with schema_context(municipality.schema_name):
             appearance_update(primary_color=city.color, phone=city.phone)
+            slots_sync(today=timezone.localdate())  # the booking window's open slots
             # The demo is reached from this machine only.
             for cidr in ("127.0.0.0/8", "::1/128"):
                 if not AllowedNetwork.objects.filter(cidr=cidr).exists():
