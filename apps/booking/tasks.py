@@ -27,3 +27,15 @@ def sync_slots_everywhere() -> int:
 @shared_task
 def release_holds_everywhere() -> int:
     return for_each_city(release_holds)
+
+
+@shared_task
+def send_reminders() -> dict[str, int]:
+    from apps.booking.reminders import reminders_send_due
+
+    return reminders_send_due(now=timezone.now())
+
+
+@shared_task
+def send_reminders_everywhere() -> int:
+    return for_each_city(send_reminders)

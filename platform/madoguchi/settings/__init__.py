@@ -141,6 +141,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-verify": {"task": "apps.security.tasks.audit_verify_daily", "schedule": 24 * 3600.0},
     "booking-sync-slots": {"task": "apps.booking.tasks.sync_slots_everywhere", "schedule": 3600.0},
     "booking-release-holds": {"task": "apps.booking.tasks.release_holds_everywhere", "schedule": 60.0},
+    "booking-reminders": {"task": "apps.booking.tasks.send_reminders_everywhere", "schedule": 600.0},
 }
 
 # --- Requests ----------------------------------------------------------------------------------------------------
