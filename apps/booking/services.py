@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from apps.booking import hooks
+from apps.booking.availability import availability_changed
 from apps.booking.calendar import TOKYO, group_frames
 from apps.booking.models import (
     BookingSettings,
@@ -204,6 +205,7 @@ def hold_create(*, slot_id: int, purpose_id: int, persons: int, now: datetime) -
                 _("申し訳ありません。この時間はちょうど満席になりました。ほかの時間を選んでください。")
             )
         Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + seats)
+        availability_changed(slot)
         return Hold.objects.create(
             token=uuid.uuid4(),
             slot=slot,
@@ -228,6 +230,7 @@ def holds_release_expired(*, now: datetime) -> int:
                 continue  # confirmed or released meanwhile
             _lock_slot(hold.slot_id)
             Slot.objects.filter(pk=hold.slot_id).update(taken=F("taken") - hold.seats)
+            availability_changed(hold.slot)
             hold.delete()
             released += 1
     return released
@@ -369,6 +372,7 @@ def reservation_book_for_caller(
             raise SlotFullError(_("この時間は満席です。"))
         _check_persons(persons, purpose, settings, now)
         Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + seats)
+        availability_changed(slot)
         reservation = Reservation.objects.create(
             code=_new_code(),
             slot=slot,
@@ -405,6 +409,7 @@ def reservation_cancel(*, reservation_id: int, now: datetime, by_staff: bool = F
         if not by_staff and slot.start - now < timedelta(hours=settings.change_deadline_hours):
             raise OutsideWindowError(_("変更・取消の受付期限を過ぎています。窓口にお電話ください。"))
         Slot.objects.filter(pk=slot.pk).update(taken=F("taken") - reservation.seats)
+        availability_changed(slot)
         reservation.status = Reservation.Status.CANCELLED
         reservation.cancelled_at = now
         reservation.save(update_fields=["status", "cancelled_at", "updated_at"])

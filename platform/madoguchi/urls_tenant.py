@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.city_home, name="home"),
     path("theme.css", views.theme_css, name="theme_css"),
     path("staff/audit/", include("apps.security.urls_audit")),
+    path("staff/booking/", include("apps.booking.urls_staff")),
     path("staff/", include("apps.security.urls")),
+    path("book/", include("apps.booking.urls_resident")),
     path("", include("madoguchi.urls_common")),
 ]

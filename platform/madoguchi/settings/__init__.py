@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 
 from madoguchi import config as _config
 from madoguchi.logs import logging_config
@@ -128,6 +129,8 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = CONFIG.redis.celery_queue
+# Task modules not named tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["apps.security.audit_tasks", "apps.security.signs_tasks"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -139,6 +142,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "audit-verify": {"task": "apps.security.tasks.audit_verify_daily", "schedule": 24 * 3600.0},
+    "dependency-audit": {
+        "task": "apps.security.audit_tasks.dependency_audit_daily",
+        "schedule": crontab(hour=6, minute=0),
+    },
     "booking-sync-slots": {"task": "apps.booking.tasks.sync_slots_everywhere", "schedule": 3600.0},
     "booking-release-holds": {"task": "apps.booking.tasks.release_holds_everywhere", "schedule": 60.0},
     "booking-reminders": {"task": "apps.booking.tasks.send_reminders_everywhere", "schedule": 600.0},

@@ -1,0 +1,176 @@
+"""Confirmation, change and cancellation emails, in the reservation's language, with an .ics of the visit.
+
+Sent after the booking's transaction commits, through a Celery task (apps.booking.tasks_mail) so a slow mail
+server never holds up the resident's page. `settings.BOOKING_MAIL_SYNC = True` sends inside the on_commit
+callback instead (tests, and a server without a worker such as the browser tests'): the same function runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from apps.booking.calendar import TOKYO
+from apps.booking.forms_fields import to_wareki
+from apps.booking.models import Reservation
+from apps.booking.selectors import appearance_get
+
+BOOKED, CHANGED, CANCELLED = "booked", "changed", "cancelled"
+KINDS = (BOOKED, CHANGED, CANCELLED)
+
+
+def city_base_url() -> str:
+    """The city's own address for links in mails sent without a request (its primary domain)."""
+    tenant = getattr(connection, "tenant", None)
+    domain = tenant.get_primary_domain() if tenant is not None else None
+    host = domain.domain if domain is not None else "localhost"
+    scheme = "http" if host == "localhost" or host.endswith(".localhost") else "https"
+    return f"{scheme}://{host}"
+
+
+def city_phone() -> str:
+    tenant = getattr(connection, "tenant", None)
+    return appearance_get().phone or str(getattr(tenant, "contact_phone", "") or "")
+
+
+def city_name(language: str) -> str:
+    tenant = getattr(connection, "tenant", None)
+    display_name = getattr(tenant, "display_name", None)
+    return str(display_name(language)) if callable(display_name) else ""
+
+
+def mail_context(reservation: Reservation, base_url: str) -> dict[str, object]:
+    from apps.booking.services_resident import manage_token
+
+    language = reservation.language or "ja"
+    start = reservation.slot.start.astimezone(TOKYO)
+    return {
+        "reservation": reservation,
+        "persons": list(reservation.persons.all()),
+        "purpose_name": reservation.purpose.name(language),
+        "bring": reservation.purpose.bring(language),
+        "counter": reservation.slot.counter_group,
+        "start": start,
+        "end": reservation.slot.end.astimezone(TOKYO),
+        "wareki": to_wareki(start.date()),
+        "city_name": city_name(language),
+        "city_phone": city_phone(),
+        "manage_url": base_url.rstrip("/")
+        + reverse("booking:manage", kwargs={"token": manage_token(reservation)}),
+    }
+
+
+# --- iCalendar (RFC 5545), written by hand: a handful of properties -----------------------------------------------
+def _ics_text(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _fold(line: str) -> str:
+    """Fold a content line at 75 octets (a continuation starts with a space), never inside a UTF-8 character."""
+    parts: list[str] = []
+    current, size, limit = "", 0, 75
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            parts.append(current)
+            current, size, limit = "", 0, 74  # the leading space of a continuation counts
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n ".join(parts)
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def reservation_ics(reservation: Reservation, context: dict[str, object], method: str = "PUBLISH") -> str:
+    counter = reservation.slot.counter_group
+    location = " ".join(part for part in (counter.name, counter.location) if part)
+    description = "\n".join(
+        [
+            f"{_('予約番号')}: {reservation.code}",
+            f"{_('持ち物')}: {context['bring']}",
+            f"{_('問い合わせ')}: {context['city_name']} {context['city_phone']}",
+            f"{_('変更・取消')}: {context['manage_url']}",
+        ]
+    )
+    cancelled = reservation.status == Reservation.Status.CANCELLED
+    tenant = getattr(connection, "tenant", None)
+    domain = getattr(tenant, "schema_name", "city")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Madoguchi//Booking//JA",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{'CANCEL' if cancelled else method}",
+        "BEGIN:VEVENT",
+        f"UID:{reservation.code}@{domain}.madoguchi",
+        f"DTSTAMP:{_utc(timezone.now())}",
+        f"SEQUENCE:{int(reservation.updated_at.timestamp())}",
+        f"DTSTART:{_utc(reservation.slot.start)}",
+        f"DTEND:{_utc(reservation.slot.end)}",
+        f"SUMMARY:{_ics_text(str(context['purpose_name']) + ' (' + str(context['city_name']) + ')')}",
+        f"LOCATION:{_ics_text(location)}",
+        f"DESCRIPTION:{_ics_text(description)}",
+        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def _subject(kind: str) -> str:
+    # The msgids are spelled out so makemessages finds them.
+    return {
+        BOOKED: _("【%(city)s】窓口の予約を受け付けました（予約番号 %(code)s）"),
+        CHANGED: _("【%(city)s】窓口の予約を変更しました（予約番号 %(code)s）"),
+        CANCELLED: _("【%(city)s】窓口の予約を取り消しました（予約番号 %(code)s）"),
+    }[kind]
+
+
+def compose(reservation: Reservation, kind: str, base_url: str) -> EmailMultiAlternatives:
+    with translation.override(reservation.language or "ja"):
+        context = {**mail_context(reservation, base_url), "kind": kind}
+        subject = _subject(kind) % {"city": context["city_name"], "code": reservation.code}
+        text = render_to_string("booking/email/reservation.txt", context)
+        html = render_to_string("booking/email/reservation.html", context)
+        ics = reservation_ics(reservation, context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[reservation.email])
+    message.attach_alternative(html, "text/html")
+    message.attach(f"{reservation.code}.ics", ics, "text/calendar; charset=utf-8; method=PUBLISH")
+    return message
+
+
+def send_reservation_mail(reservation_id: int, kind: str, base_url: str = "") -> bool:
+    """Send one mail of `kind` for the reservation (in the current schema). False when there is nobody to tell."""
+    reservation = (
+        Reservation.objects.select_related("slot__counter_group", "purpose").filter(pk=reservation_id).first()
+    )
+    if reservation is None or not reservation.email or kind not in KINDS:
+        return False
+    compose(reservation, kind, base_url or city_base_url()).send()
+    return True
+
+
+def send_after_commit(reservation_id: int, kind: str, base_url: str = "") -> None:
+    """Queue the mail once the current transaction commits (at once when there is none)."""
+    if getattr(settings, "BOOKING_MAIL_SYNC", False):
+        transaction.on_commit(lambda: send_reservation_mail(reservation_id, kind, base_url))
+        return
+    from apps.booking.tasks_mail import send_reservation_mail_task
+
+    transaction.on_commit(lambda: send_reservation_mail_task.delay(reservation_id, kind, base_url))

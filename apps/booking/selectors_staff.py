@@ -1,0 +1,89 @@
+"""Staff reads on booking: the counter's day, the bookings that need a decision, where a booking can go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import F, Prefetch, QuerySet
+
+from apps.booking.calendar import TOKYO
+from apps.booking.models import CounterGroup, Person, Reservation, Slot
+
+# Cancelled bookings stay on the day list (staff are asked about them on the phone), greyed out by the template.
+_DAY_RESERVATIONS = Reservation.objects.select_related("purpose").prefetch_related(
+    Prefetch("persons", queryset=Person.objects.order_by("order"))
+)
+
+
+@dataclass
+class CounterDay:
+    group: CounterGroup
+    slots: list[Slot]
+
+    @property
+    def taken(self) -> int:
+        return sum(s.taken for s in self.slots)
+
+    @property
+    def seats(self) -> int:
+        return sum(s.seats for s in self.slots)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, datetime.min.time(), TOKYO)
+    return start, start + timedelta(days=1)
+
+
+def counter_groups() -> QuerySet[CounterGroup]:
+    return CounterGroup.objects.order_by("pk")
+
+
+def day_schedule(*, day: date, counter_id: int | None = None) -> list[CounterDay]:
+    """Each counter group's slots of `day` in order, each with its reservations and their persons.
+
+    A fixed number of queries, however many slots and bookings the day has.
+    """
+    start, end = day_bounds(day)
+    slots = (
+        Slot.objects.filter(start__gte=start, start__lt=end)
+        .select_related("counter_group")
+        .prefetch_related(
+            Prefetch(
+                "reservations", queryset=_DAY_RESERVATIONS.order_by("created_at"), to_attr="day_reservations"
+            )
+        )
+        .order_by("counter_group_id", "start")
+    )
+    if counter_id is not None:
+        slots = slots.filter(counter_group_id=counter_id)
+    days: dict[int, CounterDay] = {}
+    for slot in slots:
+        days.setdefault(slot.counter_group_id, CounterDay(group=slot.counter_group, slots=[])).slots.append(
+            slot
+        )
+    return list(days.values())
+
+
+def affected_reservations() -> QuerySet[Reservation]:
+    """Booked reservations in frames the rules no longer produce: staff move them or cancel them."""
+    return (
+        _DAY_RESERVATIONS.filter(status=Reservation.Status.BOOKED, slot__in_rules=False)
+        .select_related("slot__counter_group")
+        .order_by("slot__start", "pk")
+    )
+
+
+def move_targets(*, reservation: Reservation, now: datetime, limit: int = 60) -> QuerySet[Slot]:
+    """Future open frames of the booking's counter with room for all its seats (staff seats included)."""
+    return (
+        Slot.objects.filter(
+            counter_group_id=reservation.purpose.counter_group_id,
+            start__gt=now,
+            blocked=False,
+            in_rules=True,
+            seats__gte=F("taken") + reservation.seats,
+        )
+        .exclude(pk=reservation.slot_id)
+        .order_by("start")[:limit]
+    )

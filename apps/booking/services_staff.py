@@ -1,0 +1,445 @@
+"""Staff writes on booking: the city's configuration, the counter's day, and the bookings that rule changes orphan.
+
+Every write is audited inside its own transaction (the event is rolled back with the write). Changes to the rules
+run `slots_sync` afterwards, so the slot rows follow the rules at once; a frame that still holds bookings is never
+dropped but listed for staff (selectors_staff.affected_reservations).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.booking import hooks, mail
+from apps.booking.availability import availability_changed
+from apps.booking.calendar import TOKYO
+from apps.booking.models import (
+    CalendarDay,
+    CounterGroup,
+    OpeningHours,
+    Purpose,
+    Reservation,
+    Slot,
+)
+from apps.booking.services import (
+    BookingError,
+    PersonInput,
+    SlotFullError,
+    SlotSyncResult,
+    reservation_book_for_caller,
+    reservation_cancel,
+    settings_ensure,
+    slots_sync,
+)
+from apps.security.audit import audit_record
+from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, ensure_permission
+
+Status = Reservation.Status
+
+# Which status a reservation may go to from which: the counter's day moves forward only.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.BOOKED: frozenset({Status.ARRIVED, Status.NO_SHOW, Status.CANCELLED}),
+    Status.ARRIVED: frozenset({Status.DONE, Status.CANCELLED}),
+}
+
+SETTINGS_FIELDS = [
+    "opens_days_ahead",
+    "closes_hours_before",
+    "hold_minutes",
+    "change_deadline_hours",
+    "max_persons",
+    "max_future_bookings",
+    "no_show_grace_minutes",
+    "closed_year_end",
+    "closed_on_holidays",
+    "confirm_email_first",
+]
+COUNTER_FIELDS = ["name", "location", "frame_minutes", "seats", "staff_seats", "active"]
+PURPOSE_FIELDS = [
+    "code",
+    "name_ja",
+    "name_en",
+    "counter_group",
+    "seats_per_person",
+    "requires_notice_number",
+    "bring_ja",
+    "bring_en",
+    "active",
+    "order",
+]
+CALENDAR_FIELDS = ["date", "kind", "counter_group", "start", "end", "reason"]
+
+
+def _values(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+    """A JSON-friendly picture of `fields` for the audit log's before/after (foreign keys as their ids)."""
+    result: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name)
+        result[name] = value.pk if isinstance(value, models.Model) else value
+    return result
+
+
+def _sync() -> SlotSyncResult:
+    """Rebuild the slots, then forget the residents' cached availability of every month in the window."""
+    today = timezone.localdate()
+    result = slots_sync(today=today)
+    last = today + timedelta(days=settings_ensure().opens_days_ahead)
+    months = {(d.year, d.month) for d in (today + timedelta(days=n) for n in range((last - today).days + 1))}
+    for group_id in CounterGroup.objects.values_list("pk", flat=True):
+        for year, month in months:
+            start = datetime.combine(date(year, month, 1), datetime.min.time(), TOKYO)
+            availability_changed(Slot(counter_group_id=group_id, start=start))
+    return result
+
+
+def _config_save(
+    *,
+    instance: models.Model,
+    fields: list[str],
+    values: dict[str, Any],
+    action: str,
+    actor: Any,
+    request: HttpRequest | None,
+) -> models.Model:
+    """Apply `values` to `instance` (new or locked), validate, save, audit with before/after."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        creating = instance.pk is None
+        if not creating:
+            instance = type(instance).objects.select_for_update().get(pk=instance.pk)  # type: ignore[attr-defined]
+        before = None if creating else _values(instance, fields)
+        for name in fields:
+            setattr(instance, name, values[name])
+        instance.full_clean()
+        instance.save()
+        audit_record(
+            action=action,
+            request=request,
+            actor=actor,
+            target=f"{type(instance).__name__}:{instance.pk}",
+            summary=str(instance),
+            before=before,
+            after=_values(instance, fields),
+        )
+    return instance
+
+
+def booking_settings_update(
+    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> SlotSyncResult:
+    _config_save(
+        instance=settings_ensure(),
+        fields=SETTINGS_FIELDS,
+        values=values,
+        action="booking.settings_changed",
+        actor=actor,
+        request=request,
+    )
+    return _sync()
+
+
+def counter_group_save(
+    *, group_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> tuple[CounterGroup, SlotSyncResult]:
+    group = _config_save(
+        instance=CounterGroup(pk=group_id) if group_id else CounterGroup(),
+        fields=COUNTER_FIELDS,
+        values=values,
+        action="booking.counter_saved",
+        actor=actor,
+        request=request,
+    )
+    assert isinstance(group, CounterGroup)
+    if group_id:
+        # Future frames take the new capacity; a frame never gets fewer seats than it has taken.
+        Slot.objects.filter(counter_group=group, start__gte=timezone.now(), taken__lte=group.seats).update(
+            seats=group.seats, staff_seats=group.staff_seats
+        )
+    return group, _sync()
+
+
+def purpose_save(
+    *, purpose_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> Purpose:
+    purpose = _config_save(
+        instance=Purpose(pk=purpose_id) if purpose_id else Purpose(),
+        fields=PURPOSE_FIELDS,
+        values=values,
+        action="booking.purpose_saved",
+        actor=actor,
+        request=request,
+    )
+    assert isinstance(purpose, Purpose)
+    return purpose
+
+
+def opening_hours_add(
+    *, group_id: int, weekday: int, start: Any, end: Any, actor: Any, request: HttpRequest | None = None
+) -> SlotSyncResult:
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        group = CounterGroup.objects.select_for_update().get(pk=group_id)  # serialises edits of one week
+        clash = OpeningHours.objects.filter(
+            counter_group=group, weekday=weekday, start__lt=end, end__gt=start
+        )
+        if clash.exists():
+            raise BookingError(_("ほかの受付時間と重なっています。"))
+        hours = OpeningHours(counter_group=group, weekday=weekday, start=start, end=end)
+        hours.full_clean()
+        hours.save()
+        audit_record(
+            action="booking.hours_added",
+            request=request,
+            actor=actor,
+            target=f"OpeningHours:{hours.pk}",
+            summary=f"{group.name} {hours}",
+            after={"counter_group": group.pk, "weekday": weekday, "start": start, "end": end},
+        )
+    return _sync()
+
+
+def opening_hours_remove(*, hours_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        hours = OpeningHours.objects.select_for_update().get(pk=hours_id)
+        before = {
+            "counter_group": hours.counter_group_id,
+            "weekday": hours.weekday,
+            "start": hours.start,
+            "end": hours.end,
+        }
+        hours.delete()
+        audit_record(
+            action="booking.hours_removed",
+            request=request,
+            actor=actor,
+            target=f"OpeningHours:{hours_id}",
+            summary=str(hours),
+            before=before,
+        )
+    return _sync()
+
+
+def calendar_day_add(
+    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> SlotSyncResult:
+    _config_save(
+        instance=CalendarDay(),
+        fields=CALENDAR_FIELDS,
+        values=values,
+        action="booking.calendar_day_added",
+        actor=actor,
+        request=request,
+    )
+    return _sync()
+
+
+def calendar_day_remove(*, day_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        day = CalendarDay.objects.select_for_update().get(pk=day_id)
+        before = _values(day, CALENDAR_FIELDS)
+        day.delete()
+        audit_record(
+            action="booking.calendar_day_removed",
+            request=request,
+            actor=actor,
+            target=f"CalendarDay:{day_id}",
+            summary=str(day),
+            before=before,
+        )
+    return _sync()
+
+
+# The counter's day
+
+
+def reservation_mark(
+    *, reservation_id: int, status: str, actor: Any, request: HttpRequest | None = None, now: datetime
+) -> Reservation:
+    """Move a reservation along the counter's day; refuse any other move with a message for the staff member."""
+    ensure_permission(actor, WORK_COUNTER)
+    booking_settings = settings_ensure()
+    with transaction.atomic():
+        reservation = (
+            Reservation.objects.select_for_update(of=("self",))
+            .select_related("slot", "purpose")
+            .get(pk=reservation_id)
+        )
+        before = reservation.status
+        if status not in TRANSITIONS.get(before, frozenset()):
+            raise BookingError(
+                _("「%(from)s」の予約を「%(to)s」にはできません。")
+                % {"from": Status(before).label, "to": Status(status).label}
+            )
+        if status == Status.NO_SHOW:
+            grace = timedelta(minutes=booking_settings.no_show_grace_minutes)
+            if now < reservation.slot.start + grace:
+                raise BookingError(
+                    _("不来庁にできるのは、予約時刻の%(minutes)d分後からです。")
+                    % {"minutes": booking_settings.no_show_grace_minutes}
+                )
+        if status == Status.CANCELLED:
+            if before == Status.ARRIVED:
+                # reservation_cancel gives seats back only for a booked reservation: step back inside this
+                # transaction so the one seat-returning path is used.
+                Reservation.objects.filter(pk=reservation.pk).update(status=Status.BOOKED)
+            reservation = reservation_cancel(reservation_id=reservation.pk, now=now, by_staff=True)
+            mail.send_after_commit(reservation.pk, mail.CANCELLED)  # nobody to tell: it sends nothing
+        else:
+            reservation.status = status
+            reservation.save(update_fields=["status", "updated_at"])
+            if status == Status.NO_SHOW:
+                hooks.send(hooks.reservation_no_show, reservation=reservation)
+        availability_changed(reservation.slot)
+        audit_record(
+            action=f"booking.reservation_{status}",
+            request=request,
+            actor=actor,
+            target=f"Reservation:{reservation.pk}",
+            summary=reservation.code,
+            before={"status": before},
+            after={"status": status},
+        )
+    return reservation
+
+
+def reservation_book_by_staff(
+    *,
+    slot_id: int,
+    purpose_id: int,
+    persons: list[PersonInput],
+    phone: str,
+    email: str,
+    channel: str,
+    actor: Any,
+    request: HttpRequest | None = None,
+    now: datetime,
+) -> Reservation:
+    """A phone booking or a walk-in: staff seats may be used, never beyond the frame's seats."""
+    ensure_permission(actor, WORK_COUNTER)
+    if channel not in (Reservation.Channel.PHONE, Reservation.Channel.WALK_IN):
+        raise BookingError(_("受付方法を選んでください。"))
+    with transaction.atomic():
+        if Slot.objects.filter(pk=slot_id, blocked=True).exists():
+            raise SlotFullError(_("この時間は受付を止めています。"))
+        reservation = reservation_book_for_caller(
+            slot_id=slot_id,
+            purpose_id=purpose_id,
+            persons=persons,
+            phone=phone,
+            email=email,
+            channel=channel,
+            now=now,
+            actor=actor,
+        )
+        availability_changed(reservation.slot)
+        audit_record(
+            action=f"booking.reservation_{channel}",
+            request=request,
+            actor=actor,
+            target=f"Reservation:{reservation.pk}",
+            summary=reservation.code,
+            after={"slot": slot_id, "purpose": purpose_id, "persons": len(persons), "channel": channel},
+        )
+    return reservation
+
+
+def slot_set_blocked(*, slot_id: int, blocked: bool, actor: Any, request: HttpRequest | None = None) -> Slot:
+    ensure_permission(actor, WORK_COUNTER)
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().get(pk=slot_id)
+        if not blocked and not slot.in_rules:
+            raise BookingError(_("受付時間外になった枠は再開できません。予約を移すか取り消してください。"))
+        before = slot.blocked
+        slot.blocked = blocked
+        slot.save(update_fields=["blocked"])
+        availability_changed(slot)
+        audit_record(
+            action="booking.slot_blocked" if blocked else "booking.slot_opened",
+            request=request,
+            actor=actor,
+            target=f"Slot:{slot.pk}",
+            summary=f"{slot.start.astimezone(TOKYO):%Y-%m-%d %H:%M}",
+            before={"blocked": before},
+            after={"blocked": blocked},
+        )
+    return slot
+
+
+def slot_raise_seats(
+    *, slot_id: int, seats: int, reason: str, actor: Any, request: HttpRequest | None = None
+) -> Slot:
+    """A supervisor adds seats to one frame (more staff that day), with the reason in the audit log."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().get(pk=slot_id)
+        if seats <= slot.seats:
+            raise BookingError(_("席数は今の席数（%(seats)d）より多くしてください。") % {"seats": slot.seats})
+        before = slot.seats
+        slot.seats = seats
+        slot.save(update_fields=["seats"])
+        availability_changed(slot)
+        audit_record(
+            action="booking.slot_seats_raised",
+            request=request,
+            actor=actor,
+            target=f"Slot:{slot.pk}",
+            summary=reason,
+            before={"seats": before},
+            after={"seats": seats, "reason": reason},
+        )
+    return slot
+
+
+def reservation_move_by_staff(
+    *, reservation_id: int, slot_id: int, actor: Any, request: HttpRequest | None = None
+) -> Reservation:
+    """Move a booking to another frame of its counter: both slots locked in id order, seats moved together."""
+    ensure_permission(actor, WORK_COUNTER)
+    with transaction.atomic():
+        reservation = (
+            Reservation.objects.select_for_update(of=("self",))
+            .select_related("purpose")
+            .get(pk=reservation_id)
+        )
+        if reservation.status != Status.BOOKED:
+            raise BookingError(_("移せるのは「予約済み」の予約だけです。"))
+        if reservation.slot_id == slot_id:
+            raise BookingError(_("同じ時間には移せません。"))
+        # Id order: two staff moving bookings between the same two slots in opposite directions cannot deadlock.
+        locked = {
+            s.pk: s
+            for s in Slot.objects.select_for_update()
+            .filter(pk__in=[reservation.slot_id, slot_id])
+            .order_by("pk")
+        }
+        source, target = locked[reservation.slot_id], locked.get(slot_id)
+        if target is None or target.counter_group_id != reservation.purpose.counter_group_id:
+            raise BookingError(_("この用件はその窓口では受け付けていません。"))
+        if target.blocked or not target.in_rules:
+            raise SlotFullError(_("その時間は受付を止めています。"))
+        if target.free < reservation.seats:
+            raise SlotFullError(_("その時間は満席です。"))
+        Slot.objects.filter(pk=source.pk).update(taken=F("taken") - reservation.seats)
+        Slot.objects.filter(pk=target.pk).update(taken=F("taken") + reservation.seats)
+        reservation.slot = target
+        reservation.save(update_fields=["slot", "updated_at"])
+        availability_changed(source)
+        availability_changed(target)
+        audit_record(
+            action="booking.reservation_moved",
+            request=request,
+            actor=actor,
+            target=f"Reservation:{reservation.pk}",
+            summary=reservation.code,
+            before={"slot": source.pk, "start": source.start},
+            after={"slot": target.pk, "start": target.start},
+        )
+    return reservation

@@ -1,0 +1,18 @@
+"""Resident booking pages under /book/ (never /accounts/, /staff/ or /api/: those are refused outside city networks)."""
+
+from django.urls import path
+
+from apps.booking import views_resident as views
+
+app_name = "booking"
+
+urlpatterns = [
+    path("", views.purpose_list, name="purposes"),
+    path("find/", views.find, name="find"),
+    path("hold/<uuid:token>/", views.hold_form, name="hold"),
+    path("done/<str:code>/", views.done, name="done"),
+    path("manage/<str:token>/", views.manage, name="manage"),
+    path("manage/<str:token>/change/", views.manage_change, name="manage_change"),
+    path("<slug:purpose_code>/", views.month_calendar, name="calendar"),
+    path("<slug:purpose_code>/<str:day>/", views.day_view, name="day"),
+]

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from apps.booking import views_staff
+
+app_name = "booking_staff"
+
+urlpatterns = [
+    path("day/", views_staff.day_view, name="day"),
+    path("day/print/", views_staff.day_print, name="day_print"),
+    path("day/book/", views_staff.day_book, name="day_book"),
+    path("slots/<int:slot_id>/block/", views_staff.slot_block, name="slot_block"),
+    path("slots/<int:slot_id>/seats/", views_staff.slot_seats, name="slot_seats"),
+    path("reservations/<int:reservation_id>/mark/", views_staff.reservation_mark, name="reservation_mark"),
+    path(
+        "reservations/<int:reservation_id>/cancel/", views_staff.reservation_cancel, name="reservation_cancel"
+    ),
+    path("reservations/<int:reservation_id>/move/", views_staff.reservation_move, name="reservation_move"),
+    path("affected/", views_staff.affected, name="affected"),
+    path("settings/", views_staff.booking_settings, name="settings"),
+    path("counters/", views_staff.counters, name="counters"),
+    path("counters/add/", views_staff.counter_edit, name="counter_add"),
+    path("counters/<int:group_id>/", views_staff.counter_edit, name="counter_edit"),
+    path("counters/<int:group_id>/hours/", views_staff.hours, name="hours"),
+    path("hours/<int:hours_id>/remove/", views_staff.hours_remove, name="hours_remove"),
+    path("purposes/", views_staff.purposes, name="purposes"),
+    path("purposes/add/", views_staff.purpose_edit, name="purpose_add"),
+    path("purposes/<int:purpose_id>/", views_staff.purpose_edit, name="purpose_edit"),
+    path("calendar/", views_staff.calendar_days, name="calendar"),
+    path("calendar/<int:day_id>/remove/", views_staff.calendar_day_remove, name="calendar_day_remove"),
+]
