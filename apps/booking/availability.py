@@ -46,6 +46,14 @@ def availability_changed(slot: Slot) -> None:
     transaction.on_commit(lambda: cache.delete(key))
 
 
+def availability_months_changed(*, counter_group_id: int, first: date, last: date) -> None:
+    """Forget every cached month of a counter group between two dates (slots were created or withdrawn)."""
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        cache.delete(_key(counter_group_id, year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
 def _month_slots(counter_group_id: int, year: int, month: int) -> dict[int, CachedDay]:
     key = _key(counter_group_id, year, month)
     cached: dict[int, CachedDay] | None = cache.get(key)

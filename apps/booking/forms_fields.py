@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 WESTERN = "western"
@@ -42,8 +44,6 @@ def _number(text: str) -> int | None:
 
 
 class JapaneseDateWidget(forms.MultiWidget):
-    template_name = "booking/widgets/japanese_date.html"
-
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         era_choices = [(WESTERN, _("西暦")), *((code, name) for code, name, _first in ERAS)]
         number = {"inputmode": "numeric", "autocomplete": "off", "class": "input input--short"}
@@ -54,6 +54,32 @@ class JapaneseDateWidget(forms.MultiWidget):
             forms.TextInput(attrs={**number, "maxlength": "2", "size": "2"}),
         ]
         super().__init__(widgets, attrs)
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        """Each part with its own (visually hidden) label, and 年/月/日 after the numbers."""
+        context = self.get_context(name, value, attrs)
+        values = value if isinstance(value, list | tuple) else self.decompress(value)
+        labels = [_("年号"), _("年"), _("月"), _("日")]
+        parts = []
+        for index, (widget, sub) in enumerate(
+            zip(self.widgets, context["widget"]["subwidgets"], strict=True)
+        ):
+            control = widget.render(
+                sub["name"], values[index] if index < len(values) else None, sub["attrs"], renderer
+            )
+            suffix = format_html('<span aria-hidden="true">{}</span>', labels[index]) if index else ""
+            parts.append(
+                format_html(
+                    '<span class="date-parts__part"><label class="visually-hidden" for="{}">{}</label>{}{}</span>',
+                    sub["attrs"].get("id", ""),
+                    labels[index],
+                    control,
+                    suffix,
+                )
+            )
+        return format_html('<span class="date-parts">{}</span>', mark_safe(" ".join(parts)))  # noqa: S308
 
     def decompress(self, value: Any) -> list[Any]:
         if isinstance(value, date):

@@ -56,6 +56,7 @@ class PersonForm(RefusesIndividualNumber, forms.Form):
     notice_number = forms.CharField(
         label=_("交付通知書の番号"),
         max_length=20,
+        error_messages={"required": _("交付通知書の番号を入力してください。")},
         help_text=_("はがきのQRコードの横にある番号です（例: A1B-123456）。"),
         widget=forms.TextInput(attrs={"class": "input", "autocomplete": "off"}),
     )

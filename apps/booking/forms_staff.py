@@ -47,7 +47,8 @@ class CounterGroupForm(RefusesIndividualNumber, forms.ModelForm):
         fields = COUNTER_FIELDS
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("staff_seats") is not None and data.get("seats") and data["staff_seats"] > data["seats"]:
             self.add_error("staff_seats", _("職員用の席数は1枠の席数以下にしてください。"))
         return data
@@ -71,7 +72,8 @@ class OpeningHoursForm(RefusesIndividualNumber):
         self.existing = list(existing)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end, weekday = data.get("start"), data.get("end"), data.get("weekday")
         if start is None or end is None or weekday is None:
             return data
@@ -89,7 +91,8 @@ class CalendarDayForm(RefusesIndividualNumber, forms.ModelForm):
         widgets = {"date": _DATE, "start": _TIME, "end": _TIME}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == CalendarDay.Kind.OPEN:
             start, end = data.get("start"), data.get("end")
             if start is None or end is None:
@@ -117,7 +120,9 @@ class SlotChoiceForm(RefusesIndividualNumber):
 
     def __init__(self, *args: Any, slots: Iterable[Slot] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["slot"].choices = [(s.pk, slot_label(s)) for s in slots]
+        field = self.fields["slot"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [(s.pk, slot_label(s)) for s in slots]
 
 
 class RaiseSeatsForm(RefusesIndividualNumber):
@@ -161,7 +166,8 @@ class StaffBookingForm(SlotChoiceForm):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for i in range(2, PERSON_ROWS + 1):
             if data.get(f"name_{i}") and not data.get(f"birth_{i}"):
                 self.add_error(f"birth_{i}", _("生年月日を入力してください。"))

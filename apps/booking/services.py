@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from apps.booking import hooks
-from apps.booking.availability import availability_changed
+from apps.booking.availability import availability_changed, availability_months_changed
 from apps.booking.calendar import TOKYO, group_frames
 from apps.booking.models import (
     BookingSettings,
@@ -174,6 +174,7 @@ def slots_sync(*, today: date) -> SlotSyncResult:
                     result.withdrawn += 1
                 if start not in wanted and slot.taken:
                     result.orphaned.append(slot.pk)
+        availability_months_changed(counter_group_id=group.pk, first=first, last=last)
     return result
 
 

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from apps.booking import mail
@@ -45,12 +46,20 @@ from apps.booking.services_resident import (
 from apps.security.network import client_ip
 
 STATUS_LABELS = {
-    AVAILABLE: ("○", "空きあり"),
-    FEW: ("△", "残りわずか"),
-    FULL: ("×", "満席"),
-    CLOSED: ("—", "休み"),
+    AVAILABLE: ("○", gettext_noop("空きあり")),
+    FEW: ("△", gettext_noop("残りわずか")),
+    FULL: ("×", gettext_noop("満席")),
+    CLOSED: ("—", gettext_noop("休み")),
 }
-WEEKDAYS = ["月", "火", "水", "木", "金", "土", "日"]
+WEEKDAYS = [
+    pgettext_lazy("曜日", "月"),
+    pgettext_lazy("曜日", "火"),
+    pgettext_lazy("曜日", "水"),
+    pgettext_lazy("曜日", "木"),
+    pgettext_lazy("曜日", "金"),
+    pgettext_lazy("曜日", "土"),
+    pgettext_lazy("曜日", "日"),
+]
 DONE_SESSION_KEY = "booking_done"
 
 
@@ -75,7 +84,7 @@ def _slot_label(start: datetime) -> str:
 
 
 def _day_label(day: date) -> str:
-    return f"{day:%Y-%m-%d}（{_(WEEKDAYS[day.weekday()])}）"
+    return f"{day:%Y-%m-%d}（{WEEKDAYS[day.weekday()]}）"
 
 
 def purpose_list(request: HttpRequest) -> HttpResponse:
@@ -132,7 +141,7 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
             "year": year,
             "month": month,
             "weeks": weeks,
-            "weekdays": [_(w) for w in WEEKDAYS],
+            "weekdays": [str(w) for w in WEEKDAYS],
             "previous": f"{previous[0]:04d}-{previous[1]:02d}"
             if previous >= (today.year, today.month)
             else None,

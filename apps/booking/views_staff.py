@@ -350,7 +350,7 @@ def _day_page(
         "booking_form": booking_form or StaffBookingForm(slots=slots),
         "raise_form": RaiseSeatsForm(),
         "error": error,
-        "here": f"{request.path}?date={day:%Y-%m-%d}{query}",
+        "here": f"{reverse('booking_staff:day')}?date={day:%Y-%m-%d}{query}",
     }
     return render(request, template, context, status=status)
 

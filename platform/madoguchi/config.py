@@ -59,6 +59,7 @@ class WebConfig:
     vendor_domain: str  # the public host; cities live at <slug>.<vendor_domain>
     secure: bool  # behind TLS: secure cookies, HSTS, https redirects
     tenant_creation: str  # "clone" (from the template schema) or "migrate"
+    booking_mail_sync: bool  # send booking mails in the request's on_commit instead of a Celery task
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def load() -> Config:
             vendor_domain=env.str("MADOGUCHI_DOMAIN", default="localhost"),
             secure=env.bool("MADOGUCHI_SECURE", default=False),
             tenant_creation=env.str("MADOGUCHI_TENANT_CREATION", default="clone"),
+            booking_mail_sync=env.bool("MADOGUCHI_BOOKING_MAIL_SYNC", default=False),
         ),
         access=AccessConfig(
             trusted_proxies=env.list("MADOGUCHI_TRUSTED_PROXIES", default=[]),

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The server's file mail backend writes here; tests read the .eml files (the server is another process).
+MAIL_DIR = Path(tempfile.mkdtemp(prefix="madoguchi-browser-mail-"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +39,11 @@ def server_env() -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
         "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
+        # No Celery worker beside the test server: booking mails go out in the request's on_commit.
+        "MADOGUCHI_BOOKING_MAIL_SYNC": "true",
+        "EMAIL_FILE_PATH": str(MAIL_DIR),
+        "EMAIL_BACKEND": "file",
+        "EMAIL_URL": "",
     }
     test_db = connection.settings_dict["NAME"]
     if os.environ.get("DATABASE_URL"):

@@ -142,3 +142,28 @@ def test_each_role_reaches_exactly_the_pages_its_permissions_allow(city: Municip
         else:
             assert status not in (302, 403), f"{role.value} refused at {route.path}: {status}"
             assert status < 500, f"{role.value} broke {route.path}: {status}"
+
+
+# The console's own login and logout are open to anyone inside the vendor's networks, like /accounts/login/.
+CONSOLE_SIGN_IN = ("/console/login/", "/console/logout/")
+PROTECTED_PUBLIC_ROUTES = [
+    r
+    for r in PUBLIC_ROUTES
+    if r.path.startswith(("/staff/", "/api/", "/console/")) and r.path not in CONSOLE_SIGN_IN
+]
+
+
+@pytest.mark.parametrize("route", PROTECTED_PUBLIC_ROUTES, ids=lambda r: r.path)
+def test_anonymous_gets_no_vendor_staff_page(public_client: Client, route: Route) -> None:
+    response = public_client.get(route.path)
+    assert response.status_code in (302, 401, 403)
+    if response.status_code == 302:
+        assert "login" in response["Location"]
+
+
+@pytest.mark.parametrize("route", PROTECTED_PUBLIC_ROUTES, ids=lambda r: r.path)
+def test_a_city_supervisor_is_a_stranger_on_the_vendor_host(city: Municipality, route: Route) -> None:
+    client = _role_client(city, Role.SUPERVISOR)
+    client.defaults["HTTP_HOST"] = "localhost"
+    response = client.get(route.path)
+    assert response.status_code in (302, 401, 403)

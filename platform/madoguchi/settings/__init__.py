@@ -63,6 +63,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_BASE_SCHEMA = "city_template"
 TENANT_CREATION_FAKES_MIGRATIONS = CONFIG.web.tenant_creation == "clone"
 TENANT_CREATION = CONFIG.web.tenant_creation
+BOOKING_MAIL_SYNC = CONFIG.web.booking_mail_sync
 # Deploys skip cities that are already migrated and run the rest in parallel (tenants.migration).
 GET_EXECUTOR_FUNCTION = "tenants.migration.get_executor"
 TENANT_MULTIPROCESSING_MAX_PROCESSES = 2

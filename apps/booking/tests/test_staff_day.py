@@ -1,0 +1,280 @@
+"""The counter's day: who may see it, arrival/done/no-show/cancel, phone bookings and walk-ins, slots, seats."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from apps.booking.calendar import TOKYO
+from apps.booking.models import CounterGroup, Purpose, Reservation, Slot
+from apps.booking.services import PersonInput, reservation_book_for_caller
+from apps.security.audit_models import AuditEvent
+from apps.security.models import Role
+from tenants.models import Municipality
+from tests.factories import UserFactory, login_as, with_totp
+
+DAY_URL = "/staff/booking/day/"
+
+
+def role_client(city: Municipality, role: Role, username: str = "") -> Client:
+    with schema_context(city.schema_name):
+        user = UserFactory(username=username or f"{city.slug}-{role.value}", role=role)
+        with_totp(user)
+    client = Client(HTTP_HOST=f"{city.slug}.localhost")
+    login_as(client, user, city.schema_name)
+    return client
+
+
+def make_slot(day: date, at: time = time(9, 0), seats: int = 2, staff_seats: int = 0) -> Slot:
+    start = datetime.combine(day, at, TOKYO)
+    return Slot.objects.create(
+        counter_group=CounterGroup.objects.get(),
+        start=start,
+        end=start + timedelta(minutes=30),
+        seats=seats,
+        staff_seats=staff_seats,
+    )
+
+
+_birth_years = itertools.count(1940)  # a new person each time: one booking per person and purpose
+
+
+def book(
+    slot: Slot, persons: int = 1, email: str = "hanako@example.jp", name: str = "埼玉花子"
+) -> Reservation:
+    with schema_context("ageo"):
+        staff = UserFactory(username="booking-helper", role=Role.STAFF)
+    return reservation_book_for_caller(
+        slot_id=slot.pk,
+        purpose_id=Purpose.objects.get(code="application").pk,
+        persons=[
+            PersonInput(name=f"{name}{i}", kana="さいたま はなこ", birth_date=date(next(_birth_years), 5, 1))
+            for i in range(persons)
+        ],
+        phone="048-000-0000",
+        email=email,
+        channel=Reservation.Channel.WEB,
+        now=timezone.now(),
+        actor=staff,
+    )
+
+
+def day_url(day: date) -> str:
+    return f"{DAY_URL}?date={day:%Y-%m-%d}"
+
+
+@pytest.fixture
+def staff(city: Municipality) -> Client:
+    return role_client(city, Role.STAFF)
+
+
+@pytest.fixture
+def supervisor(city: Municipality) -> Client:
+    return role_client(city, Role.SUPERVISOR)
+
+
+TOMORROW = timezone.localdate() + timedelta(days=1)
+YESTERDAY = timezone.localdate() - timedelta(days=1)
+
+
+def test_counter_staff_see_the_day_with_names_kana_and_phone_and_the_view_is_audited(
+    city: Municipality, staff: Client
+) -> None:
+    with schema_context("ageo"):
+        reservation = book(make_slot(TOMORROW), persons=2)
+    page = staff.get(day_url(TOMORROW)).content.decode()
+    assert reservation.code in page
+    assert "埼玉花子0（さいたま はなこ）" in page
+    assert "埼玉花子1" in page
+    assert "048-000-0000" in page
+    assert "2 / 2 席" in page
+    with schema_context("ageo"):
+        assert AuditEvent.objects.filter(
+            action="personal_data.viewed", target__startswith="booking:day"
+        ).exists()
+
+
+def test_an_auditor_may_not_open_the_day(city: Municipality) -> None:
+    assert role_client(city, Role.AUDITOR).get(DAY_URL).status_code == 403
+
+
+def test_another_citys_staff_never_see_this_citys_bookings(
+    city: Municipality, other_city: Municipality
+) -> None:
+    with schema_context("ageo"):
+        reservation = book(make_slot(TOMORROW))
+    okegawa = role_client(other_city, Role.STAFF, "okegawa-counter")
+    page = okegawa.get(day_url(TOMORROW))
+    assert page.status_code == 200
+    assert reservation.code not in page.content.decode()
+
+
+def mark(client: Client, reservation: Reservation, status: str) -> Any:
+    return client.post(f"/staff/booking/reservations/{reservation.pk}/mark/", {"status": status}, follow=True)
+
+
+def test_arrived_then_done(city: Municipality, staff: Client) -> None:
+    with schema_context("ageo"):
+        reservation = book(make_slot(TOMORROW))
+    assert "「来庁」にしました" in mark(staff, reservation, "arrived").content.decode()
+    mark(staff, reservation, "done")
+    with schema_context("ageo"):
+        reservation.refresh_from_db()
+        assert reservation.status == Reservation.Status.DONE
+        assert AuditEvent.objects.filter(action="booking.reservation_done", after={"status": "done"}).exists()
+
+
+def test_done_cannot_go_back_and_a_booking_cannot_be_done_before_arriving(
+    city: Municipality, staff: Client
+) -> None:
+    with schema_context("ageo"):
+        reservation = book(make_slot(TOMORROW))
+    response = mark(staff, reservation, "done")
+    assert response.status_code == 409
+    assert "「予約済み」の予約を「完了」にはできません。" in response.content.decode()
+
+
+def test_no_show_only_after_the_grace_time(city: Municipality, staff: Client) -> None:
+    with schema_context("ageo"):
+        upcoming = book(make_slot(TOMORROW))
+        past = book(make_slot(YESTERDAY), name="川越次郎")
+    early = mark(staff, upcoming, "no_show")
+    assert early.status_code == 409
+    assert "不来庁にできるのは、予約時刻の15分後からです。" in early.content.decode()
+    assert mark(staff, past, "no_show").status_code == 200
+    with schema_context("ageo"):
+        past.refresh_from_db()
+        assert past.status == Reservation.Status.NO_SHOW
+
+
+def test_cancel_gives_the_seats_back_and_mails_the_resident(
+    city: Municipality, staff: Client, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.BOOKING_MAIL_SYNC = True
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW)
+        reservation = book(slot, persons=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        mark(staff, reservation, "arrived")
+        mark(staff, reservation, "cancelled")
+    with schema_context("ageo"):
+        slot.refresh_from_db()
+        reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.CANCELLED
+    assert slot.taken == 0
+    assert [m.to for m in mail.outbox] == [["hanako@example.jp"]]
+    assert reservation.code in mail.outbox[0].subject
+
+
+def staff_booking(slot: Slot, channel: str, name: str = "上尾一郎") -> dict[str, str]:
+    return {
+        "slot": str(slot.pk),
+        "channel": channel,
+        "purpose": str(Purpose.objects.get(code="application").pk),
+        "name_1": name,
+        "kana_1": "あげお いちろう",
+        "birth_1": "1950-01-02",
+        "phone": "090-1111-2222",
+        "email": "",
+    }
+
+
+def test_a_walk_in_beyond_capacity_is_refused_in_japanese(city: Municipality, staff: Client) -> None:
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW, seats=1)
+        book(slot)
+        data = staff_booking(slot, "walk_in")
+    response = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", data)
+    assert response.status_code == 400
+    assert "この時間は満席です。" in response.content.decode()
+    with schema_context("ageo"):
+        assert Reservation.objects.filter(channel="walk_in").count() == 0
+
+
+def test_a_phone_booking_may_use_the_seat_kept_for_staff(city: Municipality, staff: Client) -> None:
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW, seats=2, staff_seats=1)
+        book(slot)
+        assert Slot.objects.get(pk=slot.pk).free_for_residents == 0
+        data = staff_booking(slot, "phone")
+    response = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", data, follow=True)
+    assert "を受け付けました" in response.content.decode()
+    with schema_context("ageo"):
+        phone = Reservation.objects.get(channel="phone")
+        assert phone.persons.get().name == "上尾一郎"
+        assert Slot.objects.get(pk=slot.pk).taken == 2
+        assert AuditEvent.objects.filter(
+            action="booking.reservation_phone", target=f"Reservation:{phone.pk}"
+        ).exists()
+
+
+def test_blocking_a_slot_is_audited_and_refuses_walk_ins(city: Municipality, staff: Client) -> None:
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW)
+    staff.post(f"/staff/booking/slots/{slot.pk}/block/", {"blocked": "1"})
+    with schema_context("ageo"):
+        assert Slot.objects.get(pk=slot.pk).blocked
+        assert AuditEvent.objects.filter(action="booking.slot_blocked", target=f"Slot:{slot.pk}").exists()
+    staff.post(f"/staff/booking/slots/{slot.pk}/block/", {"blocked": "0"})
+    with schema_context("ageo"):
+        assert not Slot.objects.get(pk=slot.pk).blocked
+
+
+def test_a_supervisor_raises_a_frames_seats_with_a_reason_audited(
+    city: Municipality, supervisor: Client, staff: Client
+) -> None:
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW, seats=2)
+    url = f"/staff/booking/slots/{slot.pk}/seats/"
+    assert staff.post(url, {"seats": "3", "reason": "応援職員"}).status_code == 403
+    supervisor.post(url, {"seats": "3", "reason": "応援職員が1名"})
+    with schema_context("ageo"):
+        assert Slot.objects.get(pk=slot.pk).seats == 3
+        event = AuditEvent.objects.get(action="booking.slot_seats_raised")
+    assert event.before == {"seats": 2}
+    assert event.after == {"seats": 3, "reason": "応援職員が1名"}
+    refused = supervisor.post(url, {"seats": "2", "reason": "減らす"})
+    assert refused.status_code == 409
+    assert "今の席数（3）より多く" in refused.content.decode()
+
+
+QUERIES = 41  # session, user, MFA, network, settings, the day (4), the audit event, the forms
+
+
+def test_the_day_view_costs_the_same_queries_for_2_and_20_bookings(
+    city: Municipality, staff: Client, django_assert_num_queries: Any
+) -> None:
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW, seats=40)
+        for i in range(2):
+            book(slot, persons=2, name=f"佐藤{i}")
+    staff.get(day_url(TOMORROW))  # the session's first request settles its own rows
+    with django_assert_num_queries(QUERIES):
+        staff.get(day_url(TOMORROW))
+    with schema_context("ageo"):
+        for i in range(18):
+            book(slot, persons=1, name=f"鈴木{i}")
+        make_slot(TOMORROW, at=time(10, 0))
+    with django_assert_num_queries(QUERIES):
+        page = staff.get(day_url(TOMORROW))
+    assert page.content.decode().count("<tr>") >= 20
+
+
+def test_the_printable_list_links_its_print_stylesheet_and_has_no_buttons(
+    city: Municipality, staff: Client
+) -> None:
+    with schema_context("ageo"):
+        reservation = book(make_slot(TOMORROW))
+    page = staff.get(f"/staff/booking/day/print/?date={TOMORROW:%Y-%m-%d}").content.decode()
+    assert "css/print.css" in page
+    assert reservation.code in page
+    assert "/mark/" not in page
+    assert "/block/" not in page
+    assert "<script" not in page
