@@ -254,6 +254,21 @@ def kana_key(text: str) -> str:
     return "".join(folded.split())
 
 
+def _persons_create(reservation: Reservation, persons: list[PersonInput]) -> None:
+    Person.objects.bulk_create(
+        Person(
+            reservation=reservation,
+            name=p.name,
+            kana=p.kana,
+            birth_date=p.birth_date,
+            notice_number=p.notice_number,
+            kana_key=kana_key(p.kana or p.name),
+            order=index,
+        )
+        for index, p in enumerate(persons)
+    )
+
+
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -333,18 +348,7 @@ def reservation_confirm(
                 )
         except IntegrityError:  # the same form, submitted twice at once: the other request made it
             return Reservation.objects.get(submission_key=submission_key)
-        Person.objects.bulk_create(
-            Person(
-                reservation=reservation,
-                name=p.name,
-                kana=p.kana,
-                birth_date=p.birth_date,
-                notice_number=p.notice_number,
-                kana_key=kana_key(p.kana or p.name),
-                order=index,
-            )
-            for index, p in enumerate(persons)
-        )
+        _persons_create(reservation, persons)
         hold.delete()  # its seats now belong to the reservation
         hooks.send(hooks.reservation_booked, reservation=reservation)
     return reservation
@@ -383,18 +387,7 @@ def reservation_book_for_caller(
             phone=phone,
             channel=channel,
         )
-        Person.objects.bulk_create(
-            Person(
-                reservation=reservation,
-                name=p.name,
-                kana=p.kana,
-                birth_date=p.birth_date,
-                notice_number=p.notice_number,
-                kana_key=kana_key(p.kana or p.name),
-                order=index,
-            )
-            for index, p in enumerate(persons)
-        )
+        _persons_create(reservation, persons)
         hooks.send(hooks.reservation_booked, reservation=reservation)
     return reservation
 
