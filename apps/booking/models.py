@@ -328,3 +328,7 @@ class ReminderSent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reservation_id}:{self.kind}"
+
+
+# Content a city publishes (announcements, email texts) lives in its own module; Django finds models here.
+from apps.booking.models_content import Announcement, EmailText  # noqa: E402,F401

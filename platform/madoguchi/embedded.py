@@ -20,12 +20,16 @@ def _system_user() -> str | None:
     return "pgserver" if os.geteuid() == 0 else None
 
 
-def start() -> None:
-    """Start the server (idempotent) and create the project's database."""
-    # pgserver keeps its inter-process lock in the runtime directory; give it one inside .data/.
+def _runtime_dir() -> None:
+    """pgserver keeps its inter-process lock in the runtime directory; give it one inside .data/."""
     runtime = DATA_DIR / "run"
     runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+
+
+def start() -> None:
+    """Start the server (idempotent) and create the project's database."""
+    _runtime_dir()
     import pgserver
 
     server = pgserver.get_server(PGDATA, cleanup_mode=None)
@@ -51,6 +55,7 @@ def is_running() -> bool:
 def stop() -> None:
     if not is_running():
         return
+    _runtime_dir()
     from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(PGDATA), user=_system_user())

@@ -191,6 +191,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "madoguchi.context_processors.site",
+                "console.context_processors.maintenance",
             ],
         },
     }
