@@ -23,8 +23,9 @@ from apps.booking import mail
 from apps.booking.availability import AVAILABLE, CLOSED, FEW, FULL, month_availability
 from apps.booking.calendar import TOKYO
 from apps.booking.forms_fields import to_wareki
-from apps.booking.forms_resident import ContactForm, LookupForm, PersonForm, PersonsForm
-from apps.booking.models import BookingSettings, Purpose, Reservation
+from apps.booking.forms_resident import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
+from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
+from apps.booking.selectors_content import announcements_shown
 from apps.booking.selectors_resident import day_times, hold_get, other_days, purpose_get, purposes_active
 from apps.booking.services import (
     BookingError,
@@ -37,6 +38,8 @@ from apps.booking.services import (
     settings_ensure,
 )
 from apps.booking.services_resident import (
+    email_link_read,
+    email_link_token,
     manage_token,
     manage_token_read,
     rate_limited,
@@ -61,6 +64,7 @@ WEEKDAYS = [
     pgettext_lazy("曜日", "日"),
 ]
 DONE_SESSION_KEY = "booking_done"
+FIXED_EMAIL_SESSION_KEY = "booking_fixed_email"  # hold token -> the address confirmed by an email-first link
 
 
 def _language() -> str:
@@ -90,7 +94,8 @@ def _day_label(day: date) -> str:
 def purpose_list(request: HttpRequest) -> HttpResponse:
     language = _language()
     items = [(p, p.name(language)) for p in purposes_active()]
-    return render(request, "booking/resident/purposes.html", {"purposes": items})
+    context = {"purposes": items, "announcements": announcements_shown(timezone.now(), language)}
+    return render(request, "booking/resident/purposes.html", context)
 
 
 def _parse_month(text: str, today: date) -> tuple[int, int]:
@@ -191,11 +196,14 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
     except ValueError:
         raise Http404 from None
     settings = settings_ensure()
-    form = PersonsForm(request.POST or None, max_persons=settings.max_persons)
+    form_class = EmailFirstForm if settings.confirm_email_first else PersonsForm
+    form = form_class(request.POST or None, max_persons=settings.max_persons)
     status = 200
     if request.method == "POST":
         if rate_limited("hold_ip", client_ip(request)):
             return _too_many(request)
+        if form.is_valid() and settings.confirm_email_first:
+            return _send_email_link(request, purpose, form.cleaned_data)
         if form.is_valid():
             try:
                 hold = hold_create(
@@ -218,7 +226,56 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
     context["selected_slot"] = str(form["slot"].value() or "")
     context["persons_choices"] = range(1, settings.max_persons + 1)
     context["selected_persons"] = str(form["persons"].value() or "1")
+    context["email_first"] = settings.confirm_email_first
     return render(request, "booking/resident/day.html", context, status=status)
+
+
+def _send_email_link(request: HttpRequest, purpose: Purpose, data: dict[str, Any]) -> HttpResponse:
+    """Email-first: no seats are held yet; the signed link in the mail opens the form (and holds them then)."""
+    email = data["email"]
+    if rate_limited("email_link_ip", client_ip(request)) or rate_limited("email_link_address", email.lower()):
+        return _too_many(request)
+    token = email_link_token(
+        slot_id=data["slot"], purpose_id=purpose.pk, persons=data["persons"], email=email
+    )
+    url = request.build_absolute_uri(reverse("booking:email_start", kwargs={"token": token}))
+    mail.send_email_link(email=email, url=url, language=_language())
+    return render(request, "booking/resident/email_sent.html", {"email": email})
+
+
+@require_http_methods(["GET", "POST"])
+def email_start(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an email-first mail. GET only shows the choice (mail scanners open links); POST holds the seats."""
+    choice = email_link_read(token)
+    purpose = Purpose.objects.filter(pk=choice["purpose"], active=True).first() if choice else None
+    if choice is None or purpose is None:
+        return render(request, "booking/resident/email_link_invalid.html", {}, status=410)
+    slot = Slot.objects.filter(pk=choice["slot"]).first()
+    if slot is None:
+        raise Http404
+    day = slot.start.astimezone(TOKYO).date()
+    settings = settings_ensure()
+    if request.method == "POST":
+        if rate_limited("hold_ip", client_ip(request)):
+            return _too_many(request)
+        try:
+            hold = hold_create(
+                slot_id=slot.pk, purpose_id=purpose.pk, persons=int(choice["persons"]), now=timezone.now()
+            )
+        except BookingError as error:  # just taken, out of the window, or no longer bookable
+            return _just_taken(request, purpose, day, str(error), settings)
+        fixed = dict(request.session.get(FIXED_EMAIL_SESSION_KEY, {}))
+        fixed = dict(list(fixed.items())[-9:])
+        fixed[str(hold.token)] = str(choice["email"])
+        request.session[FIXED_EMAIL_SESSION_KEY] = fixed
+        return redirect("booking:hold", token=hold.token)
+    context = {
+        "purpose_name": purpose.name(_language()),
+        "slot_label": f"{_day_label(day)} {_slot_label(slot.start)}",
+        "persons": choice["persons"],
+        "email": choice["email"],
+    }
+    return render(request, "booking/resident/email_start.html", context)
 
 
 def _person_forms(request: HttpRequest, count: int, requires_notice_number: bool) -> list[PersonForm]:
@@ -230,17 +287,40 @@ def _person_forms(request: HttpRequest, count: int, requires_notice_number: bool
 
 
 @require_http_methods(["GET", "POST"])
+def _remember_done(request: HttpRequest, code: str) -> HttpResponse:
+    done = list(request.session.get(DONE_SESSION_KEY, []))[-9:]
+    request.session[DONE_SESSION_KEY] = [*done, code]
+    return redirect("booking:done", code=code)
+
+
+def _already_booked(request: HttpRequest) -> Reservation | None:
+    """The booking a resubmitted form already made (its hold is gone once the first submission went through)."""
+    try:
+        key = uuid.UUID(request.POST.get("submission_key", ""))
+    except ValueError:
+        return None
+    return Reservation.objects.filter(submission_key=key).first()
+
+
 def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     hold = hold_get(token)
     now = timezone.now()
     if hold is None or hold.expires_at <= now:
+        booked = _already_booked(request) if request.method == "POST" else None
+        if booked is not None:
+            return _remember_done(request, booked.code)
         return render(request, "booking/resident/expired.html", {}, status=410)
     purpose = hold.purpose
     people = _person_forms(request, hold.persons, purpose.requires_notice_number)
+    fixed_email = request.session.get(FIXED_EMAIL_SESSION_KEY, {}).get(str(hold.token), "")
     contact = ContactForm(
         request.POST if request.method == "POST" else None,
-        initial={"submission_key": uuid.uuid4()},
+        initial={"submission_key": uuid.uuid4(), "email": fixed_email},
     )
+    if fixed_email:
+        # Confirmed by the email-first link: shown, not editable; a disabled field ignores what is posted.
+        contact.fields["email"].disabled = True
+        contact.fields["email"].help_text = _("確認済みのメールアドレスです。")
     status = 200
     error = ""
     if request.method == "POST":
@@ -286,9 +366,7 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
                 # A double click returns the same booking twice: the first request to claim it sends the mail.
                 if cache.add(f"booking:mail:booked:{reservation.pk}", 1, 24 * 3600):
                     mail.send_after_commit(reservation.pk, mail.BOOKED, request.build_absolute_uri("/"))
-                done = list(request.session.get(DONE_SESSION_KEY, []))[-9:]
-                request.session[DONE_SESSION_KEY] = [*done, reservation.code]
-                return redirect("booking:done", code=reservation.code)
+                return _remember_done(request, reservation.code)
         else:
             status = 400
     remaining = max(int((hold.expires_at - now).total_seconds()), 0)
