@@ -1,8 +1,10 @@
-"""Tenancy benchmarks: city creation, no-op deploy migrations, request latency. Writes bench/report.md.
+"""Tenancy benchmarks: city creation, no-op deploy migrations, request latency, a booking rush. Writes bench/report.md.
 
 Every figure is a ratio against a baseline measured in the same run, because machines are noisy: clone vs full
 migration, a city created among 200 vs among 10, the project's deploy executor vs the stock and the
-django-tenants-smart-executor ones, a city's page vs the vendor's page. Nothing here is a pass/fail threshold.
+django-tenants-smart-executor ones, a city's page vs the vendor's page, bookings under a rush of 200 clients vs a
+transaction that locks and updates one row and the availability page vs a trivial view. Nothing here is a pass/fail
+threshold, except that the rush must show 0 overbookings.
 
 The run never touches the developer database: it sets MADOGUCHI_DATA_DIR to a fresh temporary directory before
 Django is imported, so the settings start a separate embedded PostgreSQL there (or, when DATABASE_URL is set, it
@@ -10,6 +12,7 @@ uses a dedicated database `madoguchi_bench` on that server, dropped and re-creat
 
     .venv/bin/python bench/run.py                      # what `make bench` runs
     .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
+    .venv/bin/python bench/run.py --only rush          # only the booking rush, spliced into the report
 """
 
 from __future__ import annotations
@@ -763,7 +766,7 @@ class PendingCheck:
 def check_pending_is_migrated(log_dir: Path) -> PendingCheck:
     """The skip must not skip too much: make one city lack a migration and check that ours applies it.
 
-    tenants.0001_initial is a shared-only migration nothing depends on, so in a city schema re-applying it is a
+    console.0001_initial is a shared-only migration nothing depends on, so in a city schema re-applying it is a
     recorded no-op: a safe stand-in for a pending migration.
     """
     from django.db import connection
@@ -777,7 +780,7 @@ def check_pending_is_migrated(log_dir: Path) -> PendingCheck:
     table = sql.SQL("{}.django_migrations").format(sql.Identifier(schema))
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("DELETE FROM {} WHERE app = 'tenants' AND name = '0001_initial'")
+            sql.SQL("DELETE FROM {} WHERE app = 'console' AND name = '0001_initial'")
             .format(table)
             .as_string(cursor.connection)
         )
@@ -786,7 +789,7 @@ def check_pending_is_migrated(log_dir: Path) -> PendingCheck:
     run = run_deploy("ours", log_dir)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE app = 'tenants' AND name = '0001_initial'")
+            sql.SQL("SELECT count(*) FROM {} WHERE app = 'console' AND name = '0001_initial'")
             .format(table)
             .as_string(cursor.connection)
         )
@@ -794,7 +797,7 @@ def check_pending_is_migrated(log_dir: Path) -> PendingCheck:
     every = list(municipality_list().values_list("schema_name", flat=True))
     return PendingCheck(
         schema=schema,
-        removed="tenants.0001_initial",
+        removed="console.0001_initial",
         restored=restored,
         pending_after=schemas_with_pending_migrations(every),
         run=run,
@@ -833,12 +836,27 @@ def http_get(port: int, host: str, path: str) -> tuple[int, float]:
     return status, (time.perf_counter() - started) * 1000
 
 
-def gunicorn_start(box: Sandbox, workers: int) -> int:
+def gunicorn_start(
+    box: Sandbox, workers: int, *, threads: int | None = None, settings_module: str | None = None
+) -> int:
+    """gunicorn on a free port of 127.0.0.1: sync workers, or with `threads` the production config (gthread)."""
     port = free_port()
     log_file = box.data_dir / "gunicorn.log"
+    production = [
+        "-c",
+        str(ROOT / "ops" / "gunicorn.conf.py"),
+        "--threads",
+        str(threads),
+        "--max-requests",
+        "0",
+    ]
+    env = dict(os.environ)
+    if settings_module:
+        env["DJANGO_SETTINGS_MODULE"] = settings_module
     box.gunicorn = subprocess.Popen(
         [
             str(Path(PYTHON).with_name("gunicorn")),
+            *(production if threads else []),
             "madoguchi.wsgi:application",
             "--chdir",
             str(ROOT / "platform"),
@@ -850,8 +868,9 @@ def gunicorn_start(box: Sandbox, workers: int) -> int:
             str(log_file),
         ],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.DEVNULL,
-        stderr=(box.data_dir / "app.log").open("wb"),  # Django's own log: the errors behind a 500
+        stderr=(box.data_dir / "app.log").open("ab"),  # Django's own log: the errors behind a 500
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -927,6 +946,605 @@ def count_queries(host: str, path: str) -> int:
     return len(captured.captured_queries)
 
 
+# --- 4. booking rush ------------------------------------------------------------------------------------------
+
+RUSH_PURPOSE = "application"  # 申請サポート: no notice number needed
+RUSH_STEPS = ("calendar", "day", "hold", "form", "confirm")
+RUSH_TIMEOUT = 30.0  # seconds per request; a request that takes longer is counted as a timeout
+_INPUT = re.compile(r'<input type="radio" name="slot" id="slot-(\d+)" value="\d+"( disabled)?')
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    return match.group(1) if match else ""
+
+
+@dataclass
+class Exchange:
+    status: int  # 0 = no answer (timeout or connection error)
+    ms: float
+    location: str = ""
+    text: str = ""
+    failure: str = ""  # "timeout" or "connection: ..." when status is 0
+
+
+class Browser:
+    """One resident's phone: a cookie jar and a new connection per request (to 127.0.0.1 with the city's Host)."""
+
+    def __init__(self, port: int, host: str) -> None:
+        self.port, self.host, self.cookies = port, host, {}
+
+    def send(self, method: str, path: str, form: dict[str, str] | None = None, read: bool = True) -> Exchange:
+        from urllib.parse import urlencode
+
+        headers = {"Host": self.host, "Accept-Language": "ja", "Connection": "close"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=RUSH_TIMEOUT)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except TimeoutError:
+            return Exchange(0, (time.perf_counter() - started) * 1000, failure="timeout")
+        except (OSError, http.client.HTTPException) as error:
+            return Exchange(
+                0, (time.perf_counter() - started) * 1000, failure=f"connection: {type(error).__name__}"
+            )
+        finally:
+            conn.close()
+        elapsed = (time.perf_counter() - started) * 1000
+        for header in response.msg.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return Exchange(
+            response.status,
+            elapsed,
+            location=response.getheader("Location", "") or "",
+            text=data.decode("utf-8", "replace") if read else "",
+        )
+
+
+@dataclass
+class Load:
+    """Requests of one kind: latencies (answered requests), statuses, and the wall time they took."""
+
+    ms: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def add(self, exchange: Exchange) -> None:
+        self.statuses[exchange.failure or str(exchange.status)] += 1
+        if exchange.status:
+            self.ms.append(exchange.ms)
+
+    @property
+    def count(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(n for s, n in self.statuses.items() if not s.isdigit() or s.startswith("5"))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass
+class RushResult:
+    clients: int
+    browsers: int
+    workers: int
+    threads: int
+    book_host: str
+    browse_host: str
+    day: str
+    slots: int
+    seats: int
+    seconds: float = 0.0  # from the start signal to the last booking client's end
+    steps: dict[str, Load] = field(default_factory=lambda: {s: Load() for s in RUSH_STEPS})
+    browse: Load = field(default_factory=Load)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    codes: list[str] = field(default_factory=list)
+    baselines: dict[str, Load] = field(default_factory=dict)
+    baseline_clients: int = 0
+    check: dict[str, Any] = field(default_factory=dict)
+    queries: dict[str, int] = field(default_factory=dict)
+    unfinished: int = 0
+
+
+def rush_setup(cities: Cities, seats: int) -> tuple[str, str, dt.date, int]:
+    """Two new cities (booking, browsing) with the whole booking window of slots; returns (book, browse, day, slots).
+
+    Each city's counter gets `seats` seats per frame before slots_sync fills the window from the default hours
+    (weekdays 8:30–12:00 and 13:00–17:00 in 30-minute frames: 15 slots a day). The rush day is the first day at
+    least two days ahead that has slots (outside the 24-hour closing time).
+    """
+    from django.db import connection
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+    from psycopg import sql
+
+    from apps.booking.calendar import TOKYO
+    from apps.booking.models import CounterGroup, Slot
+    from apps.booking.services import slots_sync
+
+    book, _ = cities.create("clone")
+    browse, _ = cities.create("clone")
+    today = timezone.now().astimezone(TOKYO).date()
+    for schema in (book, browse):
+        with schema_context(schema):
+            CounterGroup.objects.update(seats=seats)
+            slots_sync(today=today)
+    with schema_context(book):
+        first = dt.datetime.combine(today + dt.timedelta(days=2), dt.time(), TOKYO)
+        start = (
+            Slot.objects.filter(start__gte=first, blocked=False)
+            .order_by("start")
+            .values_list("start", flat=True)[0]
+        )
+        day = start.astimezone(TOKYO).date()
+        slots = Slot.objects.filter(
+            start__gte=dt.datetime.combine(day, dt.time(), TOKYO),
+            start__lt=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TOKYO),
+        ).count()
+        with connection.cursor() as cursor:
+            table = sql.SQL("{}.bench_counter").format(sql.Identifier(book)).as_string(cursor.connection)
+            cursor.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, n bigint NOT NULL)")
+            cursor.execute(f"INSERT INTO {table} VALUES (1, 0)")
+    connection.set_schema_to_public()
+    return book, browse, day, slots
+
+
+def hammer(port: int, host: str, path: str, clients: int, total: int) -> Load:
+    """`total` GETs of one path from `clients` threads at once, as fast as the server answers."""
+    import threading
+
+    load = Load()
+    lock = threading.Lock()
+    left = [total]
+
+    def worker() -> None:
+        browser = Browser(port, host)
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            exchange = browser.send("GET", path, read=True)
+            with lock:
+                load.add(exchange)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    deadline = started + max(120.0, total * 0.5)
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+    load.seconds = time.perf_counter() - started
+    return load
+
+
+def resident(port: int, host: str, day: dt.date, index: int, result: RushResult, lock: Any) -> str:
+    """One resident's whole flow, once: calendar → day → hold (POST) → form → confirm (POST). Returns the outcome."""
+    browser = Browser(port, host)
+    base = f"/book/{RUSH_PURPOSE}/"
+
+    def step(name: str, exchange: Exchange) -> Exchange:
+        with lock:
+            result.steps[name].add(exchange)
+        return exchange
+
+    def failed(name: str, exchange: Exchange) -> str:
+        return f"{name}: " + (exchange.failure or f"HTTP {exchange.status}")
+
+    calendar = step("calendar", browser.send("GET", f"{base}?month={day:%Y-%m}"))
+    if calendar.status != 200:
+        return failed("calendar", calendar)
+    day_page = step("day", browser.send("GET", f"{base}{day.isoformat()}/"))
+    if day_page.status != 200:
+        return failed("day", day_page)
+    free = [slot for slot, disabled in _INPUT.findall(day_page.text) if not disabled]
+    if not free:
+        return "no free time shown on the day page"
+    import random
+
+    held = step(
+        "hold",
+        browser.send(
+            "POST",
+            f"{base}{day.isoformat()}/",
+            {
+                "csrfmiddlewaretoken": _hidden(day_page.text, "csrfmiddlewaretoken"),
+                "slot": random.choice(free),
+                "persons": "1",
+            },
+        ),
+    )
+    if held.status == 409:
+        return "just taken (409) at the hold"
+    if held.status != 302 or "/book/hold/" not in held.location:
+        return failed("hold", held)
+    form_path = urlsplit(held.location).path
+    form = step("form", browser.send("GET", form_path))
+    if form.status != 200:
+        return failed("form", form)
+    birth = dt.date(1950, 1, 1) + dt.timedelta(days=index * 37)  # one person per client: max_future_bookings
+    confirm = step(
+        "confirm",
+        browser.send(
+            "POST",
+            form_path,
+            {
+                "csrfmiddlewaretoken": _hidden(form.text, "csrfmiddlewaretoken"),
+                "p1-name": f"ベンチ 太郎{index}",
+                "p1-kana": "",
+                "p1-birth_date_0": "western",
+                "p1-birth_date_1": str(birth.year),
+                "p1-birth_date_2": str(birth.month),
+                "p1-birth_date_3": str(birth.day),
+                "email": f"resident{index}@example.jp",
+                "phone": "090-1234-5678",
+                "submission_key": _hidden(form.text, "submission_key"),
+            },
+            read=False,
+        ),
+    )
+    if confirm.status == 302 and "/book/done/" in confirm.location:
+        code = confirm.location.rstrip("/").rsplit("/", 1)[-1]
+        with lock:
+            result.codes.append(code)
+        return "booked"
+    if confirm.status == 409:
+        return "just taken (409) at the confirmation"
+    if confirm.status == 410:
+        return "hold expired (410)"
+    return failed("confirm", confirm)
+
+
+def rush_run(port: int, result: RushResult, day: dt.date) -> None:
+    """All booking clients start together; browsing clients load the other city's calendar until they are done."""
+    import threading
+
+    lock = threading.Lock()
+    go = threading.Event()
+    done = threading.Event()
+    today = dt.datetime.now(dt.UTC).date()
+    months = [f"{day:%Y-%m}", f"{today:%Y-%m}"]
+
+    def booker(index: int) -> None:
+        go.wait()
+        try:
+            outcome = resident(port, result.book_host, day, index, result, lock)
+        except Exception as error:  # a client bug must show in the report
+            outcome = f"client error: {type(error).__name__}: {error}"
+        with lock:
+            result.outcomes[outcome] += 1
+
+    def browser_loop(index: int) -> None:
+        browser = Browser(port, result.browse_host)
+        go.wait()
+        turn = index
+        while not done.is_set():
+            exchange = browser.send("GET", f"/book/{RUSH_PURPOSE}/?month={months[turn % 2]}")
+            turn += 1
+            with lock:
+                result.browse.add(exchange)
+
+    bookers = [threading.Thread(target=booker, args=(i,), daemon=True) for i in range(result.clients)]
+    browsers = [threading.Thread(target=browser_loop, args=(i,), daemon=True) for i in range(result.browsers)]
+    for thread in bookers + browsers:
+        thread.start()
+    started = time.perf_counter()
+    go.set()
+    deadline = started + 5 * RUSH_TIMEOUT + 60  # five steps, each bounded by the request timeout
+    for thread in bookers:
+        thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+    result.seconds = time.perf_counter() - started
+    result.browse.seconds = result.seconds
+    result.unfinished = sum(thread.is_alive() for thread in bookers)
+    done.set()
+    for thread in browsers:
+        thread.join(timeout=RUSH_TIMEOUT + 5)
+    for load in result.steps.values():
+        load.seconds = result.seconds
+
+
+def rush_check(result: RushResult, schema: str) -> dict[str, Any]:
+    """Overbooking, counted in the database after the run: every slot of the booking city."""
+    from django.db import connection
+    from django.db.models import Count, Q, Sum
+    from django_tenants.utils import schema_context
+
+    from apps.booking.models import Hold, Reservation, Slot
+
+    with schema_context(schema):
+        booked = {
+            row["slot_id"]: (row["seats"], row["n"])
+            for row in Reservation.objects.filter(status=Reservation.Status.BOOKED)
+            .values("slot_id")
+            .annotate(seats=Sum("seats"), n=Count("id"))
+        }
+        held = {
+            row["slot_id"]: row["seats"]
+            for row in Hold.objects.values("slot_id").annotate(seats=Sum("seats"))
+        }
+        over, mismatched, slots_checked, total_seats_touched = 0, [], 0, 0
+        for slot in Slot.objects.filter(Q(pk__in=set(booked) | set(held)) | Q(taken__gt=0)):
+            slots_checked += 1
+            seats_booked = booked.get(slot.pk, (0, 0))[0]
+            seats_held = held.get(slot.pk, 0)
+            over += max(0, slot.taken - slot.seats) + max(0, seats_booked + seats_held - slot.seats)
+            total_seats_touched += slot.seats
+            if slot.taken != seats_booked + seats_held:
+                mismatched.append(
+                    f"slot {slot.pk}: taken {slot.taken} ≠ booked {seats_booked} + held {seats_held}"
+                )
+        reservations = Reservation.objects.filter(status=Reservation.Status.BOOKED).count()
+        from apps.booking.calendar import TOKYO
+
+        day = dt.date.fromisoformat(result.day)
+        day_slots = Slot.objects.filter(
+            start__gte=dt.datetime.combine(day, dt.time(), TOKYO),
+            start__lt=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), TOKYO),
+        )
+        day_seats = sum(s.seats - s.staff_seats for s in day_slots)
+        day_booked = Reservation.objects.filter(status=Reservation.Status.BOOKED, slot__in=day_slots).count()
+        holds = Hold.objects.count()
+        codes_in_db = set(
+            Reservation.objects.filter(code__in=result.codes, status=Reservation.Status.BOOKED).values_list(
+                "code", flat=True
+            )
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM bench_counter WHERE id = 1")
+            counter = cursor.fetchone()[0]
+    connection.set_schema_to_public()
+    return {
+        "overbooked_seats": over,
+        "mismatched": mismatched,
+        "slots_checked": slots_checked,
+        "reservations": reservations,
+        "day_booked": day_booked,
+        "day_seats": day_seats,
+        "holds_left": holds,
+        "codes_client": len(result.codes),
+        "codes_unique": len(set(result.codes)),
+        "codes_in_db": len(codes_in_db),
+        "lock_update_counter": counter,
+    }
+
+
+def bench_rush(box: Sandbox, cities: Cities, args: argparse.Namespace) -> RushResult:
+    from django.db import connection
+
+    log("rush: creating the booking and browsing cities, filling their booking window with slots", "rush")
+    book, browse, day, slots = rush_setup(cities, args.rush_seats)
+    connection.close()
+    if box.gunicorn is not None and box.gunicorn.poll() is None:  # the latency section's server
+        box.gunicorn.terminate()
+        box.gunicorn.wait(timeout=30)
+    port = gunicorn_start(
+        box, args.rush_workers, threads=args.rush_threads, settings_module="bench.settings_bench"
+    )
+    result = RushResult(
+        clients=args.rush_clients,
+        browsers=args.rush_browsers,
+        workers=args.rush_workers,
+        threads=args.rush_threads,
+        book_host=book + CITY_HOST_SUFFIX,
+        browse_host=browse + CITY_HOST_SUFFIX,
+        day=day.isoformat(),
+        slots=slots,
+        seats=args.rush_seats,
+        baseline_clients=args.rush_clients,
+    )
+    calendar_path = f"/book/{RUSH_PURPOSE}/?month={day:%Y-%m}"
+    paths = {
+        "trivial view": (result.book_host, "/bench/trivial/"),
+        "lock + update one row": (result.book_host, "/bench/lock-update/"),
+        "month calendar (booking city)": (result.book_host, calendar_path),
+        "month calendar (browsing city)": (result.browse_host, calendar_path),
+    }
+    log("rush: warm-up", "rush")
+    for host, path in paths.values():
+        hammer(port, host, path, clients=args.rush_workers * args.rush_threads, total=20 * args.rush_workers)
+    # Baselines first (alternating twice, so drift hits every kind), at the rush's concurrency.
+    for round_ in range(2):
+        for name, (host, path) in paths.items() if round_ == 0 else reversed(paths.items()):
+            log(
+                f"rush baseline: {name}, {args.rush_requests // 2} requests from {args.rush_clients} clients",
+                "rush",
+            )
+            load = hammer(port, host, path, clients=args.rush_clients, total=args.rush_requests // 2)
+            total = result.baselines.setdefault(name, Load())
+            total.ms += load.ms
+            total.statuses.update(load.statuses)
+            total.seconds += load.seconds
+    log(f"rush: {args.rush_clients} residents book {day} while {args.rush_browsers} browse", "rush")
+    rush_run(port, result, day)
+    log(f"rush done in {result.seconds:.1f} s: {dict(result.outcomes)}", "rush")
+    result.check = rush_check(result, book)
+    result.queries = {
+        "month calendar": count_queries(result.book_host, calendar_path),
+        "day page": count_queries(result.book_host, f"/book/{RUSH_PURPOSE}/{day.isoformat()}/"),
+    }
+    return result
+
+
+def rush_section(result: RushResult, args: argparse.Namespace, header: str = "") -> list[str]:
+    def ms(values: Sequence[float], q: float) -> str:
+        return f"{percentile(values, q):.0f}" if values else "–"
+
+    def statuses(load: Load) -> str:
+        return ", ".join(f"{k}×{v}" for k, v in sorted(load.statuses.items()))
+
+    check = result.check
+    booked = result.outcomes.get("booked", 0)
+    bookings_per_s = booked / result.seconds if result.seconds else 0.0
+    flows_per_s = result.clients / result.seconds if result.seconds else 0.0
+    trivial = result.baselines["trivial view"]
+    lock_update = result.baselines["lock + update one row"]
+    cal_book = result.baselines["month calendar (booking city)"]
+    cal_browse = result.baselines["month calendar (browsing city)"]
+    flow_requests = sum(load.count for load in result.steps.values())
+    flow_rate = flow_requests / result.seconds if result.seconds else 0.0
+    flow_ms = [m for load in result.steps.values() for m in load.ms]
+    errors = sum(load.errors for load in result.steps.values()) + result.browse.errors
+    overbooked = (
+        check["overbooked_seats"]
+        + len(check["mismatched"])
+        + max(0, check["day_booked"] - check["day_seats"])
+    )
+    cal_ratio = cal_browse.rate / trivial.rate if trivial.rate else 0.0
+
+    out = [
+        "## 4. Booking rush: residents booking one day over HTTP while another city browses",
+        "",
+        *([header, ""] if header else []),
+        f"A production-like server: gunicorn with `ops/gunicorn.conf.py` (gthread), `-w {result.workers} "
+        f"--threads {result.threads}`, `--max-requests 0` (no worker recycling mid-measurement), settings "
+        "`bench.settings_bench` (the project's, with the per-address rate limits raised, since every client is "
+        "127.0.0.1, and two baseline views added to the city URLconf), the bench's own database, cache in the "
+        "database (no Redis, as `make run`). "
+        f"Two new cities: `{result.book_host}` is booked, `{result.browse_host}` is browsed; both with the whole "
+        f"booking window of slots from the default hours. The rush day {result.day} has {result.slots} slots × "
+        f"{result.seats} seats = {check['day_seats']} seats for residents. "
+        f"**{result.clients} booking clients** start together, each once through the resident flow for one "
+        f"person on that day (GET month calendar → GET day → POST hold on a random time the day page shows free "
+        f"→ GET form → POST confirm, CSRF token and cookies as a browser), while **{result.browsers} browsing "
+        "clients** load the other city's month calendar (this month and the rush month) until the last booking "
+        f"client is done. A new connection per request to 127.0.0.1 with the city's Host header, "
+        f"{RUSH_TIMEOUT:.0f} s timeout. Baselines: on the same server and database just before, {args.rush_requests} "
+        f"requests each from {result.baseline_clients} concurrent clients (two halves, in alternating order).",
+        load_text("rush"),
+        "",
+        f"**Overbookings: {overbooked}** "
+        + ("(none)" if overbooked == 0 else "**(MUST BE 0)**")
+        + f". Checked in the database after the run over the {check['slots_checked']} slots holding seats: "
+        f"taken ≤ seats and booked + held ≤ seats on every slot ({check['overbooked_seats']} seats over); taken = "
+        f"seats of booked reservations + live holds on every slot ({len(check['mismatched'])} mismatched"
+        + (": " + "; ".join(check["mismatched"][:5]) if check["mismatched"] else "")
+        + f"); booked reservations on the day {check['day_booked']} ≤ its {check['day_seats']} resident seats. "
+        f"The clients received {check['codes_client']} booking codes ({check['codes_unique']} distinct, "
+        f"{check['codes_in_db']} found booked in the database; {check['reservations']} booked in the city in all); "
+        f"{check['holds_left']} holds left (taken by clients whose confirmation failed; released by the periodic task after "
+        "the hold time).",
+        "",
+        "Outcomes per booking client:",
+        "",
+        *table(
+            ["outcome", "clients"],
+            [[name, str(n)] for name, n in result.outcomes.most_common()]
+            + ([["did not finish in time", str(result.unfinished)]] if result.unfinished else []),
+        ),
+        "",
+        f"Errors (5xx, timeouts, connection failures): **{errors}** in the rush "
+        f"({sum(load.count for load in result.steps.values())} booking-flow requests, {result.browse.count} browsing "
+        f"requests); in the baselines: {sum(load.errors for load in result.baselines.values())}.",
+        "",
+        "Figures beside their baselines:",
+        "",
+    ]
+    out += table(
+        ["figure", "rush", "baseline", "ratio"],
+        [
+            [
+                "bookings per second (booked / rush time)",
+                f"{bookings_per_s:.1f} ({booked} in {result.seconds:.1f} s)",
+                f"lock + update one row: {lock_update.rate:.1f} transactions/s",
+                f"**{ratio(bookings_per_s, lock_update.rate)}**",
+            ],
+            [
+                "resident flows per second (any outcome)",
+                f"{flows_per_s:.1f}",
+                f"lock + update one row: {lock_update.rate:.1f}/s",
+                ratio(flows_per_s, lock_update.rate),
+            ],
+            [
+                "availability page, requests/s (browsing city, no writes)",
+                f"{cal_browse.rate:.1f}",
+                f"trivial view: {trivial.rate:.1f}/s",
+                f"**{cal_ratio:.2f}×** — target ≥ 0.50×: "
+                + ("**met**" if cal_ratio >= 0.5 else "**not met**"),
+            ],
+            [
+                "availability page, requests/s (booking city, before the rush)",
+                f"{cal_book.rate:.1f}",
+                f"trivial view: {trivial.rate:.1f}/s",
+                ratio(cal_book.rate, trivial.rate),
+            ],
+            [
+                "availability page while the rush runs (browsing city), requests/s",
+                f"{result.browse.rate:.1f} (p50 {ms(result.browse.ms, 0.5)} ms)",
+                f"same page without the rush: {cal_browse.rate:.1f}/s (p50 {ms(cal_browse.ms, 0.5)} ms)",
+                ratio(result.browse.rate, cal_browse.rate),
+            ],
+            [
+                "whole resident flow, requests/s (all five steps)",
+                f"{flow_rate:.1f} ({flow_requests} requests)",
+                f"trivial view: {trivial.rate:.1f}/s",
+                f"**{ratio(flow_rate, trivial.rate)}**",
+            ],
+            [
+                "whole resident flow, ms per request p50 / p95 / p99",
+                f"{ms(flow_ms, 0.5)} / {ms(flow_ms, 0.95)} / {ms(flow_ms, 0.99)}",
+                f"trivial view: {ms(trivial.ms, 0.5)} / {ms(trivial.ms, 0.95)} / {ms(trivial.ms, 0.99)}",
+                f"**{ratio(percentile(flow_ms, 0.5), percentile(trivial.ms, 0.5))}** (p50)",
+            ],
+        ],
+    )
+    out += ["", "Latency per step in the rush and per baseline (ms, client side, answered requests):", ""]
+    rows = []
+    for name, load in [
+        *((f"rush: {s}", result.steps[s]) for s in RUSH_STEPS),
+        ("rush: browsing calendar", result.browse),
+    ]:
+        rows.append(
+            [name, str(load.count), ms(load.ms, 0.5), ms(load.ms, 0.95), ms(load.ms, 0.99), statuses(load)]
+        )
+    for name, load in result.baselines.items():
+        rows.append(
+            [
+                f"baseline: {name}",
+                str(load.count),
+                ms(load.ms, 0.5),
+                ms(load.ms, 0.95),
+                ms(load.ms, 0.99),
+                f"{statuses(load)}; {load.rate:.1f}/s",
+            ]
+        )
+    out += table(["requests", "n", "p50", "p95", "p99", "HTTP status (count)"], rows)
+    out += [
+        "",
+        f"SQL queries per request (counted once through Django's test client, cache warm, not timed): month "
+        f"calendar {result.queries.get('month calendar', '?')}, day page {result.queries.get('day page', '?')}. "
+        "Without Redis every cache read is a query on the cache table, and the calendar's cached month is deleted "
+        "by every hold and booking of that counter group, so during a rush the booking city's calendar rebuilds "
+        'it often. A 409 ("just taken") also counts as an attack sign (4xx) in the cache. Lock + update: '
+        f"the counter row ended at {check['lock_update_counter']} "
+        f"(= {lock_update.statuses.get('200', 0) + 20 * result.workers} answered with 200, warm-up included, when "
+        "no update was lost).",
+        "",
+    ]
+    return out
+
+
 # --- report ---------------------------------------------------------------------------------------------------
 
 
@@ -951,6 +1569,7 @@ def write_report(
     latency: list[LatencyResult],
     errors: list[str],
     http_setup: str,
+    rush: list[str],
 ) -> None:
     out: list[str] = [
         "# Madoguchi benchmark report",
@@ -1168,7 +1787,20 @@ def write_report(
     ]
     if errors:
         out += ["Exceptions the app logged during the run:", "", *(f"- `{line}`" for line in errors), ""]
+    out += rush
     path.write_text("\n".join(out))
+
+
+RUSH_HEADING = "## 4. Booking rush"
+
+
+def splice_rush(path: Path, section: list[str]) -> None:
+    """`--only rush`: replace the rush section of an existing report (or append it), leaving the rest as it was."""
+    text = path.read_text() if path.exists() else "# Madoguchi benchmark report\n"
+    head, found, _old = text.partition(RUSH_HEADING)
+    if not found:
+        head = text.rstrip("\n") + "\n\n"
+    path.write_text(head + "\n".join(section))
 
 
 # --- main -----------------------------------------------------------------------------------------------------
@@ -1187,6 +1819,26 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=500, help="measured requests per host and path")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured requests per host and path first")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--rush-clients", type=int, default=200, help="booking clients in the rush")
+    parser.add_argument(
+        "--rush-browsers", type=int, default=40, help="clients browsing the other city meanwhile"
+    )
+    parser.add_argument("--rush-seats", type=int, default=4, help="seats per slot of the rush cities")
+    parser.add_argument("--rush-workers", type=int, default=4, help="gunicorn workers for the rush")
+    parser.add_argument(
+        "--rush-threads", type=int, default=4, help="threads per gunicorn worker for the rush"
+    )
+    parser.add_argument(
+        "--rush-requests",
+        type=int,
+        default=2000,
+        help="requests per baseline of the rush (trivial view, ...)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["rush"],
+        help="run only this section and replace it in the existing report (the other sections are kept)",
+    )
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
     parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)
@@ -1229,6 +1881,19 @@ def main(argv: Sequence[str]) -> int:
         machine = machine_info()
 
         cities = Cities()
+        if args.only == "rush":
+            rush = bench_rush(box, cities, args)
+            header = (
+                f"Measured on its own (`--only rush`) on {started_at:%Y-%m-%d %H:%M} UTC, code "
+                f"{machine['Code']}, {machine['CPU']}, PostgreSQL {machine['PostgreSQL']}; the sections above "
+                "may come from an earlier run."
+            )
+            splice_rush(args.report, rush_section(rush, args, header))
+            errors = app_errors(box)
+            if errors:
+                log("exceptions the app logged: " + "; ".join(errors))
+            log(f"wrote the rush section of {args.report} in {time.perf_counter() - started:.0f} s")
+            return 0
         creation = bench_creation(cities, target=args.cities, small=args.small, samples=args.samples)
         log("creation done", "creation")
 
@@ -1246,6 +1911,7 @@ def main(argv: Sequence[str]) -> int:
         port = gunicorn_start(box, args.workers)
         latency = bench_latency(port, ["/", "/accounts/login/"], args.requests, args.warmup)
         log("latency done", "latency")
+        rush = bench_rush(box, cities, args)
 
         write_report(
             args.report,
@@ -1261,6 +1927,7 @@ def main(argv: Sequence[str]) -> int:
             latency=latency,
             errors=app_errors(box),
             http_setup=http_setup,
+            rush=rush_section(rush, args),
         )
     log(f"wrote {args.report} in {time.perf_counter() - started:.0f} s")
     return 0

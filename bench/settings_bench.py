@@ -12,5 +12,5 @@ The project's settings unchanged, except:
 from madoguchi.settings import *  # noqa: F403
 
 _UNLIMITED = (10**9, 60)
-BOOKING_RATE_LIMITS = {name: _UNLIMITED for name in ("hold_ip", "confirm_ip", "notice", "lookup_ip")}
+BOOKING_RATE_LIMITS = dict.fromkeys(("hold_ip", "confirm_ip", "notice", "lookup_ip"), _UNLIMITED)
 ROOT_URLCONF = "bench.urls_bench"

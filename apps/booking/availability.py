@@ -38,11 +38,14 @@ def _month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 
 
 def availability_changed(slot: Slot) -> None:
-    """Forget the cached month of this slot's counter group: now, and again once the writer commits (so a reader
-    that rebuilt the cache from the not-yet-committed state does not keep it)."""
+    """Forget the cached month of this slot's counter group once the writer commits.
+
+    Only after commit: with the database cache (no Redis) a delete inside the booking's transaction would lock the
+    month's cache row until commit, and every other hold and calendar reader of that month would queue behind it.
+    A reader in between sees the month as it was before this write, which is what was committed then.
+    """
     start = slot.start.astimezone(TOKYO)
     key = _key(slot.counter_group_id, start.year, start.month)
-    cache.delete(key)
     transaction.on_commit(lambda: cache.delete(key))
 
 

@@ -37,6 +37,16 @@ class PersonsForm(RefusesIndividualNumber, forms.Form):
         field.help_text = _("ご家族で来庁する場合は、来庁する全員の人数を選んでください。")
 
 
+class EmailFirstForm(PersonsForm):
+    """The times page of a city that confirms the address first: the link to the form goes to this email."""
+
+    email = forms.EmailField(
+        label=_("メールアドレス"),
+        help_text=_("入力ページのリンクをお送りします。リンクは30分間有効です。"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "class": "input"}),
+    )
+
+
 class PersonForm(RefusesIndividualNumber, forms.Form):
     name = forms.CharField(
         label=_("氏名"),

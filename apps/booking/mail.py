@@ -15,12 +15,15 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import linebreaks, urlize
 from django.utils.translation import gettext as _
 
 from apps.booking.calendar import TOKYO
 from apps.booking.forms_fields import to_wareki
-from apps.booking.models import Reservation
+from apps.booking.mail_texts import render_text
+from apps.booking.models import EmailText, Reservation
 from apps.booking.selectors import appearance_get
+from apps.booking.selectors_content import email_text_get
 
 BOOKED, CHANGED, CANCELLED = "booked", "changed", "cancelled"
 KINDS = (BOOKED, CHANGED, CANCELLED)
@@ -29,7 +32,8 @@ KINDS = (BOOKED, CHANGED, CANCELLED)
 def city_base_url() -> str:
     """The city's own address for links in mails sent without a request (its primary domain)."""
     tenant = getattr(connection, "tenant", None)
-    domain = tenant.get_primary_domain() if tenant is not None else None
+    primary = getattr(tenant, "get_primary_domain", None)  # schema_context() sets a FakeTenant without it
+    domain = primary() if callable(primary) else None
     host = domain.domain if domain is not None else "localhost"
     scheme = "http" if host == "localhost" or host.endswith(".localhost") else "https"
     return f"{scheme}://{host}"
@@ -142,17 +146,74 @@ def _subject(kind: str) -> str:
     }[kind]
 
 
+EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+JA_WEEKDAYS = ("月", "火", "水", "木", "金", "土", "日")
+
+
+def text_values(reservation: Reservation, context: dict[str, object], language: str) -> dict[str, str]:
+    """The values of a city's own email text's placeholders (apps.booking.mail_texts.PLACEHOLDERS)."""
+    start, end = reservation.slot.start.astimezone(TOKYO), reservation.slot.end.astimezone(TOKYO)
+    counter = reservation.slot.counter_group
+    if language == "en":
+        day = f"{EN_WEEKDAYS[start.weekday()]} {start:%d/%m/%Y}"
+    else:
+        day = f"{start.year}年{start.month}月{start.day}日（{JA_WEEKDAYS[start.weekday()]}）"
+    return {
+        "code": reservation.code,
+        "date": day,
+        "time": f"{start:%H:%M}–{end:%H:%M}",
+        "purpose": str(context["purpose_name"]),
+        "counter": counter.name,
+        "location": counter.location,
+        "bring": str(context["bring"]),
+        "phone": str(context["city_phone"]),
+        "city": str(context["city_name"]),
+        "manage_url": str(context["manage_url"]),
+    }
+
+
+def city_text(
+    reservation: Reservation, own: EmailText, language: str, context: dict[str, object]
+) -> tuple[str, str, str]:
+    """(subject, text, html) from the city's own text for one kind of mail.
+
+    The manage link is added when the text leaves it out: a resident must always be able to change or cancel.
+    """
+    values = text_values(reservation, context, language)
+    subject = render_text(own.subject, values).replace("\r", " ").replace("\n", " ").strip()
+    body = render_text(own.body, values)
+    if values["manage_url"] not in body:
+        body = f"{body.rstrip()}\n\n{_('変更・取消')}: {values['manage_url']}\n"
+    return subject, body, linebreaks(urlize(body, autoescape=True), autoescape=False)
+
+
 def compose(reservation: Reservation, kind: str, base_url: str) -> EmailMultiAlternatives:
-    with translation.override(reservation.language or "ja"):
+    language = reservation.language or "ja"
+    with translation.override(language):
         context = {**mail_context(reservation, base_url), "kind": kind}
-        subject = _subject(kind) % {"city": context["city_name"], "code": reservation.code}
-        text = render_to_string("booking/email/reservation.txt", context)
-        html = render_to_string("booking/email/reservation.html", context)
+        own = email_text_get(kind, language)
+        if own is not None:
+            subject, text, html = city_text(reservation, own, language, context)
+        else:
+            subject = _subject(kind) % {"city": context["city_name"], "code": reservation.code}
+            text = render_to_string("booking/email/reservation.txt", context)
+            html = render_to_string("booking/email/reservation.html", context)
         ics = reservation_ics(reservation, context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=[reservation.email])
     message.attach_alternative(html, "text/html")
     message.attach(f"{reservation.code}.ics", ics, "text/calendar; charset=utf-8; method=PUBLISH")
     return message
+
+
+def send_email_link(*, email: str, url: str, language: str) -> None:
+    """The email-first mail: a link that opens the booking form with this address (valid for 30 minutes)."""
+    with translation.override(language):
+        name = city_name(language)
+        subject = _("【%(city)s】窓口予約の入力ページのご案内") % {"city": name}
+        body = render_to_string(
+            "booking/email/email_link.txt", {"url": url, "city_name": name, "city_phone": city_phone()}
+        )
+    EmailMultiAlternatives(subject=subject, body=body, to=[email]).send()
 
 
 def send_reservation_mail(reservation_id: int, kind: str, base_url: str = "") -> bool:

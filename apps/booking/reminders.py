@@ -19,17 +19,27 @@ from django.utils import timezone, translation
 
 from apps.booking.calendar import TOKYO
 from apps.booking.models import ReminderSent, Reservation
+from apps.booking.selectors_content import email_text_get
 
 DAY_BEFORE = "day_before"
+REMINDER = "reminder"  # the EmailText kind of the day-before mail
 MAX_ATTEMPTS = 5
 STALE_CLAIM = timedelta(minutes=30)
 
 
 def compose_reminder(reservation: Reservation) -> EmailMessage:
-    with translation.override(reservation.language or "ja"):
-        context = {"reservation": reservation, "slot": reservation.slot, "purpose": reservation.purpose}
-        subject = render_to_string("booking/email/reminder_subject.txt", context).strip()
-        body = render_to_string("booking/email/reminder.txt", context)
+    from apps.booking.mail import city_base_url, city_text, mail_context
+
+    language = reservation.language or "ja"
+    own = email_text_get(REMINDER, language)
+    with translation.override(language):
+        if own is not None:
+            context = mail_context(reservation, city_base_url())
+            subject, body, _html = city_text(reservation, own, language, context)
+        else:
+            context = {"reservation": reservation, "slot": reservation.slot, "purpose": reservation.purpose}
+            subject = render_to_string("booking/email/reminder_subject.txt", context).strip()
+            body = render_to_string("booking/email/reminder.txt", context)
     return EmailMessage(subject=subject, body=body, to=[reservation.email])
 
 

@@ -52,6 +52,37 @@ def reservation_find(*, code: str, birth_date: date) -> Reservation | None:
     )
 
 
+# --- Email first (BookingSettings.confirm_email_first) ------------------------------------------------------------
+EMAIL_FIRST_SALT = "booking.email_first"
+EMAIL_FIRST_MAX_AGE = 30 * 60  # seconds: the link opens the form for half an hour
+
+
+def email_link_token(*, slot_id: int, purpose_id: int, persons: int, email: str) -> str:
+    """The signed part of /book/start/<token>/: the chosen time and the address that received it."""
+    return signing.dumps(
+        {"s": slot_id, "p": purpose_id, "n": persons, "e": email}, salt=EMAIL_FIRST_SALT, compress=True
+    )
+
+
+def email_link_read(token: str) -> dict[str, int | str] | None:
+    """The choice an email-first link carries, or None when it is forged, altered or older than 30 minutes."""
+    try:
+        data = signing.loads(token, salt=EMAIL_FIRST_SALT, max_age=EMAIL_FIRST_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired is a BadSignature
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return {
+            "slot": int(data["s"]),
+            "purpose": int(data["p"]),
+            "persons": int(data["n"]),
+            "email": str(data["e"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 # --- Rate limits (shared cache; keys are tenant-prefixed) ----------------------------------------------------------
 def _limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
     limits: dict[str, tuple[int, int]] = getattr(django_settings, "BOOKING_RATE_LIMITS", {})
@@ -64,6 +95,8 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "confirm_ip": (20, 10 * 60),
     "notice": (10, 60 * 60),
     "lookup_ip": (10, 10 * 60),
+    "email_link_ip": (10, 10 * 60),
+    "email_link_address": (3, 10 * 60),
 }
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("find/", views.find, name="find"),
     path("hold/<uuid:token>/", views.hold_form, name="hold"),
     path("done/<str:code>/", views.done, name="done"),
+    path("start/<str:token>/", views.email_start, name="email_start"),
     path("manage/<str:token>/", views.manage, name="manage"),
     path("manage/<str:token>/change/", views.manage_change, name="manage_change"),
     path("<slug:purpose_code>/", views.month_calendar, name="calendar"),

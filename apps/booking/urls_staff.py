@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.booking import views_staff
+from apps.booking import views_content, views_staff
 
 app_name = "booking_staff"
 
@@ -27,4 +27,19 @@ urlpatterns = [
     path("purposes/<int:purpose_id>/", views_staff.purpose_edit, name="purpose_edit"),
     path("calendar/", views_staff.calendar_days, name="calendar"),
     path("calendar/<int:day_id>/remove/", views_staff.calendar_day_remove, name="calendar_day_remove"),
+    path("announcements/", views_content.announcements, name="announcements"),
+    path("announcements/new/", views_content.announcement_edit, name="announcement_add"),
+    path(
+        "announcements/<int:announcement_id>/edit/", views_content.announcement_edit, name="announcement_edit"
+    ),
+    path(
+        "announcements/<int:announcement_id>/delete/",
+        views_content.announcement_delete,
+        name="announcement_delete",
+    ),
+    path("mail-texts/", views_content.email_text_list, name="email_texts"),
+    path("mail-texts/<str:kind>/<str:language>/", views_content.email_text_edit, name="email_text_edit"),
+    path(
+        "mail-texts/<str:kind>/<str:language>/reset/", views_content.email_text_reset, name="email_text_reset"
+    ),
 ]

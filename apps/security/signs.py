@@ -282,6 +282,11 @@ class AttackSignMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         status = response.status_code
-        if 400 <= status < 500 and not (status == 404 and request.path.startswith(self.static_prefix)):
+        # 409 is "just taken" in a booking rush, an ordinary outcome for many residents behind one carrier NAT.
+        if (
+            400 <= status < 500
+            and status != 409
+            and not (status == 404 and request.path.startswith(self.static_prefix))
+        ):
             record_sign(HTTP_4XX, client_ip(request))
         return response

@@ -7,7 +7,9 @@ from typing import Any
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 
+from frontend.sanitize import sanitize_rich_text
 from tenants.db import current_schema
 
 CACHE_SECONDS = 60
@@ -34,7 +36,8 @@ def maintenance(request: HttpRequest) -> dict[str, Any]:
         "maintenance_notices": [
             {
                 "title": (n.title_en or n.title_ja) if english else n.title_ja,
-                "body": (n.body_en or n.body_ja) if english else n.body_ja,
+                # Stored sanitised, cleaned again here: only nh3's output is marked safe.
+                "body": mark_safe(sanitize_rich_text((n.body_en or n.body_ja) if english else n.body_ja)),  # noqa: S308
                 "window_start": n.window_start,
                 "window_end": n.window_end,
                 # Recomputed per request: a cached list must not say "planned" once the window has begun.

@@ -22,6 +22,7 @@ class DatabaseConfig:
     url: str
     embedded: bool  # True: the project's own PostgreSQL under .data/pg (pgserver)
     embedded_name: str  # the embedded server's database (tests' workers point this at the test database)
+    conn_max_age: int  # seconds a connection is kept between requests
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def load() -> Config:
             url=database_url or embedded_database_url(),
             embedded=not database_url,
             embedded_name=env.str("MADOGUCHI_EMBEDDED_DB", default="madoguchi"),
+            conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=60),
         ),
         redis=RedisConfig(
             url=env.str("REDIS_URL", default="") or None,

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import dateformat
+from django.utils import dateformat, timezone, translation
 from django.views.decorators.http import require_safe
 
 
@@ -16,7 +16,10 @@ def vendor_home(request: HttpRequest) -> HttpResponse:
 
 
 def city_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "city/home.html")
+    from apps.booking.selectors_content import announcements_shown
+
+    language = "en" if (translation.get_language() or "ja").startswith("en") else "ja"
+    return render(request, "city/home.html", {"announcements": announcements_shown(timezone.now(), language)})
 
 
 THEME_DEFAULT_COLOR = "#1d4e89"  # tokens.css's --city-primary

@@ -117,6 +117,31 @@ FORMS: list[FormTarget] = [
         role="supervisor",
     ),
     FormTarget(
+        "announcement",
+        "/staff/booking/announcements/new/",
+        {
+            "title_ja": "臨時休業のお知らせ",
+            "title_en": "Closed",
+            "body_ja": "<p>本文</p>",
+            "body_en": "",
+            "starts_at": "2026-01-05T09:00",
+            "ends_at": "",
+        },
+        ("title_ja", "title_en", "body_ja", "body_en"),
+        hosts=("city",),
+        signed_in=True,
+        role="supervisor",
+    ),
+    FormTarget(
+        "email text",
+        "/staff/booking/mail-texts/booked/ja/",
+        {"subject": "予約 {code}", "body": "{city} {date}", "action": "preview"},
+        ("subject", "body"),
+        hosts=("city",),
+        signed_in=True,
+        role="supervisor",
+    ),
+    FormTarget(
         "audit log filter",
         "/staff/audit/",
         {"from": "", "to": "", "action": "", "actor": STAFF_LOGIN, "address": ""},
@@ -147,7 +172,7 @@ FORMS: list[FormTarget] = [
 ROUTE_EXAMPLES: dict[str, str] = {
     r"accounts/^confirm-email/(?P<key>[-:\w]+)/$": "accounts/confirm-email/no-such-key/",
     r"accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": "accounts/password/reset/key/1-no-such-key/",
-    r"console/^(?P<app_label>tenants|auth|account|mfa|security)/$": "console/auth/",
+    r"console/^(?P<app_label>tenants|auth|account|mfa|security|console)/$": "console/auth/",
     r"console/(?P<url>.*)$": "console/no-such-page/",
 }
 _CONVERTER = re.compile(r"<(?:(?P<kind>\w+):)?\w+>")

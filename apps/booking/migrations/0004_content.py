@@ -4,48 +4,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('booking', '0003_booking_permissions'),
+        ("booking", "0003_booking_permissions"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Announcement',
+            name="Announcement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title_ja', models.CharField(max_length=200, verbose_name='見出し（日本語）')),
-                ('title_en', models.CharField(blank=True, max_length=200, verbose_name='見出し（英語）')),
-                ('body_ja', models.TextField(blank=True, help_text='使えるタグ: p, br, strong, em, ul, ol, li, a, h2, h3', verbose_name='本文（日本語）')),
-                ('body_en', models.TextField(blank=True, verbose_name='本文（英語）')),
-                ('starts_at', models.DateTimeField(verbose_name='掲載開始')),
-                ('ends_at', models.DateTimeField(blank=True, help_text='空欄は終了日なし', null=True, verbose_name='掲載終了')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title_ja", models.CharField(max_length=200, verbose_name="見出し（日本語）")),
+                ("title_en", models.CharField(blank=True, max_length=200, verbose_name="見出し（英語）")),
+                (
+                    "body_ja",
+                    models.TextField(
+                        blank=True,
+                        help_text="使えるタグ: p, br, strong, em, ul, ol, li, a, h2, h3",
+                        verbose_name="本文（日本語）",
+                    ),
+                ),
+                ("body_en", models.TextField(blank=True, verbose_name="本文（英語）")),
+                ("starts_at", models.DateTimeField(verbose_name="掲載開始")),
+                (
+                    "ends_at",
+                    models.DateTimeField(
+                        blank=True, help_text="空欄は終了日なし", null=True, verbose_name="掲載終了"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'お知らせ',
-                'verbose_name_plural': 'お知らせ',
-                'ordering': ['-starts_at', '-pk'],
-                'indexes': [models.Index(fields=['starts_at'], name='booking_ann_starts__5b0581_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_at__isnull', True), ('ends_at__gt', models.F('starts_at')), _connector='OR'), name='announcement_ends_after_start')],
+                "verbose_name": "お知らせ",
+                "verbose_name_plural": "お知らせ",
+                "ordering": ["-starts_at", "-pk"],
+                "indexes": [models.Index(fields=["starts_at"], name="booking_ann_starts__5b0581_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("ends_at__isnull", True), ("ends_at__gt", models.F("starts_at")), _connector="OR"
+                        ),
+                        name="announcement_ends_after_start",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EmailText',
+            name="EmailText",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('booked', '予約の受付'), ('changed', '予約の変更'), ('cancelled', '予約の取消'), ('reminder', '前日のお知らせ')], max_length=20, verbose_name='種類')),
-                ('language', models.CharField(choices=[('ja', '日本語'), ('en', '英語')], max_length=5, verbose_name='言語')),
-                ('subject', models.CharField(max_length=200, verbose_name='件名')),
-                ('body', models.TextField(verbose_name='本文')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("booked", "予約の受付"),
+                            ("changed", "予約の変更"),
+                            ("cancelled", "予約の取消"),
+                            ("reminder", "前日のお知らせ"),
+                        ],
+                        max_length=20,
+                        verbose_name="種類",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[("ja", "日本語"), ("en", "英語")], max_length=5, verbose_name="言語"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=200, verbose_name="件名")),
+                ("body", models.TextField(verbose_name="本文")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'メール文面',
-                'verbose_name_plural': 'メール文面',
-                'ordering': ['kind', 'language'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'language'), name='email_text_unique_kind_language')],
+                "verbose_name": "メール文面",
+                "verbose_name_plural": "メール文面",
+                "ordering": ["kind", "language"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "language"), name="email_text_unique_kind_language"
+                    )
+                ],
             },
         ),
     ]

@@ -62,10 +62,14 @@ def test_the_month_calendar_query_count_does_not_grow_with_slots_or_bookings(
     small = _calendar_queries(city_client, f"{first:%Y-%m}")
     fill(range(1, 15))
     assert _calendar_queries(city_client, f"{first:%Y-%m}") == small
-    assert small <= 25  # middleware, session, settings, cache: a fixed cost, never per slot
+    # middleware, session, settings, cache: a fixed cost, never per slot. 7 of them are the maintenance banner's
+    # cache miss (the cache was cleared): read, the notice query, the write.
+    assert small <= 32
 
 
-def test_availability_is_cached_and_a_booking_invalidates_it(in_city: Municipality) -> None:
+def test_availability_is_cached_and_a_booking_invalidates_it(
+    in_city: Municipality, django_capture_on_commit_callbacks: Any
+) -> None:
     day = visit_day()
     slot = make_slot(day, seats=1)
     settings = BookingSettings.objects.get()
@@ -81,7 +85,8 @@ def test_availability_is_cached_and_a_booking_invalidates_it(in_city: Municipali
     with CaptureQueriesContext(connection) as queries:
         assert status() == "few"
     assert not [q for q in queries if "booking_slot" in q["sql"]]  # served from the cache
-    _book(slot)
+    with django_capture_on_commit_callbacks(execute=True):  # the cache is forgotten when the booking commits
+        _book(slot)
     assert status() == "full"
 
 

@@ -245,7 +245,8 @@ def test_a_supervisor_raises_a_frames_seats_with_a_reason_audited(
     assert "今の席数（3）より多く" in refused.content.decode()
 
 
-QUERIES = 41  # session, user, MFA, network, settings, the day (4), the audit event, the forms
+# session, user, MFA, network, settings, the day (4), the audit event, the forms, the maintenance banner's cache (2)
+QUERIES = 43
 
 
 def test_the_day_view_costs_the_same_queries_for_2_and_20_bookings(

@@ -4,35 +4,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MaintenanceNotice',
+            name="MaintenanceNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title_ja', models.CharField(max_length=200, verbose_name='見出し（日本語）')),
-                ('title_en', models.CharField(blank=True, max_length=200, verbose_name='見出し（英語）')),
-                ('body_ja', models.TextField(blank=True, verbose_name='本文（日本語）')),
-                ('body_en', models.TextField(blank=True, verbose_name='本文（英語）')),
-                ('starts_at', models.DateTimeField(verbose_name='掲載開始')),
-                ('ends_at', models.DateTimeField(blank=True, help_text='空欄は終了日なし', null=True, verbose_name='掲載終了')),
-                ('window_start', models.DateTimeField(blank=True, null=True, verbose_name='メンテナンス開始')),
-                ('window_end', models.DateTimeField(blank=True, null=True, verbose_name='メンテナンス終了')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('municipalities', models.ManyToManyField(blank=True, help_text='空欄はすべての市区町村', related_name='maintenance_notices', to='tenants.municipality', verbose_name='対象の市区町村')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title_ja", models.CharField(max_length=200, verbose_name="見出し（日本語）")),
+                ("title_en", models.CharField(blank=True, max_length=200, verbose_name="見出し（英語）")),
+                ("body_ja", models.TextField(blank=True, verbose_name="本文（日本語）")),
+                ("body_en", models.TextField(blank=True, verbose_name="本文（英語）")),
+                ("starts_at", models.DateTimeField(verbose_name="掲載開始")),
+                (
+                    "ends_at",
+                    models.DateTimeField(
+                        blank=True, help_text="空欄は終了日なし", null=True, verbose_name="掲載終了"
+                    ),
+                ),
+                (
+                    "window_start",
+                    models.DateTimeField(blank=True, null=True, verbose_name="メンテナンス開始"),
+                ),
+                ("window_end", models.DateTimeField(blank=True, null=True, verbose_name="メンテナンス終了")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "municipalities",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="空欄はすべての市区町村",
+                        related_name="maintenance_notices",
+                        to="tenants.municipality",
+                        verbose_name="対象の市区町村",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'メンテナンスのお知らせ',
-                'verbose_name_plural': 'メンテナンスのお知らせ',
-                'ordering': ['starts_at', 'pk'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_at__isnull', True), ('ends_at__gt', models.F('starts_at')), _connector='OR'), name='maintenance_notice_ends_after_start'), models.CheckConstraint(condition=models.Q(('window_start__isnull', True), ('window_end__isnull', True), ('window_end__gt', models.F('window_start')), _connector='OR'), name='maintenance_window_end_after_start')],
+                "verbose_name": "メンテナンスのお知らせ",
+                "verbose_name_plural": "メンテナンスのお知らせ",
+                "ordering": ["starts_at", "pk"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("ends_at__isnull", True), ("ends_at__gt", models.F("starts_at")), _connector="OR"
+                        ),
+                        name="maintenance_notice_ends_after_start",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("window_start__isnull", True),
+                            ("window_end__isnull", True),
+                            ("window_end__gt", models.F("window_start")),
+                            _connector="OR",
+                        ),
+                        name="maintenance_window_end_after_start",
+                    ),
+                ],
             },
         ),
     ]

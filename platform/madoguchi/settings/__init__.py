@@ -85,6 +85,9 @@ else:
 _db["ENGINE"] = "django_tenants.postgresql_backend"
 _db.setdefault("OPTIONS", {})
 _db["CONN_HEALTH_CHECKS"] = True
+# Keep connections between requests (a new one per request cost more than the page); django-tenants sets the
+# search_path on every request, so a kept connection never carries one city's schema into another's request.
+_db["CONN_MAX_AGE"] = CONFIG.database.conn_max_age
 _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,109 @@
+"""Supervisor writes on what a city publishes: announcements and email texts. Each is audited in its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+
+from apps.booking.mail_texts import placeholder_errors
+from apps.booking.models_content import Announcement, EmailText
+from apps.security.audit import audit_record
+from apps.security.roles import CONFIGURE_BOOKING, ensure_permission
+
+ANNOUNCEMENT_FIELDS = ["title_ja", "title_en", "body_ja", "body_en", "starts_at", "ends_at"]
+EMAIL_TEXT_FIELDS = ["subject", "body"]
+
+
+def _picture(instance: Any, fields: list[str]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in fields}
+
+
+def announcement_save(
+    *, announcement_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> Announcement:
+    """Create or change an announcement; the body is sanitised by the model on save (the audit shows the result)."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        if announcement_id is None:
+            announcement, before = Announcement(), None
+        else:
+            announcement = Announcement.objects.select_for_update().get(pk=announcement_id)
+            before = _picture(announcement, ANNOUNCEMENT_FIELDS)
+        for name in ANNOUNCEMENT_FIELDS:
+            setattr(announcement, name, values[name])
+        announcement.full_clean()
+        announcement.save()
+        audit_record(
+            action="booking.announcement_created" if before is None else "booking.announcement_updated",
+            request=request,
+            actor=actor,
+            target=f"Announcement:{announcement.pk}",
+            summary=announcement.title_ja,
+            before=before,
+            after=_picture(announcement, ANNOUNCEMENT_FIELDS),
+        )
+    return announcement
+
+
+def announcement_delete(*, announcement_id: int, actor: Any, request: HttpRequest | None = None) -> None:
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        announcement = Announcement.objects.select_for_update().get(pk=announcement_id)
+        before = _picture(announcement, ANNOUNCEMENT_FIELDS)
+        announcement.delete()
+        audit_record(
+            action="booking.announcement_deleted",
+            request=request,
+            actor=actor,
+            target=f"Announcement:{announcement_id}",
+            summary=str(before["title_ja"]),
+            before=before,
+        )
+
+
+def email_text_save(
+    *, kind: str, language: str, subject: str, body: str, actor: Any, request: HttpRequest | None = None
+) -> EmailText:
+    """Set the city's text for one kind and language (replacing the built-in one). Placeholders are checked."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    errors = placeholder_errors(subject) + placeholder_errors(body)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = EmailText.objects.select_for_update().filter(kind=kind, language=language).first()
+        before = _picture(current, EMAIL_TEXT_FIELDS) if current else None
+        text = current or EmailText(kind=kind, language=language)
+        text.subject, text.body = subject, body
+        text.full_clean()
+        text.save()
+        audit_record(
+            action="booking.email_text_saved",
+            request=request,
+            actor=actor,
+            target=f"EmailText:{kind}/{language}",
+            before=before,
+            after=_picture(text, EMAIL_TEXT_FIELDS),
+        )
+    return text
+
+
+def email_text_reset(*, kind: str, language: str, actor: Any, request: HttpRequest | None = None) -> bool:
+    """Go back to the built-in text; False when the city had none of its own."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        current = EmailText.objects.select_for_update().filter(kind=kind, language=language).first()
+        if current is None:
+            return False
+        before = _picture(current, EMAIL_TEXT_FIELDS)
+        current.delete()
+        audit_record(
+            action="booking.email_text_reset",
+            request=request,
+            actor=actor,
+            target=f"EmailText:{kind}/{language}",
+            before=before,
+        )
+    return True
