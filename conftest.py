@@ -6,10 +6,13 @@ nothing. Cities are cloned from the template schema, so the fixtures cost well u
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -18,6 +21,13 @@ from apps.security.models import AllowedNetwork
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure, template_ensure
+
+# A namespace of this run in the cache: with Redis (REDIS_URL) the cache outlives each test's rolled-back
+# transaction, so every test's keys (lockout and rate-limit counters, cached network lists) are removed after it.
+# Child processes (worker, test server) inherit it through the environment.
+CACHE_PREFIX = f"test{uuid.uuid4().hex[:10]}"
+os.environ["MADOGUCHI_CACHE_PREFIX"] = CACHE_PREFIX
+settings.CACHES["default"]["KEY_PREFIX"] = CACHE_PREFIX
 
 PUBLIC_HOST = "localhost"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
@@ -73,6 +83,17 @@ def django_db_setup(
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         teardown_databases(databases, verbosity=verbosity)
+
+
+@pytest.fixture(autouse=True)
+def _forget_shared_cache_between_tests() -> Iterator[None]:
+    yield
+    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        from django.core.cache import cache
+
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        for key in client.scan_iter(match=f"*:{CACHE_PREFIX}:*", count=1000):
+            client.delete(key)
 
 
 @pytest.fixture(autouse=True)

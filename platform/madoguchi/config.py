@@ -29,6 +29,7 @@ class DatabaseConfig:
 class RedisConfig:
     url: str | None  # None: the PostgreSQL-backed cache and the filesystem Celery broker under .data/
     celery_queue: str
+    cache_prefix: str  # a namespace in a shared cache (tests use one of their own)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def load() -> Config:
         redis=RedisConfig(
             url=env.str("REDIS_URL", default="") or None,
             celery_queue=env.str("MADOGUCHI_CELERY_QUEUE", default="madoguchi"),
+            cache_prefix=env.str("MADOGUCHI_CACHE_PREFIX", default=""),
         ),
         mail=MailConfig(
             backend=env.str("EMAIL_BACKEND", default="file"),

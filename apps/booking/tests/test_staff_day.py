@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -245,26 +247,26 @@ def test_a_supervisor_raises_a_frames_seats_with_a_reason_audited(
     assert "今の席数（3）より多く" in refused.content.decode()
 
 
-# session, user, MFA, network, settings, the day (4), the audit event, the forms, the maintenance banner's cache (2)
-QUERIES = 43
+def test_the_day_view_costs_the_same_queries_for_2_and_20_bookings(city: Municipality, staff: Client) -> None:
+    # The count itself depends on the cache backend (the database cache's reads are queries, Redis's are not);
+    # what must hold is that it does not grow with the bookings.
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            staff.get(day_url(TOMORROW))
+        return len(captured)
 
-
-def test_the_day_view_costs_the_same_queries_for_2_and_20_bookings(
-    city: Municipality, staff: Client, django_assert_num_queries: Any
-) -> None:
     with schema_context("ageo"):
         slot = make_slot(TOMORROW, seats=40)
         for i in range(2):
             book(slot, persons=2, name=f"佐藤{i}")
     staff.get(day_url(TOMORROW))  # the session's first request settles its own rows
-    with django_assert_num_queries(QUERIES):
-        staff.get(day_url(TOMORROW))
+    few = queries()
     with schema_context("ageo"):
         for i in range(18):
             book(slot, persons=1, name=f"鈴木{i}")
         make_slot(TOMORROW, at=time(10, 0))
-    with django_assert_num_queries(QUERIES):
-        page = staff.get(day_url(TOMORROW))
+    assert queries() == few
+    page = staff.get(day_url(TOMORROW))
     assert page.content.decode().count("<tr>") >= 20
 
 

@@ -101,6 +101,7 @@ if EMBEDDED_DATABASE:
 
 # --- Cache and Celery --------------------------------------------------------------------------------------------
 _cache_key = {
+    "KEY_PREFIX": CONFIG.redis.cache_prefix,
     "KEY_FUNCTION": "django_tenants.cache.make_key",
     "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
 }
