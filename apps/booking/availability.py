@@ -23,6 +23,7 @@ FEW_PERSONS = 3
 FEW_SHARE = 0.2
 
 AVAILABLE, FEW, FULL, CLOSED = "available", "few", "full", "closed"
+OUTSIDE = "outside"  # before the booking deadline (past days included) or beyond the booking window
 
 CachedDay = list[tuple[float, int, int]]  # (start as a timestamp, free seats for residents, seats)
 
@@ -83,7 +84,7 @@ def _month_slots(counter_group_id: int, year: int, month: int) -> dict[int, Cach
 @dataclass(frozen=True)
 class DayAvailability:
     day: date
-    status: str  # AVAILABLE, FEW, FULL or CLOSED
+    status: str  # AVAILABLE, FEW, FULL, CLOSED or OUTSIDE
     persons_free: int  # how many persons of this purpose could still book that day
 
 
@@ -100,7 +101,9 @@ def month_availability(
 ) -> list[DayAvailability]:
     """Every day of the month with its status for this purpose (one cache read, or one query on a miss)."""
     days = _month_slots(purpose.counter_group_id, year, month)
-    first, last = (t.timestamp() for t in bookable_range(settings, now))
+    window = bookable_range(settings, now)
+    first, last = (t.timestamp() for t in window)
+    first_day, last_day = (t.astimezone(TOKYO).date() for t in window)
     need = purpose.seats_per_person
     result = []
     month_start, following = _month_bounds(year, month)
@@ -108,7 +111,7 @@ def month_availability(
         day = (month_start + timedelta(days=offset)).date()
         slots = [s for s in days.get(day.day, []) if first <= s[0] < last]
         if not slots:
-            result.append(DayAvailability(day, CLOSED, 0))
+            result.append(DayAvailability(day, OUTSIDE if not first_day <= day <= last_day else CLOSED, 0))
             continue
         persons = sum(free // need for _start, free, _seats in slots)
         capacity = sum(seats // need for _start, _free, seats in slots)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_noop, pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from apps.booking import mail
-from apps.booking.availability import AVAILABLE, CLOSED, FEW, FULL, month_availability
+from apps.booking.availability import AVAILABLE, CLOSED, FEW, FULL, OUTSIDE, month_availability
 from apps.booking.calendar import TOKYO
 from apps.booking.forms_fields import to_wareki
 from apps.booking.forms_resident import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
@@ -53,6 +53,7 @@ STATUS_LABELS = {
     FEW: ("△", gettext_noop("残りわずか")),
     FULL: ("×", gettext_noop("満席")),
     CLOSED: ("—", gettext_noop("休み")),
+    OUTSIDE: ("—", gettext_noop("受付期間外")),
 }
 WEEKDAYS = [
     pgettext_lazy("曜日", "月"),
@@ -154,7 +155,8 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
             if following <= (last_day.year, last_day.month)
             else None,
             "legend": [
-                (s, STATUS_LABELS[s][0], _(STATUS_LABELS[s][1])) for s in (AVAILABLE, FEW, FULL, CLOSED)
+                (s, STATUS_LABELS[s][0], _(STATUS_LABELS[s][1]))
+                for s in (AVAILABLE, FEW, FULL, CLOSED, OUTSIDE)
             ],
         },
     )

@@ -194,3 +194,20 @@ def test_a_move_into_a_full_slot_or_after_the_deadline_is_refused(in_city: Munic
         reservation_move(
             reservation_id=reservation.pk, new_slot_id=later.pk, now=timezone.now() + timedelta(days=4)
         )
+
+
+def test_past_days_read_outside_the_booking_period_not_closed(in_city: Municipality) -> None:
+    from apps.booking.availability import CLOSED, OUTSIDE, month_availability
+
+    today = timezone.localdate()
+    days = month_availability(
+        purpose=application(),
+        year=today.year,
+        month=today.month,
+        settings=BookingSettings.objects.get(),
+        now=timezone.now(),
+    )
+    by_day = {d.day: d.status for d in days}
+    assert by_day[today] in (OUTSIDE, CLOSED)
+    if today.day > 1:
+        assert by_day[today.replace(day=1)] == OUTSIDE
