@@ -10,15 +10,12 @@ from django.http import HttpRequest
 
 from apps.booking.mail_texts import placeholder_errors
 from apps.booking.models_content import Announcement, EmailText
+from apps.booking.services_staff import config_delete, config_picture
 from apps.security.audit import audit_record
 from apps.security.roles import CONFIGURE_BOOKING, ensure_permission
 
 ANNOUNCEMENT_FIELDS = ["title_ja", "title_en", "body_ja", "body_en", "starts_at", "ends_at"]
 EMAIL_TEXT_FIELDS = ["subject", "body"]
-
-
-def _picture(instance: Any, fields: list[str]) -> dict[str, Any]:
-    return {name: getattr(instance, name) for name in fields}
 
 
 def announcement_save(
@@ -31,7 +28,7 @@ def announcement_save(
             announcement, before = Announcement(), None
         else:
             announcement = Announcement.objects.select_for_update().get(pk=announcement_id)
-            before = _picture(announcement, ANNOUNCEMENT_FIELDS)
+            before = config_picture(announcement, ANNOUNCEMENT_FIELDS)
         for name in ANNOUNCEMENT_FIELDS:
             setattr(announcement, name, values[name])
         announcement.full_clean()
@@ -43,25 +40,21 @@ def announcement_save(
             target=f"Announcement:{announcement.pk}",
             summary=announcement.title_ja,
             before=before,
-            after=_picture(announcement, ANNOUNCEMENT_FIELDS),
+            after=config_picture(announcement, ANNOUNCEMENT_FIELDS),
         )
     return announcement
 
 
 def announcement_delete(*, announcement_id: int, actor: Any, request: HttpRequest | None = None) -> None:
-    ensure_permission(actor, CONFIGURE_BOOKING)
-    with transaction.atomic():
-        announcement = Announcement.objects.select_for_update().get(pk=announcement_id)
-        before = _picture(announcement, ANNOUNCEMENT_FIELDS)
-        announcement.delete()
-        audit_record(
-            action="booking.announcement_deleted",
-            request=request,
-            actor=actor,
-            target=f"Announcement:{announcement_id}",
-            summary=str(before["title_ja"]),
-            before=before,
-        )
+    config_delete(
+        model=Announcement,
+        pk=announcement_id,
+        fields=ANNOUNCEMENT_FIELDS,
+        action="booking.announcement_deleted",
+        actor=actor,
+        request=request,
+        summary=lambda announcement: str(announcement.title_ja),
+    )
 
 
 def email_text_save(
@@ -74,7 +67,7 @@ def email_text_save(
         raise ValidationError(errors)
     with transaction.atomic():
         current = EmailText.objects.select_for_update().filter(kind=kind, language=language).first()
-        before = _picture(current, EMAIL_TEXT_FIELDS) if current else None
+        before = config_picture(current, EMAIL_TEXT_FIELDS) if current else None
         text = current or EmailText(kind=kind, language=language)
         text.subject, text.body = subject, body
         text.full_clean()
@@ -85,7 +78,7 @@ def email_text_save(
             actor=actor,
             target=f"EmailText:{kind}/{language}",
             before=before,
-            after=_picture(text, EMAIL_TEXT_FIELDS),
+            after=config_picture(text, EMAIL_TEXT_FIELDS),
         )
     return text
 
@@ -97,7 +90,7 @@ def email_text_reset(*, kind: str, language: str, actor: Any, request: HttpReque
         current = EmailText.objects.select_for_update().filter(kind=kind, language=language).first()
         if current is None:
             return False
-        before = _picture(current, EMAIL_TEXT_FIELDS)
+        before = config_picture(current, EMAIL_TEXT_FIELDS)
         current.delete()
         audit_record(
             action="booking.email_text_reset",

@@ -7,6 +7,7 @@ dropped but listed for staff (selectors_staff.affected_reservations).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -76,13 +77,39 @@ PURPOSE_FIELDS = [
 CALENDAR_FIELDS = ["date", "kind", "counter_group", "start", "end", "reason"]
 
 
-def _values(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+def config_picture(instance: models.Model, fields: list[str]) -> dict[str, Any]:
     """A JSON-friendly picture of `fields` for the audit log's before/after (foreign keys as their ids)."""
     result: dict[str, Any] = {}
     for name in fields:
         value = getattr(instance, name)
         result[name] = value.pk if isinstance(value, models.Model) else value
     return result
+
+
+def config_delete(
+    *,
+    model: type[models.Model],
+    pk: int,
+    fields: list[str],
+    action: str,
+    actor: Any,
+    request: HttpRequest | None,
+    summary: Callable[[Any], str] = str,
+) -> None:
+    """Delete one configuration row under a lock and audit what it held (supervisors only)."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        instance = model._default_manager.select_for_update().get(pk=pk)
+        before = config_picture(instance, fields)
+        instance.delete()
+        audit_record(
+            action=action,
+            request=request,
+            actor=actor,
+            target=f"{model.__name__}:{pk}",
+            summary=summary(instance),
+            before=before,
+        )
 
 
 def _sync() -> SlotSyncResult:
@@ -113,7 +140,7 @@ def _config_save(
         creating = instance.pk is None
         if not creating:
             instance = type(instance).objects.select_for_update().get(pk=instance.pk)  # type: ignore[attr-defined]
-        before = None if creating else _values(instance, fields)
+        before = None if creating else config_picture(instance, fields)
         for name in fields:
             setattr(instance, name, values[name])
         instance.full_clean()
@@ -125,7 +152,7 @@ def _config_save(
             target=f"{type(instance).__name__}:{instance.pk}",
             summary=str(instance),
             before=before,
-            after=_values(instance, fields),
+            after=config_picture(instance, fields),
         )
     return instance
 
@@ -205,24 +232,14 @@ def opening_hours_add(
 
 
 def opening_hours_remove(*, hours_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
-    ensure_permission(actor, CONFIGURE_BOOKING)
-    with transaction.atomic():
-        hours = OpeningHours.objects.select_for_update().get(pk=hours_id)
-        before = {
-            "counter_group": hours.counter_group_id,
-            "weekday": hours.weekday,
-            "start": hours.start,
-            "end": hours.end,
-        }
-        hours.delete()
-        audit_record(
-            action="booking.hours_removed",
-            request=request,
-            actor=actor,
-            target=f"OpeningHours:{hours_id}",
-            summary=str(hours),
-            before=before,
-        )
+    config_delete(
+        model=OpeningHours,
+        pk=hours_id,
+        fields=["counter_group", "weekday", "start", "end"],
+        action="booking.hours_removed",
+        actor=actor,
+        request=request,
+    )
     return _sync()
 
 
@@ -241,19 +258,14 @@ def calendar_day_add(
 
 
 def calendar_day_remove(*, day_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
-    ensure_permission(actor, CONFIGURE_BOOKING)
-    with transaction.atomic():
-        day = CalendarDay.objects.select_for_update().get(pk=day_id)
-        before = _values(day, CALENDAR_FIELDS)
-        day.delete()
-        audit_record(
-            action="booking.calendar_day_removed",
-            request=request,
-            actor=actor,
-            target=f"CalendarDay:{day_id}",
-            summary=str(day),
-            before=before,
-        )
+    config_delete(
+        model=CalendarDay,
+        pk=day_id,
+        fields=CALENDAR_FIELDS,
+        action="booking.calendar_day_removed",
+        actor=actor,
+        request=request,
+    )
     return _sync()
 
 
