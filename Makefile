@@ -43,13 +43,17 @@ typecheck: install
 
 # Chromium for the browser tests: Debian's package, installed with apt as root; elsewhere the tests skip visibly.
 browser-deps:
-	@if [ -x /usr/bin/chromium ]; then :; \
+	@# Debian's chromium (browser tests) and the IPAex fonts (embedded in notice PDFs; without them the PDFs use
+	@# reportlab's built-in Japanese CID fonts, which viewers must supply).
+	@need=""; [ -x /usr/bin/chromium ] || need="chromium"; \
+	[ -f /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ] || need="$$need fonts-ipaexfont"; \
+	if [ -z "$$need" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian's chromium for the browser tests"; \
-		(apt-get install -y -qq chromium >/dev/null 2>&1 || \
-		 (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)) || \
-		echo "NOTICE: chromium could not be installed; browser tests will be skipped"; \
-	else echo "NOTICE: not root or no apt: browser tests will be skipped unless /usr/bin/chromium exists"; fi
+		echo "installing Debian's $$need"; \
+		(apt-get install -y -qq $$need >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq $$need >/dev/null)) || \
+		echo "NOTICE: $$need could not be installed; browser tests will be skipped, PDFs use CID fonts"; \
+	else echo "NOTICE: not root or no apt: $$need missing (browser tests skipped, PDFs use CID fonts)"; fi
 
 # The embedded PostgreSQL is stopped afterwards if this run started it, whatever the result.
 test: install browser-deps

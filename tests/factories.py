@@ -60,3 +60,40 @@ def login_as(client: Any, user: User, schema: str) -> Any:
     with schema_context(schema):
         client.force_login(user)
     return client
+
+
+class CardFactory(factory.django.DjangoModelFactory):
+    """A card of the city's list (create inside the city's schema). `state` defaults to notice mailed."""
+
+    class Meta:
+        model = "issuance.Card"
+
+    notice_number = factory.Sequence(lambda n: f"A{n // 1000000 % 10}B-{n % 1000000:06d}")
+    name = factory.Sequence(lambda n: f"上尾 太郎{n}")
+    kana = factory.Sequence(lambda n: f"アゲオ タロウ{n}")
+    kana_key = factory.LazyAttribute(lambda o: _kana_key(o.kana))
+    birth_date = factory.Faker("date_of_birth", minimum_age=1, maximum_age=90)
+    postal_code = "362-8501"
+    address = "埼玉県上尾市本町三丁目1番1号"
+    delivery_batch = "2026-11-01"
+    delivery_date = factory.LazyFunction(lambda: _today())
+    state = "notice_mailed"
+    state_changed_at = factory.LazyFunction(lambda: _now())
+
+
+def _kana_key(text: str) -> str:
+    from apps.booking.services import kana_key
+
+    return kana_key(text)
+
+
+def _today() -> Any:
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+def _now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()

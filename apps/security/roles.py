@@ -24,13 +24,26 @@ USE_COUNTER = "security.use_counter"
 # Booking's permissions, named here as strings: security must not import booking (booking depends on security).
 CONFIGURE_BOOKING = "booking.configure_booking"
 WORK_COUNTER = "booking.work_counter"
+MANAGE_CARDS = "issuance.manage_cards"
+ISSUE_CARDS = "issuance.issue_cards"
+VIEW_REPORTS = "issuance.view_reports"
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.SUPERVISOR: frozenset(
-        {MANAGE_SECURITY, VIEW_AUDIT, MANAGE_STAFF, USE_COUNTER, CONFIGURE_BOOKING, WORK_COUNTER}
+        {
+            MANAGE_SECURITY,
+            VIEW_AUDIT,
+            MANAGE_STAFF,
+            USE_COUNTER,
+            CONFIGURE_BOOKING,
+            WORK_COUNTER,
+            MANAGE_CARDS,
+            ISSUE_CARDS,
+            VIEW_REPORTS,
+        }
     ),
-    Role.STAFF: frozenset({USE_COUNTER, WORK_COUNTER}),
-    Role.AUDITOR: frozenset({VIEW_AUDIT}),
+    Role.STAFF: frozenset({USE_COUNTER, WORK_COUNTER, ISSUE_CARDS}),
+    Role.AUDITOR: frozenset({VIEW_AUDIT, VIEW_REPORTS}),
 }
 # Roles that always need a second factor, whatever the city's policy says.
 ALWAYS_MFA = frozenset({Role.SUPERVISOR, Role.AUDITOR})
