@@ -53,6 +53,19 @@ def totp_code(secret: str) -> str:
     return format_hotp_value(hotp_value(secret, counter))
 
 
+def role_client(city: Any, role: Role, username: str = "") -> Any:
+    """A test client on `city`'s host, signed in (with TOTP set up) as a new member of `role`."""
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    with schema_context(city.schema_name):
+        user = UserFactory(username=username or f"{city.slug}-{role.value}", role=role)
+        with_totp(user)
+    client = Client(HTTP_HOST=f"{city.slug}.localhost")
+    login_as(client, user, city.schema_name)
+    return client
+
+
 def login_as(client: Any, user: User, schema: str) -> Any:
     """force_login inside the user's own schema (login() saves last_login there)."""
     from django_tenants.utils import schema_context

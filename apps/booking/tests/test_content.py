@@ -11,10 +11,10 @@ from django_tenants.utils import schema_context
 
 from apps.booking.models import Announcement
 from apps.booking.selectors_content import announcements_current
-from apps.booking.tests.test_staff_day import role_client
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
+from tests.factories import role_client
 
 HOSTILE = (
     '<p>受付時間の変更</p><script>alert(1)</script><img src=x onerror="alert(2)">'

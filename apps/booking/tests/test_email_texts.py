@@ -17,10 +17,10 @@ from apps.booking.models import EmailText, Reservation
 from apps.booking.reminders import compose_reminder
 from apps.booking.services import PersonInput, hold_create, reservation_confirm
 from apps.booking.tests.resident_helpers import application, make_slot, visit_day
-from apps.booking.tests.test_staff_day import role_client
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
+from tests.factories import role_client
 
 OWN_BODY = "{city}の窓口予約です。\n予約番号: {code}\n日時: {date} {time}\n用件: {purpose}\n場所: {counter} {location}\n{unknown}"
 

@@ -14,10 +14,11 @@ from django_tenants.utils import schema_context
 from apps.booking.calendar import TOKYO, is_national_holiday, is_year_end
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, OpeningHours, Reservation, Slot
 from apps.booking.services import slots_sync
-from apps.booking.tests.test_staff_day import book, role_client
+from apps.booking.tests.test_staff_day import book
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
+from tests.factories import role_client
 
 
 def next_weekday(weekday: int, after_days: int = 3) -> date:

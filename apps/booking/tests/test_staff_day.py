@@ -20,18 +20,9 @@ from apps.booking.services import PersonInput, reservation_book_for_caller
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import UserFactory, login_as, with_totp
+from tests.factories import UserFactory, role_client
 
 DAY_URL = "/staff/booking/day/"
-
-
-def role_client(city: Municipality, role: Role, username: str = "") -> Client:
-    with schema_context(city.schema_name):
-        user = UserFactory(username=username or f"{city.slug}-{role.value}", role=role)
-        with_totp(user)
-    client = Client(HTTP_HOST=f"{city.slug}.localhost")
-    login_as(client, user, city.schema_name)
-    return client
 
 
 def make_slot(day: date, at: time = time(9, 0), seats: int = 2, staff_seats: int = 0) -> Slot:
