@@ -16,5 +16,6 @@ urlpatterns = [
     path("staff/reports/", include("apps.issuance.urls_reports")),
     path("staff/", include("apps.security.urls")),
     path("book/", include("apps.booking.urls_resident")),
+    path("n/", include("apps.issuance.urls_short")),
     path("", include("madoguchi.urls_common")),
 ]
