@@ -15,7 +15,7 @@ from apps.issuance.states import ACTIONS, BOOKABLE, FINAL
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import CardFactory, UserFactory
+from tests.factories import UserFactory, make_card
 
 S = CardState
 
@@ -56,7 +56,7 @@ def supervisor(in_city: Municipality) -> Any:
 def test_random_sequences_never_reach_a_forbidden_state(
     supervisor: Any, express: bool, steps: list[str]
 ) -> None:
-    card = CardFactory(state=S.DELIVERED, express=express)
+    card = make_card(state=S.DELIVERED, express=express)
     events_before = CardEvent.objects.filter(card=card).count()
     history = [card.state]
     for name in steps:
@@ -89,7 +89,7 @@ def test_random_sequences_never_reach_a_forbidden_state(
 def test_each_action_refuses_the_states_it_does_not_come_from(supervisor: Any) -> None:
     for name, action in ACTIONS.items():
         for state in S:
-            card = CardFactory(state=state, express=action.express is True)
+            card = make_card(state=state, express=action.express is True)
             if state in action.sources:
                 card_transition(card_id=card.pk, change=_change(name), actor=supervisor, audit=False)
                 continue
@@ -99,7 +99,7 @@ def test_each_action_refuses_the_states_it_does_not_come_from(supervisor: Any) -
 
 
 def test_a_transition_records_who_when_why_and_audits(supervisor: Any) -> None:
-    card = CardFactory(state=S.NOTICE_MAILED)
+    card = make_card(state=S.NOTICE_MAILED)
     event = card_transition(
         card_id=card.pk,
         change=TransitionInput(action="cancel", cancel_reason=CancelReason.DIED, reason="戸籍から"),
@@ -117,7 +117,7 @@ def test_a_transition_records_who_when_why_and_audits(supervisor: Any) -> None:
 
 
 def test_dispose_needs_a_method_and_other_cancel_needs_a_reason(supervisor: Any) -> None:
-    card = CardFactory(state=S.RETENTION_EXPIRED)
+    card = make_card(state=S.RETENTION_EXPIRED)
     with pytest.raises(CardError, match="廃棄の方法"):
         card_transition(card_id=card.pk, change=TransitionInput(action="dispose"), actor=supervisor)
     with pytest.raises(CardError, match="取消の理由を入力"):
@@ -130,7 +130,7 @@ def test_dispose_needs_a_method_and_other_cancel_needs_a_reason(supervisor: Any)
 
 
 def test_express_cards_are_mailed_and_never_booked(supervisor: Any) -> None:
-    card = CardFactory(state=S.SET_UP, express=True)
+    card = make_card(state=S.SET_UP, express=True)
     with pytest.raises(CardError, match="特急"):
         card_transition(card_id=card.pk, change=_change("mail_notice"), actor=supervisor)
     card_transition(card_id=card.pk, change=_change("mail_to_resident"), actor=supervisor)
@@ -139,8 +139,8 @@ def test_express_cards_are_mailed_and_never_booked(supervisor: Any) -> None:
 
 
 def test_bulk_skips_the_cards_the_action_does_not_fit_and_changes_the_rest(supervisor: Any) -> None:
-    fits = [CardFactory(state=S.DELIVERED) for _ in range(3)]
-    issued = CardFactory(state=S.ISSUED)
+    fits = [make_card(state=S.DELIVERED) for _ in range(3)]
+    issued = make_card(state=S.ISSUED)
     result = cards_transition(
         card_ids=[c.pk for c in [*fits, issued]], change=_change("set_up"), actor=supervisor
     )
@@ -155,7 +155,7 @@ def test_bulk_needs_the_supervisor_permission(in_city: Municipality) -> None:
     from django.core.exceptions import PermissionDenied
 
     staff = UserFactory(username="card-staff", role=Role.STAFF)
-    card = CardFactory(state=S.DELIVERED)
+    card = make_card(state=S.DELIVERED)
     with pytest.raises(PermissionDenied):
         cards_transition(card_ids=[card.pk], change=_change("set_up"), actor=staff)
     assert Card.objects.get(pk=card.pk).state == S.DELIVERED
@@ -167,7 +167,7 @@ def test_another_city_neither_sees_nor_changes_the_cards(
     from django_tenants.utils import schema_context
 
     with schema_context(city.schema_name):
-        card = CardFactory(state=S.DELIVERED)
+        card = make_card(state=S.DELIVERED)
         CardEvent.objects.create(card=card, kind="imported", at=card.state_changed_at)
     with schema_context(other_city.schema_name):
         supervisor = UserFactory(username="okegawa-card-supervisor", role=Role.SUPERVISOR)
