@@ -3,7 +3,8 @@
 The cache holds, per counter group and month, each open slot's start and its seats free for residents: one query
 builds it however many slots and bookings there are, and the purpose's view (how many seats a person needs, what is
 inside the booking window now) is worked out in Python. Keys are tenant-prefixed by the cache's key function.
-Every service that changes `taken` (or blocks a slot) calls `availability_changed(slot)` after its write.
+Every service that changes `taken` (or blocks a slot) calls `availability_changed(slot)` after its write; that
+also forgets the month's cached calendar pages (`page_cache`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db import transaction
 
 from apps.booking.calendar import TOKYO
 from apps.booking.models import BookingSettings, Purpose, Slot
+from apps.booking.page_cache import calendar_pages_forget
 
 CACHE_SECONDS = 10 * 60
 # A day is "残りわずか" when the persons it can still take are at most this many, or this share of its seats.
@@ -47,7 +49,12 @@ def availability_changed(slot: Slot) -> None:
     """
     start = slot.start.astimezone(TOKYO)
     key = _key(slot.counter_group_id, start.year, start.month)
-    transaction.on_commit(lambda: cache.delete(key))
+
+    def forget() -> None:
+        cache.delete(key)
+        calendar_pages_forget(year=start.year, month=start.month)
+
+    transaction.on_commit(forget)
 
 
 def availability_months_changed(*, counter_group_id: int, first: date, last: date) -> None:
@@ -55,6 +62,7 @@ def availability_months_changed(*, counter_group_id: int, first: date, last: dat
     year, month = first.year, first.month
     while (year, month) <= (last.year, last.month):
         cache.delete(_key(counter_group_id, year, month))
+        calendar_pages_forget(year=year, month=month)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 

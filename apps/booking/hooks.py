@@ -46,7 +46,9 @@ def check_notice(check: NoticeCheck) -> str | None:
     return None
 
 
-# Sent inside the booking's transaction, with `reservation` (and `persons`): a receiver's failure undoes the write.
+# Sent inside the booking's transaction, with `reservation` (its persons are written) and `actor` (the staff user
+# when staff act, None for the resident): a receiver's failure undoes the write; raise a BookingError subclass to
+# give the person a message.
 reservation_booked = Signal()
 reservation_cancelled = Signal()
 reservation_no_show = Signal()

@@ -45,6 +45,12 @@ class OutsideWindowError(BookingError):
     pass
 
 
+class NoticeRefusedError(BookingError):
+    """A notice number and date of birth the registered check (or a `reservation_booked` receiver) refused.
+
+    Its own class so the resident pages can count failed pairs per address (services_resident.RATE_LIMITS)."""
+
+
 def appearance_ensure() -> SiteAppearance:
     """The city's default appearance row, created once. Idempotent."""
     appearance, _created = SiteAppearance.objects.get_or_create(pk=1)
@@ -287,7 +293,7 @@ def _check_persons(
                 hooks.NoticeCheck(person.notice_number, person.birth_date, purpose.code)
             )
             if problem:
-                raise BookingError(problem)
+                raise NoticeRefusedError(problem)
         future = Person.objects.filter(
             birth_date=person.birth_date,
             kana_key=kana_key(person.kana or person.name),
@@ -388,12 +394,16 @@ def reservation_book_for_caller(
             channel=channel,
         )
         _persons_create(reservation, persons)
-        hooks.send(hooks.reservation_booked, reservation=reservation)
+        hooks.send(hooks.reservation_booked, reservation=reservation, actor=actor)
     return reservation
 
 
-def reservation_cancel(*, reservation_id: int, now: datetime, by_staff: bool = False) -> Reservation:
-    """Cancel and give the seats back. Residents only until the city's deadline; staff at any time."""
+def reservation_cancel(
+    *, reservation_id: int, now: datetime, by_staff: bool = False, actor: Any = None
+) -> Reservation:
+    """Cancel and give the seats back. Residents only until the city's deadline; staff at any time.
+
+    `actor` (the staff member, or None for the resident) is passed on to the `reservation_cancelled` receivers."""
     settings = settings_ensure()
     with transaction.atomic():
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
@@ -407,5 +417,5 @@ def reservation_cancel(*, reservation_id: int, now: datetime, by_staff: bool = F
         reservation.status = Reservation.Status.CANCELLED
         reservation.cancelled_at = now
         reservation.save(update_fields=["status", "cancelled_at", "updated_at"])
-        hooks.send(hooks.reservation_cancelled, reservation=reservation)
+        hooks.send(hooks.reservation_cancelled, reservation=reservation, actor=actor)
     return reservation

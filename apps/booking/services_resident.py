@@ -94,10 +94,24 @@ RATE_LIMITS: dict[str, tuple[int, int]] = {
     "hold_ip": (30, 10 * 60),
     "confirm_ip": (20, 10 * 60),
     "notice": (10, 60 * 60),
+    "notice_fail_ip": (10, 60 * 60),  # refused notice number + date of birth pairs per address
     "lookup_ip": (10, 10 * 60),
     "email_link_ip": (10, 10 * 60),
     "email_link_address": (3, 10 * 60),
 }
+
+
+def _rate_key(name: str, subject: str) -> str:
+    return f"booking:rate:{name}:{subject}"
+
+
+def rate_exhausted(name: str, subject: str) -> bool:
+    """True when `subject` has used up the attempts of `name`, without counting one: for limits that count only
+    failures, asked before the attempt (the failure is then counted with `rate_limited`)."""
+    if not subject:
+        return False
+    attempts, _window = _limit(name, RATE_LIMITS[name])
+    return int(cache.get(_rate_key(name, subject)) or 0) >= attempts
 
 
 def rate_limited(name: str, subject: str) -> bool:
@@ -105,7 +119,7 @@ def rate_limited(name: str, subject: str) -> bool:
     if not subject:
         return False
     attempts, window = _limit(name, RATE_LIMITS[name])
-    key = f"booking:rate:{name}:{subject}"
+    key = _rate_key(name, subject)
     cache.add(key, 0, window)
     try:
         count = cache.incr(key)

@@ -302,13 +302,15 @@ def reservation_mark(
                 # reservation_cancel gives seats back only for a booked reservation: step back inside this
                 # transaction so the one seat-returning path is used.
                 Reservation.objects.filter(pk=reservation.pk).update(status=Status.BOOKED)
-            reservation = reservation_cancel(reservation_id=reservation.pk, now=now, by_staff=True)
+            reservation = reservation_cancel(
+                reservation_id=reservation.pk, now=now, by_staff=True, actor=actor
+            )
             mail.send_after_commit(reservation.pk, mail.CANCELLED)  # nobody to tell: it sends nothing
         else:
             reservation.status = status
             reservation.save(update_fields=["status", "updated_at"])
             if status == Status.NO_SHOW:
-                hooks.send(hooks.reservation_no_show, reservation=reservation)
+                hooks.send(hooks.reservation_no_show, reservation=reservation, actor=actor)
         availability_changed(reservation.slot)
         audit_record(
             action=f"booking.reservation_{status}",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from django_tenants.signals import post_schema_sync
 
@@ -27,3 +27,19 @@ def defaults_after_migrate(sender: Any, app_config: Any = None, **kwargs: Any) -
 def defaults_for_new_city(sender: Any, **kwargs: Any) -> None:
     appearance_ensure()
     defaults_ensure()
+
+
+def _context_changed(sender: Any, **kwargs: Any) -> None:
+    from apps.booking.page_cache import resident_context_changed
+
+    resident_context_changed()
+
+
+# What residents' pages read from the cached resident context (page_cache): forget it when any of it changes.
+for _model in ("BookingSettings", "SiteAppearance", "Purpose", "CounterGroup"):
+    post_save.connect(
+        _context_changed, sender=f"booking.{_model}", dispatch_uid=f"booking.context.save.{_model}"
+    )
+    post_delete.connect(
+        _context_changed, sender=f"booking.{_model}", dispatch_uid=f"booking.context.delete.{_model}"
+    )

@@ -10,9 +10,11 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -25,10 +27,19 @@ from apps.booking.calendar import TOKYO
 from apps.booking.forms_fields import to_wareki
 from apps.booking.forms_resident import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
 from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
+from apps.booking.page_cache import (
+    CONTEXT_KEY,
+    CSRF_PLACEHOLDER,
+    PAGE_SECONDS,
+    page_key,
+    page_with_csrf,
+    resident_context,
+)
 from apps.booking.selectors_content import announcements_shown
 from apps.booking.selectors_resident import day_times, hold_get, other_days, purpose_get, purposes_active
 from apps.booking.services import (
     BookingError,
+    NoticeRefusedError,
     OutsideWindowError,
     PersonInput,
     SlotFullError,
@@ -42,11 +53,13 @@ from apps.booking.services_resident import (
     email_link_token,
     manage_token,
     manage_token_read,
+    rate_exhausted,
     rate_limited,
     reservation_find,
     reservation_move,
 )
 from apps.security.network import client_ip
+from madoguchi.prefetch import prefetch, prefetched
 
 STATUS_LABELS = {
     AVAILABLE: ("○", gettext_noop("空きあり")),
@@ -66,6 +79,9 @@ WEEKDAYS = [
 ]
 DONE_SESSION_KEY = "booking_done"
 FIXED_EMAIL_SESSION_KEY = "booking_fixed_email"  # hold token -> the address confirmed by an email-first link
+NOTICE_PREFILL_SESSION_KEY = (
+    "booking_notice_prefill"  # the notice number a notice letter's short link carried
+)
 
 
 def _language() -> str:
@@ -113,14 +129,48 @@ def _shift(year: int, month: int, delta: int) -> tuple[int, int]:
 
 
 def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
-    purpose = _purpose_or_404(purpose_code)
-    settings = settings_ensure()
+    """The month's availability. For residents without a session message the whole page is cached (page_cache):
+    a warm page is one cache read and the CSRF token put in; bookings forget it as they commit."""
     now = timezone.now()
     today = now.astimezone(TOKYO).date()
-    year, month = _parse_month(request.GET.get("month", ""), today)
+    asked = request.GET.get("month", "")
+    year, month = _parse_month(asked, today)
+    language = _language()
+    key = page_key(purpose_code, year, month, language, today, month_in_query=bool(asked))
+    prefetch(request, [CONTEXT_KEY, key])
+    context = resident_context(request)
+    purpose = context.purposes.get(purpose_code)
+    if purpose is None:
+        raise Http404
+    settings = context.settings
     last_day = today + timedelta(days=settings.opens_days_ahead)
-    if (year, month) < (today.year, today.month) or (year, month) > (last_day.year, last_day.month):
+    in_window = (today.year, today.month) <= (year, month) <= (last_day.year, last_day.month)
+    if not in_window:
         year, month = today.year, today.month
+    cacheable = (
+        in_window
+        and set(request.GET) <= {"month"}
+        and asked in ("", f"{year:04d}-{month:02d}")
+        and not request.user.is_authenticated
+        and not len(messages.get_messages(request))
+    )
+    _found, cached = prefetched(request, key)
+    if cacheable and isinstance(cached, tuple) and cached[0] == context.stamp:
+        return page_with_csrf(request, cached[1])
+    body = _calendar_body(purpose, year, month, settings, now)
+    page = {"purpose_name": purpose.name(language), "year": year, "month": month, "body": body}
+    if not cacheable:
+        return render(request, "booking/resident/calendar.html", page)
+    html = render_to_string(
+        "booking/resident/calendar.html", {**page, "csrf_token": CSRF_PLACEHOLDER}, request=request
+    )
+    cache.set(key, (context.stamp, html), PAGE_SECONDS)
+    return page_with_csrf(request, html)
+
+
+def _calendar_body(purpose: Purpose, year: int, month: int, settings: BookingSettings, now: datetime) -> str:
+    today = now.astimezone(TOKYO).date()
+    last_day = today + timedelta(days=settings.opens_days_ahead)
     days = month_availability(purpose=purpose, year=year, month=month, settings=settings, now=now)
     leading = [None] * days[0].day.weekday()  # the grid starts on Monday
     cells = leading + [
@@ -138,9 +188,8 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
     cells += [None] * (-len(cells) % 7)
     weeks = [cells[i : i + 7] for i in range(0, len(cells), 7)]
     previous, following = _shift(year, month, -1), _shift(year, month, 1)
-    return render(
-        request,
-        "booking/resident/calendar.html",
+    return render_to_string(
+        "booking/resident/_calendar_body.html",
         {
             "purpose": purpose,
             "purpose_name": purpose.name(_language()),
@@ -280,10 +329,23 @@ def email_start(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "booking/resident/email_start.html", context)
 
 
-def _person_forms(request: HttpRequest, count: int, requires_notice_number: bool) -> list[PersonForm]:
+def notice_prefill_remember(request: HttpRequest, notice_number: str) -> None:
+    """Fill the first person's notice number in the next booking form of this browser (the short link of a
+    notice letter, `/n/<number>`); the number is not checked here: the form's check gives the one answer."""
+    request.session[NOTICE_PREFILL_SESSION_KEY] = notice_number
+
+
+def _person_forms(
+    request: HttpRequest, count: int, requires_notice_number: bool, prefill: str = ""
+) -> list[PersonForm]:
     data = request.POST if request.method == "POST" else None
     return [
-        PersonForm(data, prefix=f"p{i + 1}", requires_notice_number=requires_notice_number)
+        PersonForm(
+            data,
+            prefix=f"p{i + 1}",
+            requires_notice_number=requires_notice_number,
+            initial={"notice_number": prefill} if i == 0 and prefill else None,
+        )
         for i in range(count)
     ]
 
@@ -313,7 +375,10 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
             return _remember_done(request, booked.code)
         return render(request, "booking/resident/expired.html", {}, status=410)
     purpose = hold.purpose
-    people = _person_forms(request, hold.persons, purpose.requires_notice_number)
+    prefill = (
+        str(request.session.get(NOTICE_PREFILL_SESSION_KEY, "")) if purpose.requires_notice_number else ""
+    )
+    people = _person_forms(request, hold.persons, purpose.requires_notice_number, prefill)
     fixed_email = request.session.get(FIXED_EMAIL_SESSION_KEY, {}).get(str(hold.token), "")
     contact = ContactForm(
         request.POST if request.method == "POST" else None,
@@ -327,6 +392,8 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     error = ""
     if request.method == "POST":
         address = client_ip(request)
+        if purpose.requires_notice_number and rate_exhausted("notice_fail_ip", address):
+            return _too_many(request)
         valid = all([f.is_valid() for f in people] + [contact.is_valid()])
         notices = [f.cleaned_data.get("notice_number", "") for f in people if f.is_valid()]
         if rate_limited("confirm_ip", address) or any(rate_limited("notice", n) for n in notices if n):
@@ -362,9 +429,15 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
                     str(refusal),
                     settings_ensure(),
                 )
+            except NoticeRefusedError as refusal:
+                # Counted per address: guessing numbers or dates of birth from one place soon meets a 429.
+                if rate_limited("notice_fail_ip", address):
+                    return _too_many(request)
+                error, status = str(refusal), 400
             except BookingError as refusal:
                 error, status = str(refusal), 400
             else:
+                request.session.pop(NOTICE_PREFILL_SESSION_KEY, None)
                 # A double click returns the same booking twice: the first request to claim it sends the mail.
                 if cache.add(f"booking:mail:booked:{reservation.pk}", 1, 24 * 3600):
                     mail.send_after_commit(reservation.pk, mail.BOOKED, request.build_absolute_uri("/"))

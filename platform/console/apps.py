@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ConsoleConfig(AppConfig):
     name = "console"
     verbose_name = "Vendor console"
+
+    def ready(self) -> None:
+        from console.context_processors import maintenance_request_key
+        from madoguchi.prefetch import register_page_key
+
+        register_page_key(maintenance_request_key)

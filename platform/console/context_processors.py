@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from frontend.sanitize import sanitize_rich_text
+from madoguchi.prefetch import prefetched
 from tenants.db import current_schema
 
 CACHE_SECONDS = 60
@@ -20,15 +21,25 @@ def maintenance_cache_key(municipality_id: int | None) -> str:
     return f"console:maintenance:{municipality_id or 'public'}"
 
 
+def _municipality_id(request: HttpRequest) -> int | None:
+    tenant = getattr(request, "tenant", None)
+    return tenant.pk if tenant is not None and current_schema() != "public" else None
+
+
+def maintenance_request_key(request: HttpRequest) -> str:
+    """The key of this request's notices (registered with madoguchi.prefetch: every page reads it)."""
+    return maintenance_cache_key(_municipality_id(request))
+
+
 def maintenance(request: HttpRequest) -> dict[str, Any]:
     from console.selectors import maintenance_notices_for
 
-    tenant = getattr(request, "tenant", None)
-    municipality_id = tenant.pk if tenant is not None and current_schema() != "public" else None
-    key = maintenance_cache_key(municipality_id)
-    notices = cache.get(key)
+    key = maintenance_request_key(request)
+    found, notices = prefetched(request, key)
+    if not found:
+        notices = cache.get(key)
     if notices is None:
-        notices = maintenance_notices_for(municipality_id, timezone.now())
+        notices = maintenance_notices_for(_municipality_id(request), timezone.now())
         cache.set(key, notices, CACHE_SECONDS)
     english = (translation.get_language() or "ja").startswith("en")
     now = timezone.now()
