@@ -174,6 +174,7 @@ def booking_settings_update(
 def counter_group_save(
     *, group_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
 ) -> tuple[CounterGroup, SlotSyncResult]:
+    before = CounterGroup.objects.filter(pk=group_id).values("seats").first() if group_id else None
     group = _config_save(
         instance=CounterGroup(pk=group_id) if group_id else CounterGroup(),
         fields=COUNTER_FIELDS,
@@ -183,9 +184,14 @@ def counter_group_save(
         request=request,
     )
     assert isinstance(group, CounterGroup)
-    if group_id:
-        # Future frames take the new capacity; a frame never gets fewer seats than it has taken.
-        Slot.objects.filter(counter_group=group, start__gte=timezone.now(), taken__lte=group.seats).update(
+    if before is not None:
+        # Future frames take the new capacity; a frame never gets fewer seats than it has taken, and a frame whose
+        # seats a supervisor raised (slot_raise_seats, with a reason) keeps them unless the new capacity is higher.
+        future = Slot.objects.filter(counter_group=group, start__gte=timezone.now())
+        future.filter(seats=before["seats"], taken__lte=group.seats).update(
+            seats=group.seats, staff_seats=group.staff_seats
+        )
+        future.filter(seats__gt=before["seats"], seats__lt=group.seats).update(
             seats=group.seats, staff_seats=group.staff_seats
         )
     return group, _sync()

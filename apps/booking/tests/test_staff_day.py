@@ -272,3 +272,23 @@ def test_the_printable_list_links_its_print_stylesheet_and_has_no_buttons(
     assert "/mark/" not in page
     assert "/block/" not in page
     assert "<script" not in page
+
+
+def test_saving_the_counter_keeps_a_frames_raised_seats(city: Municipality, supervisor: Client) -> None:
+    from apps.booking.services_staff import COUNTER_FIELDS, counter_group_save
+
+    with schema_context("ageo"):
+        group = CounterGroup.objects.get()
+        plain = make_slot(TOMORROW, at=time(9, 0), seats=group.seats)
+        raised = make_slot(TOMORROW, at=time(9, 30), seats=group.seats)
+    supervisor.post(
+        f"/staff/booking/slots/{raised.pk}/seats/", {"seats": str(group.seats + 2), "reason": "応援"}
+    )
+    with schema_context("ageo"):
+        values = {name: getattr(group, name) for name in COUNTER_FIELDS}
+        actor = UserFactory(username="counter-saver", role=Role.SUPERVISOR)
+        counter_group_save(group_id=group.pk, values={**values, "seats": group.seats + 1}, actor=actor)
+        assert Slot.objects.get(pk=plain.pk).seats == group.seats + 1  # the new capacity
+        assert Slot.objects.get(pk=raised.pk).seats == group.seats + 2  # the supervisor's raise is kept
+        counter_group_save(group_id=group.pk, values={**values, "seats": group.seats + 5}, actor=actor)
+        assert Slot.objects.get(pk=raised.pk).seats == group.seats + 5  # unless the new capacity is higher
