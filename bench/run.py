@@ -13,6 +13,7 @@ uses a dedicated database `madoguchi_bench` on that server, dropped and re-creat
     .venv/bin/python bench/run.py                      # what `make bench` runs
     .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
     .venv/bin/python bench/run.py --only rush          # only the booking rush, spliced into the report
+    .venv/bin/python bench/run.py --only issuance      # only the card import and counter search (section 5)
 """
 
 from __future__ import annotations
@@ -1794,13 +1795,29 @@ def write_report(
 RUSH_HEADING = "## 4. Booking rush"
 
 
-def splice_rush(path: Path, section: list[str]) -> None:
-    """`--only rush`: replace the rush section of an existing report (or append it), leaving the rest as it was."""
+def splice_rush(path: Path, section: list[str], heading: str = RUSH_HEADING) -> None:
+    """`--only rush`/`--only issuance`: replace that section of an existing report (or append it), leaving the
+    rest, the sections after it included, as it was."""
     text = path.read_text() if path.exists() else "# Madoguchi benchmark report\n"
-    head, found, _old = text.partition(RUSH_HEADING)
+    head, found, old = text.partition(heading)
     if not found:
         head = text.rstrip("\n") + "\n\n"
-    path.write_text(head + "\n".join(section))
+    _old, next_found, tail = old.partition("\n## ")
+    rest = "\n\n## " + tail if next_found else ""
+    path.write_text(head + "\n".join(section).rstrip("\n") + rest + ("" if rest else "\n"))
+
+
+ISSUANCE_HEADING = "## 5. Card import"
+
+
+def run_issuance(box: Sandbox, cities: Cities, args: argparse.Namespace, header: str = "") -> list[str]:
+    """Section 5 (bench/issuance.py): the card-list import vs COPY, the counter search vs an indexed lookup."""
+    from bench.issuance import bench_issuance, issuance_section
+
+    result = bench_issuance(
+        cities, box.data_dir, rows=args.issuance_rows, samples=args.issuance_samples, log=log
+    )
+    return issuance_section(result, load_text("issuance"), header)
 
 
 # --- main -----------------------------------------------------------------------------------------------------
@@ -1836,8 +1853,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["rush"],
+        choices=["rush", "issuance"],
         help="run only this section and replace it in the existing report (the other sections are kept)",
+    )
+    parser.add_argument("--issuance-rows", type=int, default=100_000, help="rows of the generated card list")
+    parser.add_argument(
+        "--issuance-samples", type=int, default=2000, help="cards looked up in the search bench"
     )
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
@@ -1881,6 +1902,15 @@ def main(argv: Sequence[str]) -> int:
         machine = machine_info()
 
         cities = Cities()
+        if args.only == "issuance":
+            header = (
+                f"Measured on its own (`--only issuance`) on {started_at:%Y-%m-%d %H:%M} UTC, code "
+                f"{machine['Code']}, {machine['CPU']}, PostgreSQL {machine['PostgreSQL']}; the other sections "
+                "may come from an earlier run."
+            )
+            splice_rush(args.report, run_issuance(box, cities, args, header), ISSUANCE_HEADING)
+            log(f"wrote the issuance section of {args.report} in {time.perf_counter() - started:.0f} s")
+            return 0
         if args.only == "rush":
             rush = bench_rush(box, cities, args)
             header = (
@@ -1912,6 +1942,7 @@ def main(argv: Sequence[str]) -> int:
         latency = bench_latency(port, ["/", "/accounts/login/"], args.requests, args.warmup)
         log("latency done", "latency")
         rush = bench_rush(box, cities, args)
+        issuance = run_issuance(box, cities, args)
 
         write_report(
             args.report,
@@ -1929,6 +1960,7 @@ def main(argv: Sequence[str]) -> int:
             http_setup=http_setup,
             rush=rush_section(rush, args),
         )
+        splice_rush(args.report, issuance, ISSUANCE_HEADING)
     log(f"wrote {args.report} in {time.perf_counter() - started:.0f} s")
     return 0
 

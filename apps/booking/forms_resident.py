@@ -17,6 +17,11 @@ _NOTICE = re.compile(r"([A-Z0-9]{3})([0-9]{6})")
 _DASHES = "-‐‑‒–—―−ー"
 
 
+NOTICE_SHAPE_MESSAGE = _(
+    "交付通知書の番号は、英数字3文字・ハイフン・数字6桁の形で入力してください（例: A1B-123456）。"
+)
+
+
 def notice_number_normalise(text: str) -> str | None:
     """`A1B-123456` from any width, case, with or without the hyphen; None when it is not that shape."""
     folded = unicodedata.normalize("NFKC", text or "").upper()
@@ -82,11 +87,7 @@ class PersonForm(RefusesIndividualNumber, forms.Form):
     def clean_notice_number(self) -> str:
         normalised = notice_number_normalise(self.cleaned_data["notice_number"])
         if normalised is None:
-            raise ValidationError(
-                _(
-                    "交付通知書の番号は、英数字3文字・ハイフン・数字6桁の形で入力してください（例: A1B-123456）。"
-                )
-            )
+            raise ValidationError(NOTICE_SHAPE_MESSAGE)
         return normalised
 
 

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.booking.calendar import TOKYO
+from apps.booking.forms_resident import NOTICE_SHAPE_MESSAGE, notice_number_normalise
 from apps.booking.models import (
     BookingSettings,
     CalendarDay,
@@ -171,6 +172,14 @@ class StaffBookingForm(SlotChoiceForm):
         for i in range(2, PERSON_ROWS + 1):
             if data.get(f"name_{i}") and not data.get(f"birth_{i}"):
                 self.add_error(f"birth_{i}", _("生年月日を入力してください。"))
+        for i in range(1, PERSON_ROWS + 1):
+            typed = data.get(f"notice_{i}") or ""
+            if typed:
+                normalised = notice_number_normalise(typed)
+                if normalised is None:
+                    self.add_error(f"notice_{i}", NOTICE_SHAPE_MESSAGE)
+                else:
+                    data[f"notice_{i}"] = normalised  # stored as A1B-123456, as residents' bookings are
         return data
 
     def persons(self) -> list[PersonInput]:

@@ -7,4 +7,11 @@ class IssuanceConfig(AppConfig):
     verbose_name = "Issuance"
 
     def ready(self) -> None:
-        from apps.issuance import signals  # noqa: F401
+        from apps.issuance import booking_link, signals  # noqa: F401
+
+        booking_link.connect()
+
+        from apps.issuance.audit_labels import labels
+        from apps.security.audit_models import register_action_labels
+
+        register_action_labels(labels())

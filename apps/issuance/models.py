@@ -76,7 +76,10 @@ class IssuanceSettings(models.Model):
         _("取込ファイルの保管日数"),
         default=7,
         validators=[MinValueValidator(0), MaxValueValidator(90)],
-        help_text=_("取り込んだCSVファイルは、取込の完了後この日数で削除します。"),
+        help_text=_(
+            "取込が済んだファイルはすぐに削除します。確定されないまま残ったファイルは、アップロードからこの日数で"
+            "削除し、その取込は取りやめになります。"
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -256,7 +259,11 @@ class CardEvent(models.Model):
     class Meta:
         ordering = ["at", "pk"]
         verbose_name = _("カードの履歴")
-        indexes = [models.Index(fields=["kind", "at"], name="issuance_event_kind_at")]
+        indexes = [
+            models.Index(fields=["kind", "at"], name="issuance_event_kind_at"),
+            # A card's state at a past moment (reports' "on hand at month end"): its last event before then.
+            models.Index(fields=["card", "at"], name="issuance_event_card_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.card_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

@@ -129,8 +129,20 @@ def _validate(action: Action, change: TransitionInput) -> None:
 
 
 def _apply(card: Card, action: Action, change: TransitionInput, *, actor: Any, now: datetime) -> CardEvent:
+    fields, event = _prepare(card, action, change, actor=actor, now=now)
+    card.save(update_fields=fields)
+    event.save()
+    return event
+
+
+def _prepare(
+    card: Card, action: Action, change: TransitionInput, *, actor: Any, now: datetime
+) -> tuple[list[str], CardEvent]:
+    """Change `card` in memory; return the fields to save and its event, unsaved (the bulk path writes a whole
+    selection in a few statements instead of two per card)."""
     by, by_label = _by(actor)
     before = card.state
+    card.updated_at = now  # set here: a queryset update does not apply auto_now
     fields = ["updated_at"]
     if action.to is not None:
         card.state = action.to
@@ -145,19 +157,23 @@ def _apply(card: Card, action: Action, change: TransitionInput, *, actor: Any, n
     if action.name == "cancel":
         card.cancel_reason = change.cancel_reason
         fields.append("cancel_reason")
-    if action.name in {"cancel_booking", "no_show"}:
+    if action.name == "not_issue" and card.state == CardState.BOOKED:
+        # The visit happened without a hand-over: the card waits for a new booking, like after a no-show.
+        card.state = CardState.NOTICE_MAILED
+        card.state_changed_at = now
+        fields += ["state", "state_changed_at"]
+    if action.name in {"cancel_booking", "no_show", "not_issue"}:
         card.reservation = None
         fields.append("reservation")
     if action.name == "book":
         card.reservation_id = change.data.get("reservation_id")
         fields.append("reservation")
-    card.save(update_fields=fields)
     data = dict(change.data)
     if change.disposal_method:
         data["disposal_method"] = change.disposal_method
     if change.cancel_reason:
         data["cancel_reason"] = change.cancel_reason
-    return CardEvent.objects.create(
+    return fields, CardEvent(
         card=card,
         kind=action.event,
         from_state=before,
@@ -232,14 +248,25 @@ def cards_transition(
     with transaction.atomic():
         cards = Card.objects.select_for_update().filter(pk__in=list(card_ids)).order_by("pk")
         numbers: list[str] = []
+        changed: list[Card] = []
+        events: list[CardEvent] = []
+        fields: list[str] = []
         for card in cards:
             problem = refusal(action, card)
             if problem:
                 result.skipped.append((card.notice_number, problem))
                 continue
-            _apply(card, action, change, actor=actor, now=now)
+            fields, event = _prepare(card, action, change, actor=actor, now=now)
+            changed.append(card)
+            events.append(event)
             result.done += 1
             numbers.append(card.notice_number)
+        if changed:
+            # What an action sets depends only on the action, the change and `now`, the same for every card of
+            # this call: one UPDATE writes them all.
+            values = {name: getattr(changed[0], name) for name in fields}
+            Card.objects.filter(pk__in=[card.pk for card in changed]).update(**values)
+            CardEvent.objects.bulk_create(events, batch_size=1000)
         if result.done:
             audit_record(
                 action=f"card.bulk_{action.name}",

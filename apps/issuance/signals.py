@@ -19,6 +19,13 @@ def defaults_after_migrate(sender: Any, app_config: Any = None, **kwargs: Any) -
         settings.TENANT_BASE_SCHEMA,
     ):
         return
+    from django.db import connection
+
+    from apps.issuance.models import IssuanceSettings
+
+    # Migrating backwards (e.g. `migrate booking <older>`, which unapplies issuance with it) leaves no table here.
+    if IssuanceSettings._meta.db_table not in connection.introspection.table_names():
+        return
     defaults_ensure()
 
 

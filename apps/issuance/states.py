@@ -20,7 +20,7 @@ class Action:
     name: str
     event: E
     sources: frozenset[S]
-    to: S | None  # None: an event that keeps the state
+    to: S | None  # None: an event that keeps the state (not_issue of a booked card: back to notice mailed)
     label: Promise
     needs_reason: bool = False  # a free-text reason is required
     express: bool | None = None  # True: express cards only; False: never express cards; None: any card

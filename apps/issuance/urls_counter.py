@@ -1,4 +1,9 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from apps.issuance import views_counter
 
 app_name = "issuance_counter"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views_counter.search, name="search"),
+    path("card/<int:pk>/", views_counter.checklist, name="checklist"),
+]

@@ -245,6 +245,10 @@ def _cell(value: Any) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
+# The same guard for the other apps' CSV exports (apps/issuance/exports.py).
+csv_cell = _cell
+
+
 class _Line:
     """csv.writer's file: hands back each written line instead of storing it."""
 

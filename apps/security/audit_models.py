@@ -36,7 +36,21 @@ ACTION_LABELS: dict[str, Any] = {
     "personal_data.viewed": _("個人情報の閲覧"),
     "personal_data.searched": _("個人情報の検索"),
     "request.write": _("データの変更"),
+    "import.uploaded": _("カード一覧のアップロード"),
+    "import.refused": _("カード一覧の受付拒否"),
+    "import.confirmed": _("カード一覧の取込の確定"),
+    "import.applied": _("カード一覧の取込"),
+    "import.failed": _("カード一覧の取込の失敗"),
+    "import.discarded": _("カード一覧の取込の取りやめ"),
+    "import.files_deleted": _("取込ファイルの削除"),
+    "import.mapping_saved": _("列の対応の保存"),
+    "import.mapping_deleted": _("列の対応の削除"),
 }
+
+
+def register_action_labels(labels: dict[str, Any]) -> None:
+    """Other apps name their own audit actions here (security must not import them), from their `ready()`."""
+    ACTION_LABELS.update(labels)
 
 
 class ActorKind(models.TextChoices):

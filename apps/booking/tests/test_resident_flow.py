@@ -21,6 +21,7 @@ from apps.booking.tests.resident_helpers import (
     visit_day,
 )
 from tenants.models import Municipality
+from tests.factories import make_card
 
 pytestmark = pytest.mark.usefixtures("mail_sync")
 
@@ -171,6 +172,7 @@ def test_the_notice_number_is_required_for_pickup_and_normalised(
     city_client: Client, in_city: Municipality, django_capture_on_commit_callbacks: object
 ) -> None:
     slot = make_slot(visit_day())
+    make_card(notice_number="A1B-123456", birth_date=date(1970, 1, 1))  # the city's card list has it
     url = hold_url(city_client, slot, purpose_code="pickup")
     html = city_client.get(url).content.decode()
     assert "交付通知書の番号" in html

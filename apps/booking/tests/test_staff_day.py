@@ -292,3 +292,22 @@ def test_saving_the_counter_keeps_a_frames_raised_seats(city: Municipality, supe
         assert Slot.objects.get(pk=raised.pk).seats == group.seats + 2  # the supervisor's raise is kept
         counter_group_save(group_id=group.pk, values={**values, "seats": group.seats + 5}, actor=actor)
         assert Slot.objects.get(pk=raised.pk).seats == group.seats + 5  # unless the new capacity is higher
+
+
+def test_a_phone_pickup_stores_the_notice_number_normalised_and_refuses_a_bad_one(
+    city: Municipality, staff: Client
+) -> None:
+    from tests.factories import make_card
+
+    with schema_context("ageo"):
+        slot = make_slot(TOMORROW, seats=2)
+        make_card(notice_number="K7M-204815", birth_date=date(1950, 1, 2))
+        data = {**staff_booking(slot, "phone"), "purpose": str(Purpose.objects.get(code="pickup").pk)}
+    bad = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", {**data, "notice_1": "K7M-20481"})
+    assert bad.status_code == 400
+    assert "英数字3文字・ハイフン・数字6桁" in bad.content.decode()
+    staff.post(
+        f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", {**data, "notice_1": "ｋ７ｍ　２０４８１５"}
+    )
+    with schema_context("ageo"):
+        assert Reservation.objects.get(channel="phone").persons.get().notice_number == "K7M-204815"

@@ -134,8 +134,13 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = CONFIG.redis.celery_queue
-# Task modules not named tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ["apps.security.audit_tasks", "apps.security.signs_tasks"]
+# Task modules other than an app's `tasks.py` (which autodiscovery finds): test_beat.py checks none is missing.
+CELERY_IMPORTS = [
+    "apps.security.audit_tasks",
+    "apps.security.signs_tasks",
+    "apps.booking.tasks_mail",
+    "apps.issuance.tasks_import",
+]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -154,6 +159,10 @@ CELERY_BEAT_SCHEDULE = {
     "booking-sync-slots": {"task": "apps.booking.tasks.sync_slots_everywhere", "schedule": 3600.0},
     "booking-release-holds": {"task": "apps.booking.tasks.release_holds_everywhere", "schedule": 60.0},
     "booking-reminders": {"task": "apps.booking.tasks.send_reminders_everywhere", "schedule": 600.0},
+    "issuance-import-files-cleanup": {
+        "task": "apps.issuance.tasks_import.cleanup_import_files_everywhere",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # --- Requests ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""Supervisors' writes on the issuance settings: the card policy, the identity documents and the proxy reasons.
+
+Each write locks its row, validates, saves and is audited with before/after in the same transaction (as booking's
+configuration is). Entries are deactivated, never deleted: past checklists name them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models, transaction
+from django.http import HttpRequest
+
+from apps.booking.services_staff import config_picture
+from apps.issuance.models import IdentityDocument, IssuanceSettings, ProxyReason
+from apps.issuance.services import settings_ensure
+from apps.security.audit import audit_record
+from apps.security.roles import MANAGE_CARDS, ensure_permission
+
+SETTINGS_FIELDS = ["reminder_after_weeks", "retention_months", "upload_keep_days"]
+DOCUMENT_FIELDS = ["kind", "name_ja", "name_en", "order", "active"]
+REASON_FIELDS = ["name_ja", "name_en", "order", "active"]
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _save(
+    *,
+    instance: M,
+    fields: list[str],
+    values: dict[str, Any],
+    action: str,
+    actor: Any,
+    request: HttpRequest | None,
+) -> M:
+    """Apply the `values` given (a subset of `fields` is fine) to `instance` (new, or locked again here),
+    validate, save, and audit the picture of `fields` before and after."""
+    ensure_permission(actor, MANAGE_CARDS)
+    with transaction.atomic():
+        creating = instance.pk is None
+        if not creating:
+            instance = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+        before = None if creating else config_picture(instance, fields)
+        for name in fields:
+            if name in values:
+                setattr(instance, name, values[name])
+        instance.full_clean()
+        instance.save()
+        audit_record(
+            action=action,
+            request=request,
+            actor=actor,
+            target=f"{type(instance).__name__}:{instance.pk}",
+            summary=str(instance),
+            before=before,
+            after=config_picture(instance, fields),
+        )
+    return instance
+
+
+def issuance_settings_update(
+    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> IssuanceSettings:
+    """Change the reminder weeks, retention months and upload keep days. Raises ValidationError if out of range."""
+    return _save(
+        instance=settings_ensure(),
+        fields=SETTINGS_FIELDS,
+        values=values,
+        action="issuance.settings_changed",
+        actor=actor,
+        request=request,
+    )
+
+
+def identity_document_save(
+    *, document_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> IdentityDocument:
+    """Add (document_id None) or edit an identity document. Raises ValidationError (e.g. the same name twice)."""
+    return _save(
+        instance=IdentityDocument(pk=document_id) if document_id else IdentityDocument(),
+        fields=DOCUMENT_FIELDS,
+        values=values,
+        action="issuance.document_saved",
+        actor=actor,
+        request=request,
+    )
+
+
+def identity_document_set_active(
+    *, document_id: int, active: bool, actor: Any, request: HttpRequest | None = None
+) -> IdentityDocument:
+    """Stop offering a document at the counter (or offer it again); the row stays for past checklists."""
+    return _save(
+        instance=IdentityDocument(pk=document_id),
+        fields=DOCUMENT_FIELDS,
+        values={"active": active},
+        action="issuance.document_saved",
+        actor=actor,
+        request=request,
+    )
+
+
+def proxy_reason_save(
+    *, reason_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> ProxyReason:
+    """Add (reason_id None) or edit a proxy reason. Raises ValidationError (e.g. the same name twice)."""
+    return _save(
+        instance=ProxyReason(pk=reason_id) if reason_id else ProxyReason(),
+        fields=REASON_FIELDS,
+        values=values,
+        action="issuance.proxy_reason_saved",
+        actor=actor,
+        request=request,
+    )
+
+
+def proxy_reason_set_active(
+    *, reason_id: int, active: bool, actor: Any, request: HttpRequest | None = None
+) -> ProxyReason:
+    """Stop offering a proxy reason at the counter (or offer it again); the row stays for past checklists."""
+    return _save(
+        instance=ProxyReason(pk=reason_id),
+        fields=REASON_FIELDS,
+        values={"active": active},
+        action="issuance.proxy_reason_saved",
+        actor=actor,
+        request=request,
+    )
