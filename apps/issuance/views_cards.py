@@ -125,6 +125,7 @@ _DATA_LABELS = {
     "print_id": gettext_lazy("印刷の番号"),
     "counter_check": gettext_lazy("窓口での確認の番号"),
     "reservation": gettext_lazy("予約番号"),
+    "reservation_code": gettext_lazy("予約番号"),
     "reservation_id": gettext_lazy("予約"),
     "file_name": gettext_lazy("ファイル名"),
 }
@@ -149,6 +150,8 @@ def _event_details(data: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in data.items():
         if key in ("before", "after") and isinstance(before, dict) and isinstance(after, dict):
             continue
+        if key == "reservation_id" and "reservation_code" in data:
+            continue  # the code is what staff know the booking by
         if key in _DATA_CHOICES:
             label, choices = _DATA_CHOICES[key]
             details.append((str(label), _label(choices, value)))
@@ -159,6 +162,10 @@ def _event_details(data: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             details.append((str(_DATA_LABELS.get(key, key)), _shown(value)))
     return details
+
+
+# Who acted, when it was not a staff member (CardEvent.by_label written by the system or the booking wiring).
+_ACTOR_LABELS = {"resident": gettext_lazy("住民（予約の画面から）"), "system": gettext_lazy("システム")}
 
 
 def _user_label(user: Any) -> str:
@@ -176,7 +183,7 @@ def _history_row(entry: selectors_cards.HistoryEntry) -> HistoryRow:
             title=event.get_kind_display(),
             from_state=_label(CardState, event.from_state) if moved and event.from_state else "",
             to_state=_label(CardState, event.to_state) if moved else "",
-            by=event.by_label or _user_label(event.by),
+            by=str(_ACTOR_LABELS.get(event.by_label, event.by_label)) or _user_label(event.by),
             reason=event.reason,
             details=_event_details(event.data if isinstance(event.data, dict) else {}),
         )

@@ -105,8 +105,9 @@ def test_import_print_book_and_hand_over_with_the_whole_history(
     page = staff.get(f"/staff/cards/{card.pk}/").content.decode()
     for step in ("カード一覧から登録", "交付前設定", "通知書印刷", "交付通知書発送", "予約", "交付"):
         assert step in page, step
-    for who in ("walk-supervisor", "walk-staff"):
+    for who in ("walk-supervisor", "walk-staff", "住民（予約の画面から）"):
         assert who in page, who
+    assert code in page  # the booking the card was booked with, by its code
 
     # Another city sees none of it.
     other = role_client(other_city, Role.SUPERVISOR, "walk-okegawa")
