@@ -10,8 +10,9 @@ from django.http import HttpRequest
 
 from apps.booking.mail_texts import placeholder_errors
 from apps.booking.models_content import Announcement, EmailText
-from apps.booking.services_staff import config_delete, config_picture
+from apps.booking.services_staff import config_delete
 from apps.security.audit import audit_record
+from apps.security.audited import config_picture
 from apps.security.roles import CONFIGURE_BOOKING, ensure_permission
 
 ANNOUNCEMENT_FIELDS = ["title_ja", "title_en", "body_ja", "body_en", "starts_at", "ends_at"]

@@ -39,6 +39,7 @@ from apps.booking.services import (
     slots_sync,
 )
 from apps.security.audit import audit_record
+from apps.security.audited import audited_save, config_picture
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, ensure_permission
 
 Status = Reservation.Status
@@ -75,15 +76,6 @@ PURPOSE_FIELDS = [
     "order",
 ]
 CALENDAR_FIELDS = ["date", "kind", "counter_group", "start", "end", "reason"]
-
-
-def config_picture(instance: models.Model, fields: list[str]) -> dict[str, Any]:
-    """A JSON-friendly picture of `fields` for the audit log's before/after (foreign keys as their ids)."""
-    result: dict[str, Any] = {}
-    for name in fields:
-        value = getattr(instance, name)
-        result[name] = value.pk if isinstance(value, models.Model) else value
-    return result
 
 
 def config_delete(
@@ -134,27 +126,16 @@ def _config_save(
     actor: Any,
     request: HttpRequest | None,
 ) -> models.Model:
-    """Apply `values` to `instance` (new or locked), validate, save, audit with before/after."""
-    ensure_permission(actor, CONFIGURE_BOOKING)
-    with transaction.atomic():
-        creating = instance.pk is None
-        if not creating:
-            instance = type(instance).objects.select_for_update().get(pk=instance.pk)  # type: ignore[attr-defined]
-        before = None if creating else config_picture(instance, fields)
-        for name in fields:
-            setattr(instance, name, values[name])
-        instance.full_clean()
-        instance.save()
-        audit_record(
-            action=action,
-            request=request,
-            actor=actor,
-            target=f"{type(instance).__name__}:{instance.pk}",
-            summary=str(instance),
-            before=before,
-            after=config_picture(instance, fields),
-        )
-    return instance
+    """Apply `values` to `instance` (new or locked), validate, save, audit with before/after (supervisors)."""
+    return audited_save(
+        instance=instance,
+        fields=fields,
+        values=values,
+        action=action,
+        permission=CONFIGURE_BOOKING,
+        actor=actor,
+        request=request,
+    )
 
 
 def booking_settings_update(

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpRequest
 
-from apps.booking.services_staff import config_picture
 from apps.issuance.models import IdentityDocument, IssuanceSettings, ProxyReason
 from apps.issuance.services import settings_ensure
-from apps.security.audit import audit_record
-from apps.security.roles import MANAGE_CARDS, ensure_permission
+from apps.security.audited import audited_save
+from apps.security.roles import MANAGE_CARDS
 
 SETTINGS_FIELDS = ["reminder_after_weeks", "retention_months", "upload_keep_days"]
 DOCUMENT_FIELDS = ["kind", "name_ja", "name_en", "order", "active"]
@@ -33,29 +32,15 @@ def _save(
     actor: Any,
     request: HttpRequest | None,
 ) -> M:
-    """Apply the `values` given (a subset of `fields` is fine) to `instance` (new, or locked again here),
-    validate, save, and audit the picture of `fields` before and after."""
-    ensure_permission(actor, MANAGE_CARDS)
-    with transaction.atomic():
-        creating = instance.pk is None
-        if not creating:
-            instance = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
-        before = None if creating else config_picture(instance, fields)
-        for name in fields:
-            if name in values:
-                setattr(instance, name, values[name])
-        instance.full_clean()
-        instance.save()
-        audit_record(
-            action=action,
-            request=request,
-            actor=actor,
-            target=f"{type(instance).__name__}:{instance.pk}",
-            summary=str(instance),
-            before=before,
-            after=config_picture(instance, fields),
-        )
-    return instance
+    return audited_save(
+        instance=instance,
+        fields=fields,
+        values=values,
+        action=action,
+        permission=MANAGE_CARDS,
+        actor=actor,
+        request=request,
+    )
 
 
 def issuance_settings_update(
