@@ -494,79 +494,96 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(request, "issuance/cards/settings.html", context, status=status)
 
 
-@require_permission(MANAGE_CARDS)
-def document_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    document = get_object_or_404(IdentityDocument, pk=pk) if pk else None
-    form = IdentityDocumentForm(request.POST or None, instance=document)
+def _entry_edit(
+    request: HttpRequest,
+    *,
+    model: type[IdentityDocument] | type[ProxyReason],
+    pk: int | None,
+    form_class: Any,
+    save: Any,
+    saved: str,
+    titles: tuple[str, str],
+) -> HttpResponse:
+    """Add or edit one entry of a city's list (identity documents, proxy reasons) through its audited service."""
+    entry = get_object_or_404(model, pk=pk) if pk else None
+    form = form_class(request.POST or None, instance=entry)
     if request.method == "POST" and form.is_valid():
         try:
-            services_cards.identity_document_save(
-                document_id=pk, values=form.cleaned_data, actor=request.user, request=request
-            )
+            save(pk, form.cleaned_data)
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            messages.success(request, _("本人確認書類を保存しました。"))
+            messages.success(request, saved)
             return redirect("issuance_cards:settings")
     status = 400 if request.method == "POST" else 200
-    context = {
-        "form": form,
-        "title": _("本人確認書類の編集") if document else _("本人確認書類の追加"),
-    }
+    context = {"form": form, "title": titles[0] if entry else titles[1]}
     return render(request, "issuance/cards/entry_form.html", context, status=status)
+
+
+@require_permission(MANAGE_CARDS)
+def document_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    return _entry_edit(
+        request,
+        model=IdentityDocument,
+        pk=pk,
+        form_class=IdentityDocumentForm,
+        save=lambda pk, values: services_cards.identity_document_save(
+            document_id=pk, values=values, actor=request.user, request=request
+        ),
+        saved=_("本人確認書類を保存しました。"),
+        titles=(_("本人確認書類の編集"), _("本人確認書類の追加")),
+    )
 
 
 @require_permission(MANAGE_CARDS)
 def reason_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    reason = get_object_or_404(ProxyReason, pk=pk) if pk else None
-    form = ProxyReasonForm(request.POST or None, instance=reason)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services_cards.proxy_reason_save(
-                reason_id=pk, values=form.cleaned_data, actor=request.user, request=request
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("代理受取の理由を保存しました。"))
-            return redirect("issuance_cards:settings")
-    status = 400 if request.method == "POST" else 200
-    context = {
-        "form": form,
-        "title": _("代理受取の理由の編集") if reason else _("代理受取の理由の追加"),
-    }
-    return render(request, "issuance/cards/entry_form.html", context, status=status)
+    return _entry_edit(
+        request,
+        model=ProxyReason,
+        pk=pk,
+        form_class=ProxyReasonForm,
+        save=lambda pk, values: services_cards.proxy_reason_save(
+            reason_id=pk, values=values, actor=request.user, request=request
+        ),
+        saved=_("代理受取の理由を保存しました。"),
+        titles=(_("代理受取の理由の編集"), _("代理受取の理由の追加")),
+    )
+
+
+def _entry_active(
+    request: HttpRequest, entry: IdentityDocument | ProxyReason, set_active: Any
+) -> HttpResponse:
+    """Stop offering an entry at the counter, or offer it again (the row stays for past checklists)."""
+    form = ActiveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("操作を読み取れませんでした。もう一度お試しください。"))
+        return redirect("issuance_cards:settings")
+    active = form.cleaned_data["active"]
+    set_active(entry.pk, active)
+    text = _("「%(name)s」を使用中に戻しました。") if active else _("「%(name)s」を使用停止にしました。")
+    messages.success(request, text % {"name": entry.name_ja})
+    return redirect("issuance_cards:settings")
 
 
 @require_permission(MANAGE_CARDS)
 @require_POST
 def document_active(request: HttpRequest, pk: int) -> HttpResponse:
-    document = get_object_or_404(IdentityDocument, pk=pk)
-    form = ActiveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("操作を読み取れませんでした。もう一度お試しください。"))
-        return redirect("issuance_cards:settings")
-    active = form.cleaned_data["active"]
-    services_cards.identity_document_set_active(
-        document_id=document.pk, active=active, actor=request.user, request=request
+    return _entry_active(
+        request,
+        get_object_or_404(IdentityDocument, pk=pk),
+        lambda pk, active: services_cards.identity_document_set_active(
+            document_id=pk, active=active, actor=request.user, request=request
+        ),
     )
-    text = _("「%(name)s」を使用中に戻しました。") if active else _("「%(name)s」を使用停止にしました。")
-    messages.success(request, text % {"name": document.name_ja})
-    return redirect("issuance_cards:settings")
 
 
 @require_permission(MANAGE_CARDS)
 @require_POST
 def reason_active(request: HttpRequest, pk: int) -> HttpResponse:
-    reason = get_object_or_404(ProxyReason, pk=pk)
-    form = ActiveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("操作を読み取れませんでした。もう一度お試しください。"))
-        return redirect("issuance_cards:settings")
-    active = form.cleaned_data["active"]
-    services_cards.proxy_reason_set_active(
-        reason_id=reason.pk, active=active, actor=request.user, request=request
+    return _entry_active(
+        request,
+        get_object_or_404(ProxyReason, pk=pk),
+        lambda pk, active: services_cards.proxy_reason_set_active(
+            reason_id=pk, active=active, actor=request.user, request=request
+        ),
     )
-    text = _("「%(name)s」を使用中に戻しました。") if active else _("「%(name)s」を使用停止にしました。")
-    messages.success(request, text % {"name": reason.name_ja})
-    return redirect("issuance_cards:settings")
