@@ -103,6 +103,17 @@ def _public_schema_between_tests() -> Iterator[None]:
         connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _default_language_for_each_test() -> Iterator[None]:
+    # A request in English (the test client runs LocaleMiddleware in this thread) would otherwise leave English
+    # active for the next test's services and their messages.
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def city(db: None) -> Municipality:
     return Municipality.objects.get(slug="ageo")

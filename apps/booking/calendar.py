@@ -7,10 +7,21 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import jpholiday
+from django.utils.translation import pgettext_lazy
 
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, OpeningHours
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+# Short weekday names, Monday first (date.weekday()), for pages and reports.
+WEEKDAYS = [
+    pgettext_lazy("曜日", "月"),
+    pgettext_lazy("曜日", "火"),
+    pgettext_lazy("曜日", "水"),
+    pgettext_lazy("曜日", "木"),
+    pgettext_lazy("曜日", "金"),
+    pgettext_lazy("曜日", "土"),
+    pgettext_lazy("曜日", "日"),
+]
 Range = tuple[time, time]
 
 

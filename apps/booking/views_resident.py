@@ -18,12 +18,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, pgettext_lazy
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from apps.booking import mail
 from apps.booking.availability import AVAILABLE, CLOSED, FEW, FULL, OUTSIDE, month_availability
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar import TOKYO, WEEKDAYS
 from apps.booking.forms_fields import to_wareki
 from apps.booking.forms_resident import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
 from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
@@ -68,15 +68,6 @@ STATUS_LABELS = {
     CLOSED: ("—", gettext_noop("休み")),
     OUTSIDE: ("—", gettext_noop("受付期間外")),
 }
-WEEKDAYS = [
-    pgettext_lazy("曜日", "月"),
-    pgettext_lazy("曜日", "火"),
-    pgettext_lazy("曜日", "水"),
-    pgettext_lazy("曜日", "木"),
-    pgettext_lazy("曜日", "金"),
-    pgettext_lazy("曜日", "土"),
-    pgettext_lazy("曜日", "日"),
-]
 DONE_SESSION_KEY = "booking_done"
 FIXED_EMAIL_SESSION_KEY = "booking_fixed_email"  # hold token -> the address confirmed by an email-first link
 NOTICE_PREFILL_SESSION_KEY = (

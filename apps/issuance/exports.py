@@ -14,18 +14,17 @@ Every cell that starts like a formula (= + - @, tab, CR) gets a leading apostrop
 from __future__ import annotations
 
 import csv
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
-from urllib.parse import quote
 
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
 from apps.security.audit import csv_cell
+from madoguchi import downloads
 from tenants.db import current_schema
 
 UTF8_BOM = "utf8"
@@ -94,9 +93,8 @@ def _writer() -> Any:
 
 
 def content_disposition(filename: str, ascii_filename: str) -> str:
-    """An attachment header with an ASCII fallback and the real name in RFC 5987 form (filename*)."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", ascii_filename) or "export"
-    return f"attachment; filename=\"{fallback}.csv\"; filename*=UTF-8''{quote(filename + '.csv', safe='')}"
+    """A CSV attachment's header: the Japanese name, and an ASCII fallback (`madoguchi.downloads`)."""
+    return downloads.content_disposition(f"{filename}.csv", f"{ascii_filename or 'export'}.csv")
 
 
 def csv_response(

@@ -90,7 +90,7 @@ def defaults_ensure() -> None:
         )
 
 
-def _by(actor: Any) -> tuple[Any, str]:
+def event_actor(actor: Any) -> tuple[Any, str]:
     """The event's `by` and `by_label`: a user, or the system / a resident (audit Actor)."""
     if isinstance(actor, Actor):
         return None, actor.username or str(actor.kind)
@@ -140,7 +140,7 @@ def _prepare(
 ) -> tuple[list[str], CardEvent]:
     """Change `card` in memory; return the fields to save and its event, unsaved (the bulk path writes a whole
     selection in a few statements instead of two per card)."""
-    by, by_label = _by(actor)
+    by, by_label = event_actor(actor)
     before = card.state
     card.updated_at = now  # set here: a queryset update does not apply auto_now
     fields = ["updated_at"]

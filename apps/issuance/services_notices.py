@@ -29,8 +29,8 @@ from apps.issuance.services import (
     BulkResult,
     CardError,
     TransitionInput,
-    _by,
     cards_transition,
+    event_actor,
     settings_ensure,
 )
 from apps.issuance.states import ACTIONS, allowed
@@ -205,7 +205,7 @@ def notices_print(
         title=_print_title(selection, kind),
     )
     ids = [card.pk for card in cards]
-    by, by_label = _by(actor)
+    by, by_label = event_actor(actor)
     with transaction.atomic():
         locked = list(Card.objects.select_for_update().filter(pk__in=ids).only(*_fields()).order_by("pk"))
         refused = sorted((c.notice_number, why) for c in locked if (why := _why(c, kind)))

@@ -6,9 +6,6 @@ log, on each card's history and in the audit log.
 
 from __future__ import annotations
 
-import re
-from urllib.parse import quote
-
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -21,18 +18,9 @@ from apps.issuance.models import Card, NoticePrint
 from apps.issuance.services import CardError
 from apps.issuance.services_notices import PrintResult, Selection, notices_preview, notices_print
 from apps.security.roles import MANAGE_CARDS, require_permission
+from madoguchi.downloads import content_disposition
 
 PER_PAGE = 50
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-_ASCII_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def attachment(file_name: str, fallback: str) -> str:
-    """A Content-Disposition for a download with a Japanese name: `filename*` (RFC 5987/6266) for browsers that
-    read it, and a plain-ASCII `filename` for the others. Neither can carry a quote, a slash or a line break."""
-    name = _UNSAFE_NAME.sub("_", file_name).strip() or fallback
-    ascii_name = _ASCII_NAME.sub("-", fallback).strip("-") or "notices.pdf"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _pdf_response(result: PrintResult, label: str) -> HttpResponse:
@@ -41,7 +29,7 @@ def _pdf_response(result: PrintResult, label: str) -> HttpResponse:
     kind = NoticePrint.Kind(log.kind).label
     variant = "A4" if log.variant == NoticePrint.Variant.LETTER else "はがき"
     response = HttpResponse(result.pdf, content_type="application/pdf")
-    response["Content-Disposition"] = attachment(
+    response["Content-Disposition"] = content_disposition(
         f"{kind}_{label}_{variant}_{stamp}.pdf", f"{log.kind}-{label}-{log.variant}-{stamp}.pdf"
     )
     response["Cache-Control"] = "no-store"  # residents' names and addresses

@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar import TOKYO, WEEKDAYS
 from apps.issuance import selectors_reports as sel
 from apps.issuance.charts import Bar, bar_chart_svg
 from apps.issuance.exports import CsvTable, NotEncodableError, csv_response
@@ -42,17 +42,9 @@ from apps.issuance.services import CardError, TransitionInput, cards_transition,
 from apps.issuance.states import ACTIONS
 from apps.security.audit import audit_record
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, VIEW_REPORTS, require_permission
+from madoguchi.downloads import content_disposition
 
 PER_PAGE = 100
-WEEKDAY_NAMES = [
-    pgettext_lazy("曜日", "月"),
-    pgettext_lazy("曜日", "火"),
-    pgettext_lazy("曜日", "水"),
-    pgettext_lazy("曜日", "木"),
-    pgettext_lazy("曜日", "金"),
-    pgettext_lazy("曜日", "土"),
-    pgettext_lazy("曜日", "日"),
-]
 
 
 # --- Cells shared by the page, the CSV and the PDF -----------------------------------------------------------------
@@ -115,7 +107,7 @@ def _day_label(day: date) -> str:
     return _("%(month)d月%(day)d日（%(weekday)s）") % {
         "month": day.month,
         "day": day.day,
-        "weekday": WEEKDAY_NAMES[day.weekday()],
+        "weekday": WEEKDAYS[day.weekday()],
     }
 
 
@@ -805,12 +797,8 @@ def report_export(request: HttpRequest) -> HttpResponseBase:
 
 
 def _pdf_response(data: bytes, name: str, ascii_name: str) -> HttpResponse:
-    from urllib.parse import quote
-
     response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f"inline; filename=\"{ascii_name}.pdf\"; filename*=UTF-8''{quote(name + '.pdf', safe='')}"
-    )
+    response["Content-Disposition"] = content_disposition(f"{name}.pdf", f"{ascii_name}.pdf", inline=True)
     return response
 
 

@@ -239,14 +239,11 @@ def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """A CSV cell Excel will not run as a formula (the audit export and the other apps' exports use it)."""
     text = "" if value is None else str(value)
     # Excel runs a cell that starts like a formula; a login name such as "=HYPERLINK(...)" must stay text.
     return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
-# The same guard for the other apps' CSV exports (apps/issuance/exports.py).
-csv_cell = _cell
 
 
 class _Line:
@@ -282,15 +279,15 @@ def audit_csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
             [
                 event.sequence,
                 timezone.localtime(event.at, JAPAN).strftime("%Y-%m-%d %H:%M:%S"),
-                _cell(event.actor_username),
+                csv_cell(event.actor_username),
                 kinds.get(event.actor_kind, event.actor_kind),
                 event.address,
-                _cell(event.action_label),
+                csv_cell(event.action_label),
                 event.action,
-                _cell(event.target),
-                _cell(event.summary),
-                _cell(_json_text(event.before)),
-                _cell(_json_text(event.after)),
+                csv_cell(event.target),
+                csv_cell(event.summary),
+                csv_cell(_json_text(event.before)),
+                csv_cell(_json_text(event.after)),
                 event.request_id,
             ]
         )
