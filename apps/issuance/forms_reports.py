@@ -93,6 +93,19 @@ class NoShowFilterForm(RefusesIndividualNumber):
 NoShowFilterForm.base_fields = {"from": _date_field(_("開始日")), "to": _date_field(_("終了日"))}
 
 
+def _with_defaults(query: Any, defaults: dict[str, str]) -> Any:
+    """The query with each empty field set to its default, so the page shows what it reports on."""
+    data = query.copy()
+    for name, value in defaults.items():
+        if not data.get(name):
+            data[name] = value
+    return data
+
+
+def _this_month() -> str:
+    return f"{timezone.localdate():%Y-%m}"
+
+
 class ReportForm(RefusesIndividualNumber):
     unit = forms.ChoiceField(
         label=_("集計の単位"),
@@ -102,6 +115,10 @@ class ReportForm(RefusesIndividualNumber):
     )
     month = MonthField(label=_("月"), required=False)
 
+    @classmethod
+    def from_query(cls, query: Any) -> ReportForm:
+        return cls(_with_defaults(query, {"unit": DAY, "month": _this_month()}))
+
     def values(self) -> tuple[str, date]:
         """The unit and the month asked for (call after is_valid()); this month by default."""
         month = self.cleaned_data.get("month") or timezone.localdate().replace(day=1)
@@ -110,6 +127,10 @@ class ReportForm(RefusesIndividualNumber):
 
 class MonthForm(RefusesIndividualNumber):
     month = MonthField(label=_("月"), required=False)
+
+    @classmethod
+    def from_query(cls, query: Any) -> MonthForm:
+        return cls(_with_defaults(query, {"month": _this_month()}))
 
     def month_value(self) -> date:
         return self.cleaned_data.get("month") or timezone.localdate().replace(day=1)

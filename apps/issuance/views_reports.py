@@ -751,7 +751,7 @@ def _invalid_report(request: HttpRequest, form: Any, template: str) -> HttpRespo
 @require_permission(VIEW_REPORTS)
 @require_safe
 def report_page(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET)
+    form = ReportForm.from_query(request.GET)
     if not form.is_valid():
         return _invalid_report(request, form, "issuance/reports/report.html")
     unit, month = form.values()
@@ -775,7 +775,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
 @require_permission(VIEW_REPORTS)
 @require_safe
 def report_export(request: HttpRequest) -> HttpResponseBase:
-    form, export = ReportForm(request.GET), _export_form(request)
+    form, export = ReportForm.from_query(request.GET), _export_form(request)
     key = request.GET.get("table") or "daily"
     if export is None or key not in REPORT_TABLES:
         return _bad_export(request)
@@ -805,7 +805,7 @@ def _pdf_response(data: bytes, name: str, ascii_name: str) -> HttpResponse:
 @require_permission(VIEW_REPORTS)
 @require_safe
 def report_pdf_view(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET)
+    form = ReportForm.from_query(request.GET)
     if not form.is_valid():
         return _invalid_report(request, form, "issuance/reports/report.html")
     unit, month = form.values()
@@ -833,7 +833,7 @@ def report_pdf_view(request: HttpRequest) -> HttpResponse:
 @require_permission(VIEW_REPORTS)
 @require_safe
 def monthly(request: HttpRequest) -> HttpResponse:
-    form = MonthForm(request.GET)
+    form = MonthForm.from_query(request.GET)
     if not form.is_valid():
         return _invalid_report(request, form, "issuance/reports/monthly.html")
     month = form.month_value()
@@ -852,7 +852,7 @@ def monthly(request: HttpRequest) -> HttpResponse:
 @require_permission(VIEW_REPORTS)
 @require_safe
 def monthly_export(request: HttpRequest) -> HttpResponseBase:
-    form, export = MonthForm(request.GET), _export_form(request)
+    form, export = MonthForm.from_query(request.GET), _export_form(request)
     if export is None:
         return _bad_export(request)
     if not form.is_valid():
@@ -874,7 +874,7 @@ def monthly_export(request: HttpRequest) -> HttpResponseBase:
 @require_permission(VIEW_REPORTS)
 @require_safe
 def monthly_pdf(request: HttpRequest) -> HttpResponse:
-    form = MonthForm(request.GET)
+    form = MonthForm.from_query(request.GET)
     if not form.is_valid():
         return _invalid_report(request, form, "issuance/reports/monthly.html")
     month = form.month_value()

@@ -391,3 +391,16 @@ def test_another_citys_report_counts_none_of_this_citys_cards(
         report = sel.report(unit=sel.DAY, month=OCT)
     assert report.total.events == {}
     assert report.total.seats_offered == 0
+
+
+def test_the_report_forms_show_what_they_report_on_when_opened_without_a_query(
+    city: Municipality, auditor: Client
+) -> None:
+    from django.utils import timezone
+
+    this_month = f"{timezone.localdate():%Y-%m}"
+    daily = auditor.get("/staff/reports/").content.decode()
+    assert re.search(r'<input[^>]*value="day"[^>]*checked', daily)
+    assert f'value="{this_month}"' in daily
+    monthly = auditor.get("/staff/reports/monthly/").content.decode()
+    assert f'value="{this_month}"' in monthly
