@@ -126,4 +126,19 @@ class AccountLock(models.Model):
         return f"{self.kind}:{self.key}"
 
 
+class Counter(models.Model):
+    """One security counter's current window (apps/security/counters.py writes and reads it with plain SQL)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField()
+    window_end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["window_end"], name="security_counter_end_idx")]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"
+
+
 from apps.security.audit_models import AuditEvent  # noqa: E402,F401

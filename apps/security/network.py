@@ -82,3 +82,15 @@ def vendor_networks() -> list[IPNetwork]:
 def address_allowed(address: str, networks: Iterable[IPNetwork]) -> bool:
     parsed = _parse(address)
     return parsed is not None and _in(parsed, networks)
+
+
+def address_buckets(address: str) -> list[str]:
+    """The units a per-address limit counts: an IPv4 address itself; for IPv6 its /64 (one subscriber's
+    network, inside which it may rotate addresses freely) and its /56 (a whole site's delegation). An unreadable
+    address is one bucket, "unknown", so it is limited too instead of escaping every limit."""
+    parsed = _parse(address)
+    if parsed is None:
+        return ["unknown"]
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return [str(parsed)]
+    return [str(ipaddress.IPv6Network((parsed, prefix), strict=False)) for prefix in (64, 56)]
