@@ -126,6 +126,16 @@ def counters_at_least(
         return [(str(key), int(count)) for key, count in cursor.fetchall()]
 
 
+def counters_number_at_least(prefix: str, minimum: int, *, public: bool = False) -> int:
+    """How many counters under `prefix` reached `minimum`."""
+    with _schema(public), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM security_counter WHERE key LIKE %s AND count >= %s",
+            [_like_prefix(prefix) + "%", int(minimum)],
+        )
+        return int(cursor.fetchone()[0])
+
+
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

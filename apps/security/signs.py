@@ -1,42 +1,35 @@
 """Attack signs: suspicious events counted per client address and time window, reported to the vendor.
 
-`record_sign()` is called where an event happens: a failed login, a refusal by network, and (through
-`AttackSignMiddleware`) every 4xx response. `signs_alert()` runs in the periodic task
+`record_sign()` is called where an event happens: a failed login or second-factor code, a refusal by network, and
+(through `AttackSignMiddleware`) every 4xx response. `signs_alert()` runs in the periodic task
 `apps.security.signs_tasks.detect_attack_signs`: it reads the windows that have ended and alerts the vendor (email
 and Sentry) once per (kind, address, window) whose count reached `settings.ATTACK_SIGN_THRESHOLDS[kind]`.
 
-The counters live in the cache every process shares (`settings.SIGNS_CACHE_ALIAS`), under one prefix for all
-cities: an attacker's address counts the same whichever city's host it tries. Keys, per window number `w`:
+The counts live in the security counter table of the public schema (`apps.security.counters`), one row per
+(window, kind, source): an attacker's address counts the same whichever city's host it tries, an increment is
+one atomic statement (exact under concurrency), and no row is culled before `counters_prune()` removes it after
+its time. Keys, per window number `w`:
 
-- `signs:<w>:<kind>:n:<address>`: the count, created with add() and raised with incr().
-- `signs:<w>:<kind>:over` and `signs:<w>:<kind>:over:<slot>`: the addresses that reached the threshold. Only
-  those are indexed, when their count passes the threshold, so the index stays small; each one claims a slot
-  with add(), so two processes never overwrite each other's entry.
-- `signs:<w>:<kind>:alerted:<address>`: claimed with add() by the run that alerts, so no sign is sent twice.
-
-With Redis, add() and incr() are atomic and the counts exact. Django's database cache (the embedded default)
-implements incr() as a read and a write, so concurrent requests may lose a few increments: a storm still passes
-its threshold, a little later.
+- `signs:<w>:<kind>:n:<source>`: the count.
+- `signs:<w>:<kind>:alerted:<source>` (and `...:alerted:*` for the addresses beyond the listed ones): claimed by
+  the run that alerts (the first hit wins), so no sign is sent twice; released when the email fails.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sentry_sdk
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
 from django.core.mail import send_mail
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, schema_context
 
+from apps.security.counters import counter_clear, counter_hit, counters_at_least, counters_number_at_least
 from apps.security.network import client_ip
 
 logger = logging.getLogger(__name__)
@@ -102,72 +95,42 @@ def _key(window: int, kind: str, *parts: object) -> str:
     return ":".join(["signs", str(window), kind, *map(str, parts)])
 
 
-@contextmanager
-def _signs_cache() -> Iterator[BaseCache]:
-    # The default key function prefixes keys with the current schema; counting happens in every city's requests,
-    # so always count under public's prefix. (A dedicated alias with Django's plain key function needs no switch,
-    # and the switch is harmless there.)
-    with schema_context(get_public_schema_name()):
-        yield caches[settings.SIGNS_CACHE_ALIAS]
-
-
-def _increment(cache: BaseCache, key: str) -> int:
-    if cache.add(key, 1, timeout=_ttl()):
-        return 1
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=_ttl())
-        return 1
-
-
-def _index_over_threshold(cache: BaseCache, window: int, kind: str, source: str) -> None:
-    # The hint spreads concurrent writers over different slots; add() makes each slot's first writer win.
-    hint = _increment(cache, _key(window, kind, "over"))
-    for slot in range(hint, MAX_LISTED_SOURCES + 1):
-        if cache.add(_key(window, kind, "over", slot), source, timeout=_ttl()):
-            return
+def _claim(key: str) -> bool:
+    """True for the one run that claims `key` first (the claim lives as long as the counts)."""
+    return counter_hit(key, window=_ttl(), fail_closed=False, public=True).count == 1
 
 
 def record_sign(kind: str, address: str, *, now: datetime | None = None) -> None:
     """Count one event of `kind` ("login_failed", "network_refused", "http_4xx") from `address`.
 
-    Never fails the request that reports it: a cache outage is logged and the event is not counted.
+    Never fails the request that reports it: a store outage is logged (by the counter store) and not counted.
     """
-    threshold = _threshold(kind)
+    _threshold(kind)
     window = _window_of(now or timezone.now())
-    source = sign_source(address)
-    try:
-        with _signs_cache() as cache:
-            count = _increment(cache, _key(window, kind, "n", source))
-            if count == threshold:
-                _index_over_threshold(cache, window, kind, source)
-    except Exception:
-        logger.exception("attack sign %s from %s not recorded", kind, source)
+    counter_hit(_key(window, kind, "n", sign_source(address)), window=_ttl(), fail_closed=False, public=True)
 
 
-def _signs_of_window(cache: BaseCache, window: int, kind: str) -> tuple[list[AttackSign], int]:
-    """The signs of one window and kind, and how many addresses reached the threshold in all."""
+def _signs_of_window(window: int, kind: str) -> tuple[list[AttackSign], int]:
+    """The signs of one window and kind (at most MAX_LISTED_SOURCES), and how many addresses reached it in all."""
     threshold = _threshold(kind)
-    slots = [_key(window, kind, "over", slot) for slot in range(1, MAX_LISTED_SOURCES + 1)]
-    found = cache.get_many(slots)
-    sources = list(dict.fromkeys(str(found[slot]) for slot in slots if slot in found))
-    total = max(int(cache.get(_key(window, kind, "over")) or 0), len(sources))
-    counts = cache.get_many([_key(window, kind, "n", source) for source in sources])
+    prefix = _key(window, kind, "n", "")
+    found = counters_at_least(prefix, threshold, public=True, limit=MAX_LISTED_SOURCES)
+    total = (
+        counters_number_at_least(prefix, threshold, public=True) if len(found) == MAX_LISTED_SOURCES else 0
+    )
     start = datetime.fromtimestamp(window * _window_seconds(), tz=UTC)
     signs = [
         AttackSign(
             kind=kind,
-            source=source,
-            # An expired count (a late run on a cache that shortens timeouts) still reached the threshold.
-            count=max(int(counts.get(_key(window, kind, "n", source)) or 0), threshold),
+            source=key[len(prefix) :],
+            count=count,
             threshold=threshold,
             window_start=start,
             window_end=start + timedelta(seconds=_window_seconds()),
         )
-        for source in sources
+        for key, count in found
     ]
-    return signs, total
+    return signs, max(total, len(signs))
 
 
 def signs_alert(*, now: datetime) -> list[AttackSign]:
@@ -180,25 +143,25 @@ def signs_alert(*, now: datetime) -> list[AttackSign]:
     new: list[AttackSign] = []
     unlisted: dict[str, int] = {}
     claims: list[str] = []
-    with _signs_cache() as cache:
-        for window in range(current - int(settings.ATTACK_SIGN_LOOKBACK_WINDOWS), current):
-            for kind in settings.ATTACK_SIGN_THRESHOLDS:
-                signs, total = _signs_of_window(cache, window, kind)
-                if total > len(signs) and cache.add(_key(window, kind, "alerted", "*"), 1, timeout=_ttl()):
-                    claims.append(_key(window, kind, "alerted", "*"))
-                    unlisted[kind] = unlisted.get(kind, 0) + total - len(signs)
-                for sign in signs:
-                    claim = _key(window, kind, "alerted", sign.source)
-                    if cache.add(claim, 1, timeout=_ttl()):
-                        claims.append(claim)
-                        new.append(sign)
-        if not new and not unlisted:
-            return []
-        try:
-            _notify(new, unlisted)
-        except Exception:
-            cache.delete_many(claims)
-            raise
+    for window in range(current - int(settings.ATTACK_SIGN_LOOKBACK_WINDOWS), current):
+        for kind in settings.ATTACK_SIGN_THRESHOLDS:
+            signs, total = _signs_of_window(window, kind)
+            if total > len(signs) and _claim(_key(window, kind, "alerted", "*")):
+                claims.append(_key(window, kind, "alerted", "*"))
+                unlisted[kind] = unlisted.get(kind, 0) + total - len(signs)
+            for sign in signs:
+                claim = _key(window, kind, "alerted", sign.source)
+                if _claim(claim):
+                    claims.append(claim)
+                    new.append(sign)
+    if not new and not unlisted:
+        return []
+    try:
+        _notify(new, unlisted)
+    except Exception:
+        for claim in claims:
+            counter_clear(claim, public=True)
+        raise
     return new
 
 

@@ -27,6 +27,24 @@ def clear_expired_sessions_everywhere() -> int:
 
 
 @shared_task
+def prune_counters() -> int:
+    """Delete the security counters whose window ended, in the schema this task was sent from."""
+    from apps.security.counters import counters_prune
+
+    return counters_prune()
+
+
+@shared_task
+def prune_counters_everywhere() -> int:
+    """Beat entry point (public): the public schema's counters (attack signs), then one task per city."""
+    use_public_schema()
+    prune_counters()
+    sent = for_each_city(prune_counters)
+    use_public_schema()
+    return sent
+
+
+@shared_task
 def audit_verify_daily() -> list[str]:
     """Check every audit chain; a broken one is mailed to the vendor and reported to Sentry at once."""
     import sentry_sdk

@@ -22,7 +22,6 @@ __all__ = [
     "PERMISSIONS_POLICY",
     "SECURE_CROSS_ORIGIN_OPENER_POLICY",
     "SECURE_HSTS_PRELOAD",
-    "SIGNS_CACHE_ALIAS",
     "VENDOR_ALERT_EMAILS",
 ]
 
@@ -82,9 +81,6 @@ ATTACK_SIGN_WINDOW_SECONDS = 300
 ATTACK_SIGN_THRESHOLDS: dict[str, int] = {"login_failed": 20, "network_refused": 20, "http_4xx": 200}
 # The periodic task also looks at a few earlier windows, so a beat or worker outage does not lose a sign.
 ATTACK_SIGN_LOOKBACK_WINDOWS = 3
-# The cache the counters live in. It must be shared by every process and the same for every city: with the
-# tenant-prefixed default cache, apps.security.signs switches to the public schema around each access.
-SIGNS_CACHE_ALIAS = "default"
 VENDOR_ALERT_EMAILS: list[str] = _CONFIG.access.vendor_alert_emails
 
 # Merged into CELERY_BEAT_SCHEDULE by settings/__init__.py (this module cannot import it).
@@ -92,5 +88,10 @@ BEAT_SCHEDULE_SECURITY: dict[str, dict[str, Any]] = {
     "detect-attack-signs": {
         "task": "apps.security.signs_tasks.detect_attack_signs",
         "schedule": float(ATTACK_SIGN_WINDOW_SECONDS),
+    },
+    # Security counters whose window ended (lockouts, limits, signs) are deleted in every schema.
+    "prune-security-counters": {
+        "task": "apps.security.tasks.prune_counters_everywhere",
+        "schedule": 900.0,
     },
 }
