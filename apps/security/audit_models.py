@@ -1,9 +1,12 @@
 """The audit log: one append-only, hash-chained table per schema (public for the vendor, one per city).
 
-Each row's `hash` is sha256(prev_hash + canonical JSON of the row's other fields), and `prev_hash` is the hash of
-the row before it, so changing, removing or reordering a row breaks the chain at that row (`manage.py
-audit_verify`). Rows are written only by `apps.security.audit.audit_record`, which serialises a schema's writers;
-the database refuses UPDATE, DELETE and TRUNCATE on the table (migration 0003 and ops/database-roles.md).
+Each row's `hash` is HMAC-SHA256(the schema's key, prev_hash + canonical JSON of the row's other fields)
+(`hash_version` 2; rows written before the key existed keep version 1, a plain sha256), and `prev_hash` is the hash
+of the row before it, so changing, removing or reordering a row breaks the chain at that row (`manage.py
+audit_verify`). A one-row `AuditHead` per schema records the newest sequence and hash under a MAC, so removing the
+newest rows is noticed too. Rows are written only by `apps.security.audit.audit_record`, which serialises a
+schema's writers; the database refuses UPDATE, DELETE and TRUNCATE on the table (migration 0003 and
+ops/database-roles.md). docs/audit-log.md describes the scheme.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from typing import Any, NoReturn
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.security.audit_keys import city_key, keyed_hash
+
 GENESIS_HASH = "0" * 64
+# hash_version: 1 = sha256 without a key (rows written before migration 0005), 2 = HMAC-SHA256 with the city's key.
+HASH_UNKEYED = 1
+HASH_KEYED = 2
 
 # Every action code with its label. Codes are open-ended (other apps add theirs here); an unknown code is shown
 # as it is.
@@ -27,12 +35,15 @@ ACTION_LABELS: dict[str, Any] = {
     "auth.logout_everywhere": _("すべての端末からログアウト"),
     "auth.lockout": _("ログインのロック"),
     "auth.unlock": _("ロックの解除"),
+    "auth.mfa_failed": _("二要素認証の失敗"),
     "network.refused": _("接続元による拒否"),
     "network.added": _("許可ネットワークの追加"),
     "network.removed": _("許可ネットワークの削除"),
     "policy.changed": _("セキュリティ方針の変更"),
     "audit.exported": _("監査ログの出力"),
     "audit.viewed": _("監査ログの閲覧"),
+    "audit.key_disclosed": _("監査ログの検証鍵の出力"),
+    "audit.head_reset": _("監査ログの先頭記録の再設定"),
     "personal_data.viewed": _("個人情報の閲覧"),
     "personal_data.searched": _("個人情報の検索"),
     "request.write": _("データの変更"),
@@ -90,6 +101,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(_("リクエストID"), max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Not hashed itself: a row claiming version 1 where the head says keyed rows began is refused by audit_verify.
+    hash_version = models.PositiveSmallIntegerField(default=HASH_KEYED)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -137,10 +150,45 @@ class AuditEvent(models.Model):
             "request_id": self.request_id,
         }
 
-    def compute_hash(self) -> str:
-        return chain_hash(self.prev_hash, self.chain_payload())
+    def compute_hash(self, key: bytes | None = None) -> str:
+        """The row's hash for its version; version 2 uses `key`, by default the current schema's key."""
+        if self.hash_version == HASH_UNKEYED:
+            return chain_hash(self.prev_hash, self.chain_payload())
+        if key is None:
+            from tenants.db import current_schema
+
+            key = city_key(current_schema())
+        return keyed_hash(key, self.prev_hash, canonical_json(self.chain_payload()))
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(prev_hash: str, payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    """A version-1 row's hash (unkeyed): kept to verify the rows written before the key existed."""
+    return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
+
+
+class AuditHead(models.Model):
+    """The chain's newest sequence and hash, one row per schema, moved by `audit_record` with every event.
+
+    `mac` = HMAC(the schema's key, keyed_from, sequence, hash): someone who can write the database but lacks the key
+    cannot move the head back after deleting the newest events, nor claim that keyed rows begin later than they do.
+    This table is not append-only (it is updated in place); the application role may write it.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    # The first sequence that must be keyed (hash_version 2); earlier rows were written before the key existed.
+    keyed_from = models.BigIntegerField()
+    sequence = models.BigIntegerField()  # 0: no events yet
+    hash = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="security_audithead_one_row")]
+
+    def __str__(self) -> str:
+        return f"head #{self.sequence}"

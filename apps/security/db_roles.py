@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.db import connection, transaction
 
-from apps.security.audit_models import AuditEvent
+from apps.security.audit_models import AuditEvent, AuditHead
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -25,14 +25,18 @@ def _quoted(name: str, what: str) -> str:
 
 
 def app_role_grant_statements(*, role: str, schema: str) -> list[str]:
-    """The GRANTs (and the REVOKE that keeps the audit table append-only) for one schema. Idempotent."""
+    """The GRANTs (and the REVOKEs that keep the audit table append-only) for one schema. Idempotent."""
     r, s = _quoted(role, "role"), _quoted(schema, "schema")
     audit = f"{s}.{_quoted(AuditEvent._meta.db_table, 'table')}"
+    head = f"{s}.{_quoted(AuditHead._meta.db_table, 'table')}"
     return [
         f"GRANT USAGE ON SCHEMA {s} TO {r}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {audit} FROM {r}",
+        # The chain's head moves with every event (UPDATE) and is re-anchored by audit_head_reset (INSERT); the
+        # application never removes it, and a removed head is reported by audit_verify.
+        f"REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON {head} FROM {r}",
     ]
 
 

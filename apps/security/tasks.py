@@ -46,19 +46,24 @@ def prune_counters_everywhere() -> int:
 
 @shared_task
 def audit_verify_daily() -> list[str]:
-    """Check every audit chain; a broken one is mailed to the vendor and reported to Sentry at once."""
+    """Check every audit chain and its recorded head; a broken one is mailed to the vendor and reported to Sentry.
+
+    Verifying keyed rows needs settings.AUDIT_KEY, so this runs where the application's secrets are (a worker).
+    """
     import sentry_sdk
     from django.conf import settings
     from django.core.mail import send_mail
 
-    from apps.security.audit import audit_verify
+    from apps.security.audit import VERIFY_REASONS, audit_verify
     from apps.security.db_roles import security_schemas
 
     use_public_schema()
     broken = [result for result in map(audit_verify, security_schemas()) if not result.ok]
     lines = [f"{r.schema}: sequence {r.broken_at} ({r.reason})" for r in broken]
     if broken:
-        body = "監査ログの改ざんまたは欠落を検出しました / Audit chain broken:\n" + "\n".join(lines)
+        # Each line with its explanation: "truncated" and "head forged" mean the newest events were removed.
+        details = [f"{line}: {VERIFY_REASONS[r.reason]}" for line, r in zip(lines, broken, strict=True)]
+        body = "監査ログの改ざんまたは欠落を検出しました / Audit chain broken:\n" + "\n".join(details)
         sentry_sdk.capture_message("audit chain broken: " + "; ".join(lines), level="error")
         if settings.VENDOR_ALERT_EMAILS:
             send_mail(

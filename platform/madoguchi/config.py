@@ -6,6 +6,8 @@ these values into Django settings; nothing else in the project reads os.environ.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,25 @@ class AccessConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    # MADOGUCHI_AUDIT_KEY: the one secret the audit chain's per-city keys are derived from (docs/audit-log.md). It
+    # lives outside the database on purpose; production must set it (secure mode refuses to start without it) and
+    # never change it, or the keyed rows written so far no longer verify. "" = the development default below.
+    key: str
+
+    @property
+    def key_is_default(self) -> bool:
+        return not self.key
+
+    def master_key(self, secret_key: str) -> str:
+        """The configured key or, in development only, one derived from SECRET_KEY under its own purpose label."""
+        if self.key:
+            return self.key
+        label = b"madoguchi-audit-master-key:development-default"
+        return hmac.new(secret_key.encode("utf-8"), label, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig
     redis: RedisConfig
@@ -80,6 +101,7 @@ class Config:
     logging: LoggingConfig
     web: WebConfig
     access: AccessConfig
+    audit: AuditConfig
 
 
 def embedded_database_url(database: str = "madoguchi") -> str:
@@ -134,4 +156,5 @@ def load() -> Config:
             vendor_networks=env.list("MADOGUCHI_VENDOR_NETWORKS", default=["127.0.0.0/8", "::1/128"]),
             vendor_alert_emails=env.list("MADOGUCHI_VENDOR_ALERT_EMAILS", default=[]),
         ),
+        audit=AuditConfig(key=env.str("MADOGUCHI_AUDIT_KEY", default="")),
     )

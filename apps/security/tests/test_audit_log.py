@@ -19,7 +19,8 @@ from django.db.utils import ProgrammingError
 from django_tenants.utils import schema_context
 
 from apps.security.audit import SYSTEM, WITHHELD, audit_record, audit_verify
-from apps.security.audit_models import AppendOnlyError, AuditEvent, chain_hash
+from apps.security.audit_keys import city_key, keyed_hash
+from apps.security.audit_models import AppendOnlyError, AuditEvent, canonical_json, chain_hash
 from apps.security.db_roles import app_role_grant
 from apps.security.models import SecurityPolicy
 from tenants.models import Municipality
@@ -77,7 +78,10 @@ def test_each_event_continues_the_chain(in_city: Municipality) -> None:
     first, second = _record(2)
     assert second.sequence == first.sequence + 1
     assert second.prev_hash == first.hash
-    assert second.hash == chain_hash(first.hash, second.chain_payload())
+    # HMAC-SHA256 with the city's key (hash_version 2), no longer a bare sha256 anyone could recompute.
+    assert second.hash_version == 2
+    assert second.hash == keyed_hash(city_key("ageo"), first.hash, canonical_json(second.chain_payload()))
+    assert second.hash != chain_hash(first.hash, second.chain_payload())
     assert second.at >= first.at
 
 

@@ -322,6 +322,8 @@ if CONFIG.web.secure:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+AUDIT_KEY = CONFIG.audit.master_key(SECRET_KEY)  # the audit chain's master key (apps.security.audit_keys)
+
 # --- Observability -----------------------------------------------------------------------------------------------
 LOGGING = logging_config(CONFIG.logging)
 init_sentry(CONFIG.sentry)
