@@ -852,6 +852,10 @@ def gunicorn_start(
         "0",
     ]
     env = dict(os.environ)
+    # Every bench client comes from 127.0.0.1: raise the residents' per-address limits and hold caps (the one
+    # setting for benchmarks and load tests, refused in secure mode; docs/booking.md), so a rush is not a test of
+    # the limiter. The per-session limits and the per-code cool-downs stay as they are.
+    env["MADOGUCHI_BENCH_LIMITS"] = "true"
     if settings_module:
         env["DJANGO_SETTINGS_MODULE"] = settings_module
     box.gunicorn = subprocess.Popen(
@@ -1420,8 +1424,9 @@ def rush_section(result: RushResult, args: argparse.Namespace, header: str = "")
         *([header, ""] if header else []),
         f"A production-like server: gunicorn with `ops/gunicorn.conf.py` (gthread), `-w {result.workers} "
         f"--threads {result.threads}`, `--max-requests 0` (no worker recycling mid-measurement), settings "
-        "`bench.settings_bench` (the project's, with the per-address rate limits raised, since every client is "
-        "127.0.0.1, and two baseline views added to the city URLconf), the bench's own database, cache in the "
+        "`bench.settings_bench` (the project's, with two baseline views added to the city URLconf) and "
+        "`MADOGUCHI_BENCH_LIMITS=true` (the residents' per-address limits and hold caps raised, since every client "
+        "is 127.0.0.1), the bench's own database, cache in the "
         "database (no Redis, as `make run`). "
         f"Two new cities: `{result.book_host}` is booked, `{result.browse_host}` is browsed; both with the whole "
         f"booking window of slots from the default hours. The rush day {result.day} has {result.slots} slots × "

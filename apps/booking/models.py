@@ -252,6 +252,11 @@ class Hold(models.Model):
     seats = models.PositiveIntegerField()
     expires_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who holds it, for the caps on active holds (services.hold_create): the resident's session and address
+    # buckets (IPv4 address or IPv6 /64, and the IPv6 /56). Empty for holds made by staff or code.
+    session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    client_net = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    client_site = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     def __str__(self) -> str:
         return f"hold {self.slot_id} x{self.seats} until {self.expires_at:%H:%M}"

@@ -4,7 +4,10 @@
   queries), forgotten whenever one of those rows (or a counter group) is saved or deleted (`signals.py`).
 - The month calendar page per purpose, month, language and day, for `PAGE_SECONDS`, stamped with the context it
   was rendered from; only pages that hold nothing of the visitor (no user, no messages) are cached, rendered with
-  a placeholder where the CSRF token goes (`page_with_csrf` puts each visitor's own in). Forgotten with the month's availability (`availability.availability_changed`), so a booking
+  a placeholder where the CSRF token goes (`page_with_csrf` puts each visitor's own in). Only canonical addresses
+  are cached or served from the cache (`canonical_query`): the page shows its own address (the language switch's
+  `next`), so anything else the visitor put in the query string would be served to others, or have their tokens
+  filled in. Forgotten with the month's availability (`availability.availability_changed`), so a booking
   shows on the calendar as soon as it commits; a stamp that no longer matches the context is ignored.
 - The calendar view reads the context and its body with `madoguchi.prefetch` in one `get_many` (together with the
   keys every page reads, such as the vendor's maintenance notices).
@@ -46,6 +49,14 @@ def page_key(code: str, year: int, month: int, language: str, today: date, *, mo
     # The page links back to its own address (the language switch's `next`): with or without ?month= differ.
     query = "q" if month_in_query else "-"
     return f"booking:calendar-page:{code}:{year:04d}-{month:02d}:{language}:{today:%Y%m%d}:{query}"
+
+
+def canonical_query(request: HttpRequest, year: int, month: int) -> bool:
+    """True when the raw query string is one the page key stands for: none, or `month=YYYY-MM` of the month shown,
+    once. A repeated or unknown parameter, another spelling (`%2D`, a trailing `&`) or any other text is rendered
+    uncached, so no visitor's input ever reaches a cached page."""
+    query = request.META.get("QUERY_STRING", "")
+    return query in ("", f"month={year:04d}-{month:02d}")
 
 
 def _page_keys(codes: Iterable[str], year: int, month: int, today: date) -> list[str]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings as django_settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -31,6 +32,8 @@ from apps.booking.models import (
     SiteAppearance,
     Slot,
 )
+from apps.security.network import address_buckets
+from tenants.db import current_schema
 
 
 class BookingError(Exception):
@@ -48,7 +51,20 @@ class OutsideWindowError(BookingError):
 class NoticeRefusedError(BookingError):
     """A notice number and date of birth the registered check (or a `reservation_booked` receiver) refused.
 
-    Its own class so the resident pages can count failed pairs per address (services_resident.RATE_LIMITS)."""
+    Its own class so the resident pages can count failed pairs per address (services_resident.RATE_LIMITS) and
+    per notice number (`notice_number`, when the check knows which one; services_resident.COOL_DOWNS)."""
+
+    def __init__(self, message: str, *, notice_number: str = "") -> None:
+        super().__init__(message)
+        self.notice_number = notice_number
+
+
+class HoldLimitError(BookingError):
+    """The resident's session or address already holds as many seats as it may (HOLDS_PER_SESSION/ADDRESS)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def appearance_ensure() -> SiteAppearance:
@@ -195,14 +211,86 @@ def _check_window(slot: Slot, settings: BookingSettings, now: datetime) -> None:
         raise OutsideWindowError(_("この日はまだ予約を受け付けていません。"))
 
 
-def hold_create(*, slot_id: int, purpose_id: int, persons: int, now: datetime) -> Hold:
-    """Keep seats for a resident filling in the form. Raises SlotFullError if they were just taken."""
+# Caps on active (unexpired) holds, so that nobody can make a day look full by holding seats without booking:
+# one address held 30 holds x 4 persons before. A session may hold a few (two tabs and a change of mind within
+# the hold's minutes); an address is a carrier's NAT for many residents, so its cap is generous, and an IPv6 /56
+# gets ADDRESS_SITE_FACTOR times a /64's. The address caps are multiplied by BOOKING_ADDRESS_LIMIT_FACTOR
+# (benchmarks only). A script that drops its cookies gets a new session each time and meets the address cap.
+HOLDS_PER_SESSION = 3
+HOLDS_PER_ADDRESS = 20
+# A /56 is a whole site (up to 256 /64 networks, e.g. a company or a dormitory): 4 times a /64's allowance, so
+# rotating through the /64s of one /56 buys 4 /64s' worth, not 256. Used by the rate limits too.
+ADDRESS_SITE_FACTOR = 4
+HOLD_CAP_LOCK = 7_100_020  # first key of the two-int advisory lock that serialises one holder's cap check
+
+
+@dataclass(frozen=True)
+class HoldClient:
+    """Who asks for a hold on the residents' pages: their session key and client address."""
+
+    session_key: str
+    address: str
+
+
+def address_limit_factor() -> int:
+    """settings.BOOKING_ADDRESS_LIMIT_FACTOR: 1, or more for benchmarks and load tests only
+    (MADOGUCHI_BENCH_LIMITS, refused in secure mode), whose clients all come from 127.0.0.1."""
+    return max(1, int(getattr(django_settings, "BOOKING_ADDRESS_LIMIT_FACTOR", 1) or 1))
+
+
+def _hold_caps(client: HoldClient) -> list[tuple[str, str, int]]:
+    """(field, value, cap) of each unit the client's holds are counted in."""
+    factor = address_limit_factor()
+    caps = [("session_key", client.session_key, HOLDS_PER_SESSION)] if client.session_key else []
+    for bucket in address_buckets(client.address):
+        if bucket.endswith("/56"):
+            caps.append(("client_site", bucket, HOLDS_PER_ADDRESS * ADDRESS_SITE_FACTOR * factor))
+        else:
+            caps.append(("client_net", bucket, HOLDS_PER_ADDRESS * factor))
+    return caps
+
+
+def _check_hold_caps(caps: list[tuple[str, str, int]], now: datetime) -> None:
+    """Refuse a hold over any cap. Inside the hold's transaction, under an advisory lock per unit (taken in one
+    order, before the slot's row lock), so parallel requests of one session cannot each see room for one more."""
+    with connection.cursor() as cursor:
+        for field_name, value, _cap in sorted(caps):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [HOLD_CAP_LOCK, f"{current_schema()}:{field_name}:{value}"],
+            )
+    for field_name, value, cap in caps:
+        active = Hold.objects.filter(**{field_name: value, "expires_at__gt": now})
+        if active.count() >= cap:
+            first_end = active.order_by("expires_at").values_list("expires_at", flat=True).first()
+            wait = max(1, int((first_end - now).total_seconds())) if first_end else 60
+            if field_name == "session_key":
+                message = _(
+                    "ほかの画面で確保中の時間があるため、これ以上時間を確保できません。"
+                    "確保中の画面で予約を済ませるか、%(minutes)d分ほどしてからもう一度お試しください。"
+                )
+            else:
+                message = _(
+                    "同じ接続元から多くの時間が確保されているため、今は確保できません。"
+                    "%(minutes)d分ほどしてからもう一度お試しください。"
+                )
+            raise HoldLimitError(message % {"minutes": (wait + 59) // 60}, retry_after=wait)
+
+
+def hold_create(
+    *, slot_id: int, purpose_id: int, persons: int, now: datetime, client: HoldClient | None = None
+) -> Hold:
+    """Keep seats for a resident filling in the form. Raises SlotFullError if they were just taken, and
+    HoldLimitError when `client` (the resident's session and address; None for staff and code) holds its cap."""
     settings = settings_ensure()
     purpose = Purpose.objects.get(pk=purpose_id, active=True)
     if not 1 <= persons <= settings.max_persons:
         raise BookingError(_("一度に予約できるのは%(max)d人までです。") % {"max": settings.max_persons})
     seats = persons * purpose.seats_per_person
+    caps = _hold_caps(client) if client is not None else []
     with transaction.atomic():
+        if caps:
+            _check_hold_caps(caps, now)
         slot = _lock_slot(slot_id)
         if slot.counter_group_id != purpose.counter_group_id or slot.blocked:
             raise SlotFullError(_("この時間は予約できません。ほかの時間を選んでください。"))
@@ -220,6 +308,7 @@ def hold_create(*, slot_id: int, purpose_id: int, persons: int, now: datetime) -
             persons=persons,
             seats=seats,
             expires_at=now + timedelta(minutes=settings.hold_minutes),
+            **{field_name: value for field_name, value, _cap in caps},
         )
 
 
@@ -293,7 +382,7 @@ def _check_persons(
                 hooks.NoticeCheck(person.notice_number, person.birth_date, purpose.code)
             )
             if problem:
-                raise NoticeRefusedError(problem)
+                raise NoticeRefusedError(problem, notice_number=person.notice_number)
         future = Person.objects.filter(
             birth_date=person.birth_date,
             kana_key=kana_key(person.kana or person.name),

@@ -2,37 +2,84 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.core import signing
-from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
 from apps.booking.availability import availability_changed
+from apps.booking.calendar import TOKYO
 from apps.booking.models import Reservation, Slot
-from apps.booking.services import BookingError, OutsideWindowError, SlotFullError, settings_ensure
+from apps.booking.services import (
+    ADDRESS_SITE_FACTOR,
+    BookingError,
+    OutsideWindowError,
+    SlotFullError,
+    address_limit_factor,
+    settings_ensure,
+)
+from apps.security.counters import counter_clear, counter_hit, counter_peek
+from apps.security.counters import subject as counter_subject
+from apps.security.network import address_buckets
+from tenants.db import current_schema
+
+logger = logging.getLogger(__name__)
 
 # --- Signed manage links ------------------------------------------------------------------------------------------
-MANAGE_SALT = "booking.manage"
+# Salted with the city's schema, so a link made at one city never verifies at another (the same booking code may
+# exist at both). Links mailed before the per-city salt carry the old constant salt: they are accepted until
+# settings.BOOKING_LEGACY_TOKEN_UNTIL, and only for a visit (`u`) before it, so none is stranded and none outlives
+# its visit (docs/booking.md, "Signed links").
+LEGACY_MANAGE_SALT = "booking.manage"
+
+
+def _city_salt(purpose: str) -> str:
+    return f"{purpose}:{current_schema()}"
+
+
+def _legacy_until() -> float:
+    """The end of the old salt (a timestamp; 0 when the setting is empty: old links are refused)."""
+    text = getattr(django_settings, "BOOKING_LEGACY_TOKEN_UNTIL", "") or ""
+    if not text:
+        return 0.0
+    until = date.fromisoformat(str(text))
+    return datetime.combine(until, datetime.min.time(), tzinfo=TOKYO).timestamp()
 
 
 def manage_token(reservation: Reservation) -> str:
     """The signed part of /book/manage/<token>/: the booking code and the slot's start (it expires after that)."""
     return signing.dumps(
-        {"c": reservation.code, "u": int(reservation.slot.start.timestamp())}, salt=MANAGE_SALT, compress=True
+        {"c": reservation.code, "u": int(reservation.slot.start.timestamp())},
+        salt=_city_salt(LEGACY_MANAGE_SALT),
+        compress=True,
     )
 
 
-def manage_token_read(token: str, *, now: datetime) -> Reservation | None:
-    """The reservation a manage link names, or None when the link is forged, altered or past the visit."""
+def _manage_data(token: str) -> dict[str, Any] | None:
     try:
-        data = signing.loads(token, salt=MANAGE_SALT)
+        data = signing.loads(token, salt=_city_salt(LEGACY_MANAGE_SALT))
     except signing.BadSignature:
-        return None
-    if not isinstance(data, dict) or now.timestamp() > float(data.get("u", 0)):
+        try:
+            data = signing.loads(token, salt=LEGACY_MANAGE_SALT)
+        except signing.BadSignature:
+            return None
+        # A link mailed before the per-city salt: only for a visit before the cut-over.
+        if not isinstance(data, dict) or float(data.get("u", 0)) >= _legacy_until():
+            return None
+    return data if isinstance(data, dict) else None
+
+
+def manage_token_read(token: str, *, now: datetime) -> Reservation | None:
+    """The reservation a manage link names, or None when the link is forged, altered, of another city or past
+    the visit."""
+    data = _manage_data(token)
+    if data is None or now.timestamp() > float(data.get("u", 0)):
         return None
     return (
         Reservation.objects.select_related("slot__counter_group", "purpose")
@@ -53,6 +100,8 @@ def reservation_find(*, code: str, birth_date: date) -> Reservation | None:
 
 
 # --- Email first (BookingSettings.confirm_email_first) ------------------------------------------------------------
+# Per-city salt too. The old constant salt is not accepted at all: these links live 30 minutes, and a resident
+# whose link was mailed just before the deploy is told the link is no longer valid and asks for another.
 EMAIL_FIRST_SALT = "booking.email_first"
 EMAIL_FIRST_MAX_AGE = 30 * 60  # seconds: the link opens the form for half an hour
 
@@ -60,14 +109,17 @@ EMAIL_FIRST_MAX_AGE = 30 * 60  # seconds: the link opens the form for half an ho
 def email_link_token(*, slot_id: int, purpose_id: int, persons: int, email: str) -> str:
     """The signed part of /book/start/<token>/: the chosen time and the address that received it."""
     return signing.dumps(
-        {"s": slot_id, "p": purpose_id, "n": persons, "e": email}, salt=EMAIL_FIRST_SALT, compress=True
+        {"s": slot_id, "p": purpose_id, "n": persons, "e": email},
+        salt=_city_salt(EMAIL_FIRST_SALT),
+        compress=True,
     )
 
 
 def email_link_read(token: str) -> dict[str, int | str] | None:
-    """The choice an email-first link carries, or None when it is forged, altered or older than 30 minutes."""
+    """The choice an email-first link carries, or None when it is forged, altered, of another city or older than
+    30 minutes."""
     try:
-        data = signing.loads(token, salt=EMAIL_FIRST_SALT, max_age=EMAIL_FIRST_MAX_AGE)
+        data = signing.loads(token, salt=_city_salt(EMAIL_FIRST_SALT), max_age=EMAIL_FIRST_MAX_AGE)
     except signing.BadSignature:  # SignatureExpired is a BadSignature
         return None
     if not isinstance(data, dict):
@@ -83,50 +135,169 @@ def email_link_read(token: str) -> dict[str, int | str] | None:
         return None
 
 
-# --- Rate limits (shared cache; keys are tenant-prefixed) ----------------------------------------------------------
-def _limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
-    limits: dict[str, tuple[int, int]] = getattr(django_settings, "BOOKING_RATE_LIMITS", {})
-    return limits.get(name, default)
-
-
+# --- Rate limits (apps.security.counters: atomic, never culled; they fail open) ------------------------------------
+# Residents come in crowds behind one address: a Japanese mobile carrier puts many phones behind one IPv4 address
+# (carrier-grade NAT) during a slot-release rush. So the limits that stop a guesser are per session, per booking
+# code and per notice number; the per-address limits are generous backstops against one machine opening
+# sessions without end. If the counter store fails, residents are not limited (fail_closed=False).
 RATE_LIMITS: dict[str, tuple[int, int]] = {
     # name: (attempts, window in seconds)
-    "hold_ip": (30, 10 * 60),
-    "confirm_ip": (20, 10 * 60),
-    "notice": (10, 60 * 60),
-    "notice_fail_ip": (10, 60 * 60),  # refused notice number + date of birth pairs per address
-    "lookup_ip": (10, 10 * 60),
-    "email_link_ip": (10, 10 * 60),
-    "email_link_address": (3, 10 * 60),
+    # Per address bucket (ADDRESS_LIMITS), times BOOKING_ADDRESS_LIMIT_FACTOR (benchmarks only).
+    # 300 holds or confirmations in 10 minutes is one every two seconds from one carrier address: a rush.
+    "hold_ip": (300, 10 * 60),  # holds and time changes
+    "confirm_ip": (300, 10 * 60),  # form submissions
+    "notice_fail_ip": (60, 60 * 60),  # refused notice number + date of birth pairs
+    "lookup_ip": (100, 10 * 60),  # /book/find/ submissions
+    "email_link_ip": (60, 10 * 60),  # email-first link requests
+    # Per session: one resident's browser. Tight; a script that drops its cookies meets the address limits.
+    "hold_session": (10, 10 * 60),
+    "confirm_session": (20, 10 * 60),  # a resident correcting the form a few times
+    "lookup_session": (10, 10 * 60),
+    "email_link_session": (5, 10 * 60),
+    # Per subject.
+    "email_link_address": (3, 10 * 60),  # mails to one address
 }
+# Counted per address bucket: an IPv4 address, an IPv6 /64, and the /56 at ADDRESS_SITE_FACTOR times the limit.
+ADDRESS_LIMITS = frozenset({"hold_ip", "confirm_ip", "notice_fail_ip", "lookup_ip", "email_link_ip"})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A limit was reached: try again in `retry_after` seconds (sent as Retry-After with the 429)."""
+
+    retry_after: int
+
+
+def _limit(name: str) -> tuple[int, int]:
+    limits: dict[str, tuple[int, int]] = getattr(django_settings, "BOOKING_RATE_LIMITS", {}) or {}
+    return limits.get(name, RATE_LIMITS[name])
 
 
 def _rate_key(name: str, subject: str) -> str:
     return f"booking:rate:{name}:{subject}"
 
 
-def rate_exhausted(name: str, subject: str) -> bool:
-    """True when `subject` has used up the attempts of `name`, without counting one: for limits that count only
-    failures, asked before the attempt (the failure is then counted with `rate_limited`)."""
+def rate_hit(name: str, subject: str, *, scale: int = 1) -> Refusal | None:
+    """Count one attempt of `name` by `subject` (a session key, an address bucket, a hashed text); a Refusal once
+    over the limit (times `scale`)."""
     if not subject:
-        return False
-    attempts, _window = _limit(name, RATE_LIMITS[name])
-    return int(cache.get(_rate_key(name, subject)) or 0) >= attempts
+        return None
+    attempts, window = _limit(name)
+    hit = counter_hit(_rate_key(name, subject), window=window, fail_closed=False)
+    return Refusal(hit.retry_after) if hit.over(attempts * scale) else None
+
+
+def rate_peek(name: str, subject: str, *, scale: int = 1) -> Refusal | None:
+    """A Refusal when `subject` has used up the attempts of `name`, without counting one: for limits that count
+    only failures, asked before the attempt (the failure is then counted with `rate_hit`)."""
+    if not subject:
+        return None
+    attempts, _window = _limit(name)
+    hit = counter_peek(_rate_key(name, subject), fail_closed=False)
+    return Refusal(hit.retry_after) if hit.count >= attempts * scale else None
+
+
+def _bucket_scale(bucket: str) -> int:
+    site = ADDRESS_SITE_FACTOR if bucket.endswith("/56") else 1
+    return site * address_limit_factor()
+
+
+def address_hit(name: str, address: str) -> Refusal | None:
+    """Count one attempt of `name` in every bucket of `address` (`address_buckets`); a Refusal when any is over."""
+    refusals = [rate_hit(name, b, scale=_bucket_scale(b)) for b in address_buckets(address)]
+    return _longest(refusals)
+
+
+def address_peek(name: str, address: str) -> Refusal | None:
+    refusals = [rate_peek(name, b, scale=_bucket_scale(b)) for b in address_buckets(address)]
+    return _longest(refusals)
+
+
+def _longest(refusals: list[Refusal | None]) -> Refusal | None:
+    found = [r for r in refusals if r is not None]
+    return max(found, key=lambda r: r.retry_after) if found else None
 
 
 def rate_limited(name: str, subject: str) -> bool:
-    """Count one attempt of `name` by `subject` (an address, a notice number); True once over the limit."""
+    """Count one attempt of `name` by `subject`; True once over the limit. Address limits count per bucket."""
+    if name in ADDRESS_LIMITS:
+        return address_hit(name, subject) is not None
+    return rate_hit(name, subject) is not None
+
+
+def rate_exhausted(name: str, subject: str) -> bool:
+    """True when `subject` has used up the attempts of `name`, without counting one."""
+    if name in ADDRESS_LIMITS:
+        return address_peek(name, subject) is not None
+    return rate_peek(name, subject) is not None
+
+
+# --- Cool-downs per booking code and per notice number -----------------------------------------------------------
+# A guesser who knows a booking code (or a notice number) and tries dates of birth from many addresses is not
+# stopped by any per-address or per-session limit. A lock per code would be worse: anyone could lock a real
+# resident out of their own booking. So after FREE failures for one code the answers for that code slow down:
+# one attempt per interval, for everyone, and an attempt inside the interval gets 429 with Retry-After (nothing
+# is checked, so it teaches nothing). The interval starts at FIRST seconds and doubles with each further failure
+# up to LONGEST; failures are counted for WINDOW (fixed from the first one); a success clears them.
+#
+# The figures: after the ramp (30 + 60 + 120 + 240 s) one attempt per 5 minutes, so about 12 per hour, some 290
+# per day, per code. Dates of birth over 100 years are 36,500: trying them all takes about 125 days, half of that
+# on average, while a booking can be made at most 180 days ahead and is found only until its visit; an attacker
+# who knows the year of birth (365 dates) needs about a day, which is why the confirmation mail's manage link
+# (not /book/find/) is the resident's way in, and why the per-address and per-session limits still apply on top
+# (a guesser from one address meets lookup_ip after 100 tries). The real resident waits at most LONGEST seconds
+# for their turn; if an attacker keeps polling the code at the moment each interval opens, the resident may wait
+# a few turns more (the manage link in the mail, or the city's phone, is never slowed).
+@dataclass(frozen=True)
+class CoolDown:
+    free: int  # failures before answers slow down
+    window: int  # seconds the failures are counted for
+    first: int  # the first interval, in seconds
+    longest: int  # the interval never grows beyond this
+
+
+COOL_DOWNS: dict[str, CoolDown] = {
+    # /book/find/, per booking code
+    "lookup_code": CoolDown(free=3, window=24 * 3600, first=30, longest=5 * 60),
+    # the pickup form, per notice number
+    "notice": CoolDown(free=3, window=24 * 3600, first=30, longest=5 * 60),
+}
+
+
+def _cool_keys(name: str, subject: str) -> tuple[str, str]:
+    hashed = counter_subject(subject)  # attacker-chosen text: hashed, never stored as typed
+    return f"booking:cool:{name}:fail:{hashed}", f"booking:cool:{name}:turn:{hashed}"
+
+
+def cool_down_wait(name: str, subject: str) -> Refusal | None:
+    """Take this attempt's turn for `subject`: None when it may be checked now, else a Refusal (try later)."""
     if not subject:
-        return False
-    attempts, window = _limit(name, RATE_LIMITS[name])
-    key = _rate_key(name, subject)
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        count = 1
-    return count > attempts
+        return None
+    rule = COOL_DOWNS[name]
+    failures_key, turn_key = _cool_keys(name, subject)
+    failures = counter_peek(failures_key, fail_closed=False).count
+    if failures < rule.free:
+        return None
+    interval = min(rule.first * 2 ** min(failures - rule.free, 16), rule.longest)
+    turn = counter_hit(turn_key, window=interval, fail_closed=False)
+    return Refusal(turn.retry_after) if turn.count > 1 else None
+
+
+def cool_down_failed(name: str, subject: str) -> None:
+    """Count a failed check for `subject` (a wrong date of birth for this code or number)."""
+    if subject:
+        counter_hit(_cool_keys(name, subject)[0], window=COOL_DOWNS[name].window, fail_closed=False)
+
+
+def cool_down_passed(name: str, subject: str) -> None:
+    """The right answer: forget the failures, so the resident's next visit is not slowed."""
+    if not subject:
+        return
+    for key in _cool_keys(name, subject):
+        try:
+            counter_clear(key)
+        except DatabaseError:  # fail open: a success must not turn into an error page
+            logger.exception("could not clear a booking cool-down")
 
 
 # --- Moving a booking ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from apps.booking import mail
@@ -31,6 +32,7 @@ from apps.booking.page_cache import (
     CONTEXT_KEY,
     CSRF_PLACEHOLDER,
     PAGE_SECONDS,
+    canonical_query,
     page_key,
     page_with_csrf,
     resident_context,
@@ -39,6 +41,8 @@ from apps.booking.selectors_content import announcements_shown
 from apps.booking.selectors_resident import day_times, hold_get, other_days, purpose_get, purposes_active
 from apps.booking.services import (
     BookingError,
+    HoldClient,
+    HoldLimitError,
     NoticeRefusedError,
     OutsideWindowError,
     PersonInput,
@@ -49,15 +53,21 @@ from apps.booking.services import (
     settings_ensure,
 )
 from apps.booking.services_resident import (
+    Refusal,
+    address_hit,
+    address_peek,
+    cool_down_failed,
+    cool_down_passed,
+    cool_down_wait,
     email_link_read,
     email_link_token,
     manage_token,
     manage_token_read,
-    rate_exhausted,
-    rate_limited,
+    rate_hit,
     reservation_find,
     reservation_move,
 )
+from apps.security.counters import subject as counter_subject
 from apps.security.network import client_ip
 from madoguchi.prefetch import prefetch, prefetched
 
@@ -86,8 +96,40 @@ def _purpose_or_404(code: str) -> Purpose:
     return purpose
 
 
-def _too_many(request: HttpRequest, context: dict[str, Any] | None = None) -> HttpResponse:
-    return render(request, "booking/resident/too_many.html", context or {}, status=429)
+RESIDENT_SESSION_KEY = "booking_resident"  # marks a session made for the per-session limits
+
+
+def _session_key(request: HttpRequest) -> str:
+    """The resident's session key for the per-session limits and hold caps, making a session when there is none.
+
+    Only POST handlers call this: the cached calendar page never makes or reads a session for itself."""
+    session = request.session
+    if not session.session_key:
+        session[RESIDENT_SESSION_KEY] = True  # modified: the middleware sends the cookie
+        session.save()
+    return str(session.session_key or "")
+
+
+def _limited(request: HttpRequest, address_name: str, session_name: str) -> Refusal | None:
+    """Count one attempt against the address buckets (generous) and the session (tight)."""
+    return address_hit(address_name, client_ip(request)) or rate_hit(session_name, _session_key(request))
+
+
+def _wait_label(seconds: int) -> str:
+    if seconds < 60:
+        return _("%(seconds)d秒後") % {"seconds": seconds}
+    return _("%(minutes)d分後") % {"minutes": (seconds + 59) // 60}
+
+
+def _retry_after(response: HttpResponse, refusal: Refusal | int) -> HttpResponse:
+    seconds = refusal.retry_after if isinstance(refusal, Refusal) else refusal
+    response["Retry-After"] = str(max(1, int(seconds)))
+    return response
+
+
+def _too_many(request: HttpRequest, refusal: Refusal, context: dict[str, Any] | None = None) -> HttpResponse:
+    page = {**(context or {}), "retry_after_label": _wait_label(refusal.retry_after)}
+    return _retry_after(render(request, "booking/resident/too_many.html", page, status=429), refusal)
 
 
 def _slot_label(start: datetime) -> str:
@@ -127,6 +169,10 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
     asked = request.GET.get("month", "")
     year, month = _parse_month(asked, today)
     language = _language()
+    # Only a canonical address is cached: the page shows its own address (the language switch's `next`), and a
+    # repeated or unknown parameter (e.g. the CSRF placeholder as a second ?month=) must never get into a page
+    # that is served to others, or filled with their tokens.
+    canonical = canonical_query(request, year, month)
     key = page_key(purpose_code, year, month, language, today, month_in_query=bool(asked))
     prefetch(request, [CONTEXT_KEY, key])
     context = resident_context(request)
@@ -140,12 +186,11 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
         year, month = today.year, today.month
     cacheable = (
         in_window
-        and set(request.GET) <= {"month"}
-        and asked in ("", f"{year:04d}-{month:02d}")
+        and canonical
         and not request.user.is_authenticated
         and not len(messages.get_messages(request))
     )
-    _found, cached = prefetched(request, key)
+    _found, cached = prefetched(request, key) if canonical else (False, None)
     if cacheable and isinstance(cached, tuple) and cached[0] == context.stamp:
         return page_with_csrf(request, cached[1])
     body = _calendar_body(purpose, year, month, settings, now)
@@ -230,6 +275,7 @@ def _just_taken(
     return render(request, "booking/resident/just_taken.html", context, status=409)
 
 
+@never_cache  # an email-first form shows the address typed
 @require_http_methods(["GET", "POST"])
 def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
     purpose = _purpose_or_404(purpose_code)
@@ -241,21 +287,27 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
     form_class = EmailFirstForm if settings.confirm_email_first else PersonsForm
     form = form_class(request.POST or None, max_persons=settings.max_persons)
     status = 200
+    refusal: Refusal | int | None = None
     if request.method == "POST":
-        if rate_limited("hold_ip", client_ip(request)):
-            return _too_many(request)
-        if form.is_valid() and settings.confirm_email_first:
-            return _send_email_link(request, purpose, form.cleaned_data)
-        if form.is_valid():
+        if settings.confirm_email_first:
+            if form.is_valid():
+                return _send_email_link(request, purpose, form.cleaned_data)
+        elif limited := _limited(request, "hold_ip", "hold_session"):
+            return _too_many(request, limited)
+        if form.is_valid() and not settings.confirm_email_first:
             try:
                 hold = hold_create(
                     slot_id=form.cleaned_data["slot"],
                     purpose_id=purpose.pk,
                     persons=form.cleaned_data["persons"],
                     now=timezone.now(),
+                    client=HoldClient(session_key=_session_key(request), address=client_ip(request)),
                 )
             except (SlotFullError, OutsideWindowError) as error:
                 return _just_taken(request, purpose, chosen, str(error), settings)
+            except HoldLimitError as error:  # the choice stays selected; the message says when to retry
+                form.add_error(None, str(error))
+                status, refusal = 429, error.retry_after
             except BookingError as error:
                 form.add_error(None, str(error))
                 status = 400
@@ -269,14 +321,18 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
     context["persons_choices"] = range(1, settings.max_persons + 1)
     context["selected_persons"] = str(form["persons"].value() or "1")
     context["email_first"] = settings.confirm_email_first
-    return render(request, "booking/resident/day.html", context, status=status)
+    response = render(request, "booking/resident/day.html", context, status=status)
+    return _retry_after(response, refusal) if refusal is not None else response
 
 
 def _send_email_link(request: HttpRequest, purpose: Purpose, data: dict[str, Any]) -> HttpResponse:
     """Email-first: no seats are held yet; the signed link in the mail opens the form (and holds them then)."""
     email = data["email"]
-    if rate_limited("email_link_ip", client_ip(request)) or rate_limited("email_link_address", email.lower()):
-        return _too_many(request)
+    limited = _limited(request, "email_link_ip", "email_link_session") or rate_hit(
+        "email_link_address", counter_subject(email.lower())
+    )
+    if limited:
+        return _too_many(request, limited)
     token = email_link_token(
         slot_id=data["slot"], purpose_id=purpose.pk, persons=data["persons"], email=email
     )
@@ -285,6 +341,7 @@ def _send_email_link(request: HttpRequest, purpose: Purpose, data: dict[str, Any
     return render(request, "booking/resident/email_sent.html", {"email": email})
 
 
+@never_cache  # shows the address the link was mailed to
 @require_http_methods(["GET", "POST"])
 def email_start(request: HttpRequest, token: str) -> HttpResponse:
     """The link of an email-first mail. GET only shows the choice (mail scanners open links); POST holds the seats."""
@@ -297,13 +354,27 @@ def email_start(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     day = slot.start.astimezone(TOKYO).date()
     settings = settings_ensure()
+    context = {
+        "purpose_name": purpose.name(_language()),
+        "slot_label": f"{_day_label(day)} {_slot_label(slot.start)}",
+        "persons": choice["persons"],
+        "email": choice["email"],
+    }
     if request.method == "POST":
-        if rate_limited("hold_ip", client_ip(request)):
-            return _too_many(request)
+        if limited := _limited(request, "hold_ip", "hold_session"):
+            return _too_many(request, limited)
         try:
             hold = hold_create(
-                slot_id=slot.pk, purpose_id=purpose.pk, persons=int(choice["persons"]), now=timezone.now()
+                slot_id=slot.pk,
+                purpose_id=purpose.pk,
+                persons=int(choice["persons"]),
+                now=timezone.now(),
+                client=HoldClient(session_key=_session_key(request), address=client_ip(request)),
             )
+        except HoldLimitError as error:  # the link stays usable: the same button works once a hold ends
+            context["error"] = str(error)
+            response = render(request, "booking/resident/email_start.html", context, status=429)
+            return _retry_after(response, error.retry_after)
         except BookingError as error:  # just taken, out of the window, or no longer bookable
             return _just_taken(request, purpose, day, str(error), settings)
         fixed = dict(request.session.get(FIXED_EMAIL_SESSION_KEY, {}))
@@ -311,12 +382,6 @@ def email_start(request: HttpRequest, token: str) -> HttpResponse:
         fixed[str(hold.token)] = str(choice["email"])
         request.session[FIXED_EMAIL_SESSION_KEY] = fixed
         return redirect("booking:hold", token=hold.token)
-    context = {
-        "purpose_name": purpose.name(_language()),
-        "slot_label": f"{_day_label(day)} {_slot_label(slot.start)}",
-        "persons": choice["persons"],
-        "email": choice["email"],
-    }
     return render(request, "booking/resident/email_start.html", context)
 
 
@@ -357,6 +422,7 @@ def _already_booked(request: HttpRequest) -> Reservation | None:
     return Reservation.objects.filter(submission_key=key).first()
 
 
+@never_cache  # the form shows the names, dates of birth and contact typed
 def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     hold = hold_get(token)
     now = timezone.now()
@@ -381,17 +447,22 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
         contact.fields["email"].help_text = _("確認済みのメールアドレスです。")
     status = 200
     error = ""
+    refusal: Refusal | None = None
     if request.method == "POST":
         address = client_ip(request)
-        if purpose.requires_notice_number and rate_exhausted("notice_fail_ip", address):
-            return _too_many(request)
+        if purpose.requires_notice_number and (exhausted := address_peek("notice_fail_ip", address)):
+            return _too_many(request, exhausted)
         valid = all([f.is_valid() for f in people] + [contact.is_valid()])
-        notices = [f.cleaned_data.get("notice_number", "") for f in people if f.is_valid()]
-        if rate_limited("confirm_ip", address) or any(rate_limited("notice", n) for n in notices if n):
+        notices = sorted({f.cleaned_data.get("notice_number", "") for f in people if f.is_valid()} - {""})
+        refusal = _limited(request, "confirm_ip", "confirm_session")
+        if refusal is None and valid:
+            # A cool-down per notice number (services_resident.COOL_DOWNS): slower answers, never a lock.
+            refusal = next((r for r in (cool_down_wait("notice", n) for n in notices) if r), None)
+        if refusal is not None:
             status = 429
             error = _(
-                "短時間に何度も送信されたため、受付を一時的に止めています。しばらくしてからもう一度お試しください。"
-            )
+                "短時間に何度も送信されたため、確認を一時的に遅らせています。%(when)sにもう一度お試しください。"
+            ) % {"when": _wait_label(refusal.retry_after)}
         elif valid:
             persons = [
                 PersonInput(
@@ -420,14 +491,19 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
                     str(refusal),
                     settings_ensure(),
                 )
-            except NoticeRefusedError as refusal:
-                # Counted per address: guessing numbers or dates of birth from one place soon meets a 429.
-                if rate_limited("notice_fail_ip", address):
-                    return _too_many(request)
-                error, status = str(refusal), 400
-            except BookingError as refusal:
-                error, status = str(refusal), 400
+            except NoticeRefusedError as refused:
+                # Counted per notice number (the cool-down) and per address: guessing dates of birth for one
+                # number soon slows down, and guessing numbers from one place soon meets a 429.
+                for number in [refused.notice_number] if refused.notice_number else notices:
+                    cool_down_failed("notice", number)
+                if limited := address_hit("notice_fail_ip", address):
+                    return _too_many(request, limited)
+                error, status = str(refused), 400
+            except BookingError as refused:
+                error, status = str(refused), 400
             else:
+                for number in notices:
+                    cool_down_passed("notice", number)
                 request.session.pop(NOTICE_PREFILL_SESSION_KEY, None)
                 # A double click returns the same booking twice: the first request to claim it sends the mail.
                 if cache.add(f"booking:mail:booked:{reservation.pk}", 1, 24 * 3600):
@@ -436,7 +512,7 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
         else:
             status = 400
     remaining = max(int((hold.expires_at - now).total_seconds()), 0)
-    return render(
+    response = render(
         request,
         "booking/resident/form.html",
         {
@@ -452,6 +528,7 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
         },
         status=status,
     )
+    return _retry_after(response, refusal) if refusal is not None else response
 
 
 def _reservation_context(reservation: Reservation) -> dict[str, Any]:
@@ -470,6 +547,7 @@ def _reservation_context(reservation: Reservation) -> dict[str, Any]:
     }
 
 
+@never_cache  # the booking's persons and contact
 def done(request: HttpRequest, code: str) -> HttpResponse:
     if code not in request.session.get(DONE_SESSION_KEY, []):
         raise Http404  # the page is for the browser that booked; others use the mail's link or /book/find/
@@ -483,6 +561,7 @@ def done(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "booking/resident/done.html", context)
 
 
+@never_cache  # the booking's persons and contact
 @require_http_methods(["GET", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
@@ -507,6 +586,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "booking/resident/manage.html", context, status=status)
 
 
+@never_cache  # the booking's persons and contact
 @require_http_methods(["GET", "POST"])
 def manage_change(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
@@ -522,8 +602,8 @@ def manage_change(request: HttpRequest, token: str) -> HttpResponse:
     status = 200
     error = ""
     if request.method == "POST":
-        if rate_limited("hold_ip", client_ip(request)):
-            return _too_many(request)
+        if limited := _limited(request, "hold_ip", "hold_session"):
+            return _too_many(request, limited)
         try:
             slot_id = int(request.POST.get("slot", ""))
             moved = reservation_move(reservation_id=reservation.pk, new_slot_id=slot_id, now=now)
@@ -549,19 +629,35 @@ def manage_change(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "booking/resident/change.html", context, status=status)
 
 
+@never_cache  # the code and date of birth typed
 @require_http_methods(["GET", "POST"])
 def find(request: HttpRequest) -> HttpResponse:
     form = LookupForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        if rate_limited("lookup_ip", client_ip(request)):
-            return _too_many(request, {"form": form})
+        if limited := _limited(request, "lookup_ip", "lookup_session"):
+            return _too_many(request, limited, {"form": form})
         if form.is_valid():
-            reservation = reservation_find(
-                code=form.cleaned_data["code"], birth_date=form.cleaned_data["birth_date"]
-            )
+            code = form.cleaned_data["code"]
+            # A cool-down per booking code (services_resident.COOL_DOWNS): after a few wrong dates of birth for
+            # one code, one try per interval, whoever asks; the form is kept to send again when it is time.
+            if waiting := cool_down_wait("lookup_code", code):
+                form.add_error(
+                    None,
+                    _(
+                        "この予約番号では入力の誤りが続いたため、確認を遅らせています。"
+                        "%(when)sにもう一度「予約を表示する」を押してください。"
+                    )
+                    % {"when": _wait_label(waiting.retry_after)},
+                )
+                response = render(request, "booking/resident/find.html", {"form": form}, status=429)
+                return _retry_after(response, waiting)
+            reservation = reservation_find(code=code, birth_date=form.cleaned_data["birth_date"])
             if reservation is not None and reservation.slot.start > timezone.now():
+                cool_down_passed("lookup_code", code)
                 return redirect("booking:manage", token=manage_token(reservation))
+            if reservation is None:
+                cool_down_failed("lookup_code", code)
             form.add_error(
                 None, _("予約番号と生年月日の組み合わせが見つかりません。入力内容を確かめてください。")
             )

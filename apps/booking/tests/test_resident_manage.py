@@ -136,21 +136,37 @@ def test_lookup_by_code_and_birth_date_opens_the_manage_page(
     assert reservation.code in city_client.get(found["Location"]).content.decode()
 
 
-def test_lookups_are_rate_limited_per_address_with_a_japanese_page(
-    city_client: Client, in_city: Municipality
-) -> None:
-    data = {
-        "code": "ZZZZZZZZ",
+def _lookup(code: str) -> dict[str, str]:
+    return {
+        "code": code,
         "birth_date_0": "western",
         "birth_date_1": "1985",
         "birth_date_2": "7",
         "birth_date_3": "7",
     }
-    for _attempt in range(10):
-        assert city_client.post("/book/find/", data).status_code == 400
-    refused = city_client.post("/book/find/", data)
+
+
+def test_lookups_are_rate_limited_per_session_with_a_japanese_page(
+    city_client: Client, in_city: Municipality
+) -> None:
+    for attempt in range(10):  # other codes each time: the per-code cool-down is not what stops this
+        assert city_client.post("/book/find/", _lookup(f"ZZZZZZ{attempt:02d}")).status_code == 400
+    refused = city_client.post("/book/find/", _lookup("ZZZZZZ99"))
     assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
     assert "しばらくしてから" in refused.content.decode()
+
+
+def test_lookups_are_rate_limited_per_address_across_sessions(
+    city: Municipality, in_city: Municipality, settings: Any
+) -> None:
+    settings.BOOKING_RATE_LIMITS = {"lookup_ip": (3, 600)}
+    for attempt in range(3):
+        fresh = Client(HTTP_HOST="ageo.localhost")  # a script that drops its cookies: a new session each time
+        assert fresh.post("/book/find/", _lookup(f"YYYYYY{attempt:02d}")).status_code == 400
+    assert Client(HTTP_HOST="ageo.localhost").post("/book/find/", _lookup("YYYYYY99")).status_code == 429
+    other = Client(HTTP_HOST="ageo.localhost", REMOTE_ADDR="127.0.0.9")
+    assert other.post("/book/find/", _lookup("YYYYYY98")).status_code == 400
 
 
 def test_holds_are_rate_limited_per_address(
