@@ -64,6 +64,7 @@ class WebConfig:
     secure: bool  # behind TLS: secure cookies, HSTS, https redirects
     tenant_creation: str  # "clone" (from the template schema) or "migrate"
     booking_mail_sync: bool  # send booking mails in the request's on_commit instead of a Celery task
+    bench_limits: bool  # benchmarks and load tests only: raise residents' per-address limits (refused if secure)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def load() -> Config:
             secure=env.bool("MADOGUCHI_SECURE", default=False),
             tenant_creation=env.str("MADOGUCHI_TENANT_CREATION", default="clone"),
             booking_mail_sync=env.bool("MADOGUCHI_BOOKING_MAIL_SYNC", default=False),
+            bench_limits=env.bool("MADOGUCHI_BENCH_LIMITS", default=False),
         ),
         access=AccessConfig(
             trusted_proxies=env.list("MADOGUCHI_TRUSTED_PROXIES", default=[]),

@@ -64,6 +64,18 @@ TENANT_BASE_SCHEMA = "city_template"
 TENANT_CREATION_FAKES_MIGRATIONS = CONFIG.web.tenant_creation == "clone"
 TENANT_CREATION = CONFIG.web.tenant_creation
 BOOKING_MAIL_SYNC = CONFIG.web.booking_mail_sync
+# Residents' limits (apps.booking.services_resident.RATE_LIMITS): overrides {name: (attempts, seconds)}.
+BOOKING_RATE_LIMITS: dict[str, tuple[int, int]] = {}
+# MADOGUCHI_BENCH_LIMITS=true, for benchmarks and load tests only (bench/run.py): all their clients come from
+# 127.0.0.1, so the per-address limits and hold caps are multiplied by this. Refused in secure mode.
+if CONFIG.web.bench_limits and CONFIG.web.secure:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("MADOGUCHI_BENCH_LIMITS is for benchmarks only and is refused with MADOGUCHI_SECURE")
+BOOKING_ADDRESS_LIMIT_FACTOR = 1000 if CONFIG.web.bench_limits else 1
+# Manage links mailed before the per-city token salt are accepted for visits before this date (the deploy's date,
+# 2026-12-06, plus the longest booking window, 180 days, and a day): empty it once that date has passed.
+BOOKING_LEGACY_TOKEN_UNTIL = "2027-06-05"
 # Deploys skip cities that are already migrated and run the rest in parallel (tenants.migration).
 GET_EXECUTOR_FUNCTION = "tenants.migration.get_executor"
 TENANT_MULTIPROCESSING_MAX_PROCESSES = 2
