@@ -75,7 +75,7 @@ if CONFIG.web.bench_limits and CONFIG.web.secure:
 BOOKING_ADDRESS_LIMIT_FACTOR = 1000 if CONFIG.web.bench_limits else 1
 # Manage links mailed before the per-city token salt are accepted for visits before this date (the deploy's date,
 # 2026-12-06, plus the longest booking window, 180 days, and a day): empty it once that date has passed.
-BOOKING_LEGACY_TOKEN_UNTIL = "2027-06-05"
+BOOKING_LEGACY_TOKEN_UNTIL = "2027-06-05"  # noqa: S105 (a date, not a secret)
 # Deploys skip cities that are already migrated and run the rest in parallel (tenants.migration).
 GET_EXECUTOR_FUNCTION = "tenants.migration.get_executor"
 TENANT_MULTIPROCESSING_MAX_PROCESSES = 2
