@@ -15,3 +15,6 @@ max_requests_jitter = 200
 accesslog = "-"
 # nginx on the same host is the only trusted peer for X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The access log writes the request line, Referer and User-Agent as sent: this logger masks any 個人番号 in them
+# (and in gunicorn's error log) with the same filter as the application's logs (platform/madoguchi/logs.py).
+logger_class = "madoguchi.gunicorn_logging.GunicornLogger"

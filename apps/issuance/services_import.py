@@ -49,8 +49,8 @@ from apps.issuance.csv_read import (
 from apps.issuance.models import Card, CardEvent, CardState, ColumnMapping, EventKind, ImportBatch
 from apps.issuance.services import settings_ensure
 from apps.security.audit import SYSTEM, audit_record
+from apps.security.mynumber import FILE_NAME_MESSAGE, contains_individual_number, mask_individual_numbers
 from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
-from apps.security.mynumber import contains_individual_number
 from apps.security.roles import MANAGE_CARDS, ensure_permission
 from tenants.db import current_schema
 
@@ -187,6 +187,20 @@ def _check_file(saved: _Saved, mapping: dict[str, str]) -> str:
     return encoding
 
 
+def import_name_refused(*, file_name: str, actor: Any, request: HttpRequest | None = None) -> None:
+    """Record an upload refused because its file name holds a 個人番号 (the upload form refuses it before this
+    service is called; the service refuses it again for other callers). Nothing is stored: the name is recorded
+    with the number masked, like the other refused imports."""
+    name = mask_individual_numbers(os.path.basename(file_name.replace("\\", "/")))[:255]
+    audit_record(
+        action="import.refused",
+        request=request,
+        actor=actor,
+        target="ImportBatch",
+        summary=f"{name}: {FILE_NAME_MESSAGE}"[:2000],
+    )
+
+
 def import_upload(
     *,
     upload: UploadedFile,
@@ -200,6 +214,9 @@ def import_upload(
     card list here: the preview shows what a confirm would do."""
     ensure_permission(actor, MANAGE_CARDS)
     file_name = os.path.basename((upload.name or "").replace("\\", "/"))[:255]
+    if contains_individual_number(upload.name or ""):
+        import_name_refused(file_name=upload.name or "", actor=actor, request=request)
+        raise ImportBatchError(str(FILE_NAME_MESSAGE))
     if not file_name.lower().endswith((".csv", ".txt")):
         raise ImportBatchError(_("CSVファイル（拡張子 .csv）を選んでください。"))
     if upload.size is not None and upload.size > max_bytes():

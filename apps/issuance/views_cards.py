@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -21,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.booking.calendar import TOKYO
 from apps.booking.forms_fields import to_wareki
@@ -49,10 +48,12 @@ from apps.issuance.models import (
 from apps.issuance.selectors_cards import CardFilter
 from apps.issuance.services import CardError, card_transition, cards_transition, refusal, settings_ensure
 from apps.issuance.states import ACTIONS, Action, actions_for
+from apps.security import searches
 from apps.security.audit import audit_record
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, require_permission
 
 PER_PAGE = 50
+SEARCH_SCOPE = "issuance.cards"
 # Actions that belong to other pages: booking (book, cancel, no-show), the counter checklist (issue, not issue)
 # and the notice letters (print). The card page offers the rest.
 ELSEWHERE = frozenset({"book", "cancel_booking", "no_show", "issue", "not_issue", "print"})
@@ -239,9 +240,15 @@ def _form_errors(form: Any, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-def _list_url(filters: CardFilter | None = None) -> str:
-    query = urlencode(filters.query()) if filters else ""
-    return reverse("issuance_cards:list") + (f"?{query}" if query else "")
+def _list_url(request: HttpRequest, filters: CardFilter | None = None) -> str:
+    """The list showing `filters`, kept as a search (`?s=`): the filter's text never goes into a URL."""
+    query = filters.query() if filters else {}
+    if not query:
+        return reverse("issuance_cards:list")
+    search_id = searches.search_save(
+        request, scope=SEARCH_SCOPE, terms={name: [str(value)] for name, value in query.items()}
+    )
+    return searches.search_url(reverse("issuance_cards:list"), search_id)
 
 
 # The list
@@ -291,10 +298,22 @@ def _list_page(
 
 
 @require_permission(ISSUE_CARDS)
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def card_list(request: HttpRequest) -> HttpResponse:
+    # The filter is sent by POST and shown at an opaque id (`?s=`): a name or number typed into it never
+    # reaches a URL. `?state=` (the counts' links) is a choice, not text, and may replace the kept state.
     batches = selectors_cards.delivery_batches()
-    return _list_page(request, filter_form=CardFilterForm(request.GET, batches=batches), batches=batches)
+    step = searches.search_step(
+        request,
+        CardFilterForm,
+        scope=SEARCH_SCOPE,
+        overrides=("state",),
+        bound_when_empty=True,
+        batches=batches,
+    )
+    if step.redirect is not None:
+        return step.redirect
+    return _list_page(request, filter_form=step.form, batches=batches, status=step.status)
 
 
 # One card
@@ -452,7 +471,7 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
             "skipped": [(card, refusal(action, card)) for card in preview.skipped],
             "filter_query": filters.query(),
             "conditions": _conditions(filter_form, filters) if data["scope"] == BulkForm.FILTER else [],
-            "back_url": _list_url(filters),
+            "back_url": _list_url(request, filters),
         }
         return render(request, "issuance/cards/bulk_confirm.html", context)
     try:
@@ -464,9 +483,9 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
         )
     except CardError as exc:
         messages.error(request, str(exc))
-        return redirect(_list_url(filters))
+        return redirect(_list_url(request, filters))
     _bulk_result_messages(request, action, result.done, result.skipped)
-    return redirect(_list_url(filters))
+    return redirect(_list_url(request, filters))
 
 
 # Settings

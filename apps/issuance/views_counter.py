@@ -2,6 +2,7 @@
 
 Thin views: parse a form, call one selector or service, render. Searching and showing a resident's card are
 recorded as `personal_data.viewed`, with what was searched for (a 個人番号 never gets that far: the form refuses it).
+The search is sent by POST and shown at an opaque id (apps/security/searches.py), never as `?q=` in a URL.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from apps.issuance import selectors_counter, services_counter
 from apps.issuance.forms_counter import CounterCheckForm, CounterSearchForm, outcome_of
 from apps.issuance.models import Card, CounterCheck
 from apps.issuance.services import CardError
+from apps.security import searches
 from apps.security.audit import audit_record
 from apps.security.roles import ISSUE_CARDS, require_permission
+
+SEARCH_SCOPE = "issuance.counter"
 
 
 def checklist_url(card: Card, reservation: Reservation | None = None) -> str:
@@ -34,13 +38,14 @@ def checklist_url(card: Card, reservation: Reservation | None = None) -> str:
 
 @require_permission(ISSUE_CARDS)
 def search(request: HttpRequest) -> HttpResponse:
-    form = CounterSearchForm(request.GET if "q" in request.GET else None)
+    # Sent by POST and shown at an opaque id (`?s=`): what was searched for never reaches a URL or a log.
+    step = searches.search_step(request, CounterSearchForm, scope=SEARCH_SCOPE, keep=("list",))
+    if step.redirect is not None:
+        return step.redirect
+    form, status = step.form, step.status
     result = None
     rows = []
-    status = 200
-    if form.is_bound and not form.is_valid():
-        status = 400
-    elif form.is_bound:
+    if form.is_bound and form.is_valid() and status == 200:
         text, birth_date = form.cleaned_data["q"], form.cleaned_data["birth_date"]
         result = selectors_counter.counter_search(text=text, birth_date=birth_date)
         assert result is not None  # the form checked the input's kind
@@ -67,6 +72,8 @@ def search(request: HttpRequest) -> HttpResponse:
             }
             for card in result.cards
         ]
+    elif form.is_bound and status == 200:
+        status = 400  # kept terms that no longer pass (cannot happen unless the form's rules changed)
     context = {"form": form, "result": result, "rows": rows}
     return render(request, "issuance/counter/search.html", context, status=status)
 
@@ -188,7 +195,8 @@ def _done(request: HttpRequest, card: Card, result: services_counter.CheckResult
             _("予約 %(code)s には、確認がまだのカードがあと%(count)d枚あります。")
             % {"code": reservation.code, "count": result.remaining},
         )
-        return redirect(f"{search_url}?{urlencode({'q': reservation.code, 'list': '1'})}")
+        search_id = searches.search_save(request, scope=SEARCH_SCOPE, terms={"q": [reservation.code]})
+        return redirect(searches.search_url(search_url, search_id, list="1"))
     if reservation.status == Reservation.Status.DONE:
         messages.success(request, _("予約 %(code)s を完了にしました。") % {"code": reservation.code})
     return redirect(search_url)

@@ -14,6 +14,7 @@ from apps.issuance import selectors_import, services_import
 from apps.issuance.forms_import import ColumnMappingForm, ImportUploadForm
 from apps.issuance.models import ColumnMapping, ImportBatch
 from apps.issuance.services_import import ImportBatchError, background_rows
+from apps.security import mynumber
 from apps.security.audit import audit_record
 from apps.security.roles import MANAGE_CARDS, require_permission
 
@@ -37,7 +38,14 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 @require_permission(MANAGE_CARDS)
 def upload(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid() and form.has_error("file", mynumber.CODE):
+        # The form refused a 個人番号 in the file's name (nothing was stored): audited like the service's refusals.
+        services_import.import_name_refused(
+            file_name=getattr(request.FILES.get("file"), "name", "") or "",
+            actor=request.user,
+            request=request,
+        )
+    elif request.method == "POST" and form.is_valid():
         mapping = form.cleaned_data["mapping"]
         try:
             batch = services_import.import_upload(

@@ -1,4 +1,5 @@
-"""The audit log's filter form (GET): from, to, action, actor, address."""
+"""The audit log's filter form (sent by POST, kept under an opaque id: apps/security/searches.py): from, to, action,
+actor, address."""
 
 from __future__ import annotations
 

@@ -37,9 +37,13 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.utils.translation import gettext_lazy as _
 
 MESSAGE = _("個人番号（マイナンバー）は入力しないでください。この欄には入力できません。")
+FILE_NAME_MESSAGE = _(
+    "ファイル名に個人番号（マイナンバー）が含まれています。個人番号を含まない名前に変えてから選び直してください。"
+)
 CODE = "individual_number"
 LENGTH = 12
 
@@ -89,20 +93,26 @@ def _normalise(text: str) -> str:
     return text
 
 
-def _tokens(text: str, joiner: Callable[[str], bool]) -> Iterator[str]:
-    """The digits of each token: digit groups chained while only a whole `joiner` stands between them."""
+def _token_spans(text: str, joiner: Callable[[str], bool]) -> Iterator[tuple[str, int, int]]:
+    """Each token's digits with its start and end in `text`: digit groups chained while only a whole `joiner`
+    stands between them."""
     digits: list[str] = []
-    end = -1
+    start = end = -1
     for group in _DIGIT_GROUP.finditer(text):
         if digits and joiner(text[end : group.start()]):
             digits.append(group.group())
         else:
             if digits:
-                yield "".join(digits)
+                yield "".join(digits), start, end
             digits = [group.group()]
+            start = group.start()
         end = group.end()
     if digits:
-        yield "".join(digits)
+        yield "".join(digits), start, end
+
+
+def _tokens(text: str, joiner: Callable[[str], bool]) -> Iterator[str]:
+    return (digits for digits, _start, _end in _token_spans(text, joiner))
 
 
 def individual_numbers_in(text: str) -> list[str]:
@@ -119,9 +129,54 @@ def contains_individual_number(text: str) -> bool:
     return bool(individual_numbers_in(text))
 
 
+MASK = "[個人番号]"
+
+
+def mask_individual_numbers(text: str, mask: str = MASK) -> str:
+    """`text` with each 個人番号 in it replaced by `mask`: for log lines and audit summaries built from what a
+    client sent (a path, a file name), which must never carry the number itself.
+
+    The tokens are found as `contains_individual_number` finds them, character by character so that each
+    position maps back to the original text. Should the two ever disagree (NFKC folds a few characters
+    differently in context), every digit of the text is masked rather than letting the number through.
+    """
+    if not contains_individual_number(text):
+        return text
+    pieces: list[str] = []
+    origin: list[int] = []  # for each character of the normalised text, the index of its original character
+    for index, ch in enumerate(text):
+        folded = _normalise(ch)
+        pieces.append(folded)
+        origin.extend([index] * len(folded))
+    normalised = "".join(pieces)
+    spans: list[tuple[int, int]] = []
+    for joiner in (_hyphen_joiner, _space_joiner):
+        for digits, start, end in _token_spans(normalised, joiner):
+            if is_individual_number(digits):
+                spans.append((origin[start], origin[end - 1] + 1))
+    merged: list[list[int]] = []  # the two readings of one number may overlap: mask their union
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    masked = text
+    for start, end in reversed(merged):
+        masked = masked[:start] + mask + masked[end:]
+    if contains_individual_number(masked):
+        masked = "".join(
+            "*" if unicodedata.decimal(ch, None) is not None or ch.isdigit() else ch for ch in text
+        )
+    return masked
+
+
 def _strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value
+    elif isinstance(value, File):
+        # An uploaded file's name is text the client chose: "123456789018.csv" would otherwise be stored and
+        # listed (the content is the reading code's business: csv imports check every cell).
+        yield value.name or ""
     elif isinstance(value, int) and not isinstance(value, bool):
         yield str(value)
     elif isinstance(value, Mapping):
@@ -139,6 +194,8 @@ def has_individual_number(value: object) -> bool:
 
 def validate_no_individual_number(value: object) -> None:
     """Django validator (models, forms, DRF fields): refuse a value that holds a 個人番号."""
+    if isinstance(value, File) and contains_individual_number(value.name or ""):
+        raise ValidationError(FILE_NAME_MESSAGE, code=CODE)
     if has_individual_number(value):
         raise ValidationError(MESSAGE, code=CODE)
 

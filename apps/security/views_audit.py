@@ -6,17 +6,19 @@ Looking at the list is not itself recorded (it shows no resident's data); an exp
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
+from apps.security import searches
 from apps.security.audit import JAPAN, audit_events, audit_export
 from apps.security.forms_audit import AuditFilterForm
 from apps.security.roles import VIEW_AUDIT, require_permission
 from tenants.db import current_schema
 
 PER_PAGE = 50
+SEARCH_SCOPE = "security.audit"
 
 
 def _invalid(request: HttpRequest, form: AuditFilterForm) -> HttpResponse:
@@ -24,9 +26,14 @@ def _invalid(request: HttpRequest, form: AuditFilterForm) -> HttpResponse:
 
 
 @require_permission(VIEW_AUDIT)
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def audit_list(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET)
+    # The filter is sent by POST and shown at an opaque id (`?s=`, apps/security/searches.py): a login name or
+    # address typed into it never reaches a URL; the CSV link carries the same id.
+    step = searches.search_step(request, AuditFilterForm, scope=SEARCH_SCOPE, bound_when_empty=True)
+    if step.redirect is not None:
+        return step.redirect
+    form = step.form
     if not form.is_valid():
         return _invalid(request, form)
     page = Paginator(audit_events(form.filters()), PER_PAGE).get_page(request.GET.get("page"))
@@ -36,7 +43,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @require_permission(VIEW_AUDIT)
 @require_safe
 def audit_export_csv(request: HttpRequest) -> HttpResponseBase:
-    form = AuditFilterForm(request.GET)
+    form = AuditFilterForm(searches.search_terms(request, scope=SEARCH_SCOPE) or QueryDict())
     if not form.is_valid():
         return _invalid(request, form)
     response = StreamingHttpResponse(

@@ -46,6 +46,9 @@ def main() -> int:
                 "2",
                 "--access-logfile",
                 "-",
+                # Masks any 個人番号 in the access and error logs (as ops/gunicorn.conf.py does).
+                "--logger-class",
+                "madoguchi.gunicorn_logging.GunicornLogger",
             ],
             [str(BIN / "celery"), "-A", "madoguchi", "worker", "--loglevel", "INFO", "--concurrency", "2"],
             [str(BIN / "celery"), "-A", "madoguchi", "beat", "--loglevel", "INFO"],

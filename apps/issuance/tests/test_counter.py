@@ -91,7 +91,14 @@ def supervisor(city: Municipality) -> Client:
 
 
 def search(client: Client, q: str, **extra: str) -> Any:
-    return client.get(SEARCH_URL, {"q": q, **extra})
+    """Search as the page does: POST, then follow the 303 to the opaque id (`list` rides on the address)."""
+    url = SEARCH_URL + ("?list=1" if extra.pop("list", None) else "")
+    response = client.post(url, {"q": q, **extra})
+    if response.status_code == 303:
+        assert response["Location"].startswith(f"{SEARCH_URL}?s=")
+        assert q not in response["Location"]
+        response = client.get(response["Location"])
+    return response
 
 
 def wareki(era: str, year: int, month: int, day: int) -> dict[str, str]:

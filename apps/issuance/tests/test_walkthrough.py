@@ -90,7 +90,7 @@ def test_import_print_book_and_hand_over_with_the_whole_history(
         assert card.state == CardState.BOOKED
 
     # 5. At the counter: the booking code finds the card; one A document, receipt signed, issued.
-    found = staff.get("/staff/counter/", {"q": code}, follow=True)
+    found = staff.post("/staff/counter/", {"q": code}, follow=True)
     assert found.status_code == 200
     checklist = f"/staff/counter/card/{card.pk}/"
     with schema_context(city.schema_name):
@@ -112,7 +112,10 @@ def test_import_print_book_and_hand_over_with_the_whole_history(
     # Another city sees none of it.
     other = role_client(other_city, Role.SUPERVISOR, "walk-okegawa")
     assert other.get(f"/staff/cards/{card.pk}/").status_code == 404
-    assert f"/staff/cards/{card.pk}/" not in other.get("/staff/cards/", {"q": NUMBER}).content.decode()
+    assert (
+        f"/staff/cards/{card.pk}/"
+        not in other.post("/staff/cards/", {"q": NUMBER}, follow=True).content.decode()
+    )
     assert "上尾 太郎" not in other.get("/staff/cards/").content.decode()
     with schema_context(other_city.schema_name):
         assert Card.objects.count() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -20,6 +21,27 @@ from tests.factories import UserFactory, staff_user, supervisor_user, with_totp
 
 LIST = "/staff/audit/"
 EXPORT = "/staff/audit/export.csv"
+
+
+def _search_id(client: Client, query: dict[str, str]) -> str:
+    """Filter as the page does: POST, answered by a 303 to an opaque id (the filter is not in the address)."""
+    response = client.post(LIST, query)
+    assert response.status_code == 303, response.status_code
+    location = response["Location"]
+    assert location.startswith(f"{LIST}?s="), location
+    assert not any(len(value) >= 5 and value in location for value in query.values()), location
+    return location.removeprefix(f"{LIST}?s=")
+
+
+def filtered(client: Client, query: dict[str, str]) -> Any:
+    response = client.post(LIST, query)
+    if response.status_code != 303:
+        return response  # refused: re-rendered with the errors
+    return client.get(response["Location"])
+
+
+def export_of(client: Client, query: dict[str, str]) -> Any:
+    return client.get(EXPORT, {"s": _search_id(client, query)})
 
 
 @pytest.fixture(autouse=True)
@@ -101,8 +123,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(city_client: Client) -> N
         assert response["Location"].startswith("/accounts/login/")
 
 
-def test_the_list_is_only_read_never_posted(supervisor_client: Client) -> None:
-    assert supervisor_client.post(LIST).status_code == 405
+def test_the_filter_is_posted_and_shown_at_an_opaque_id(supervisor_client: Client) -> None:
+    _search_id(supervisor_client, {"actor": "sato-hanako", "address": "192.0.2.10"})
+    assert supervisor_client.put(LIST).status_code == 405
 
 
 # --- What it shows -------------------------------------------------------------------------------------------------
@@ -148,7 +171,7 @@ def test_the_list_costs_the_same_queries_however_many_rows(
 def test_filter_by_action(supervisor_client: Client) -> None:
     _record("ageo", action="network.added", summary="追加した")
     _record("ageo", action="network.removed", summary="削除した")
-    body = supervisor_client.get(LIST, {"action": "network.removed"}).content.decode()
+    body = filtered(supervisor_client, {"action": "network.removed"}).content.decode()
     assert "削除した" in body
     assert "追加した" not in body
 
@@ -158,7 +181,7 @@ def test_filter_by_actor_name_part(city: Municipality, supervisor_client: Client
         sato, ito = staff_user(username="sato-hanako"), staff_user(username="ito-jiro")
         audit_record(action="policy.changed", actor=sato, summary="佐藤の操作")
         audit_record(action="policy.changed", actor=ito, summary="伊藤の操作")
-    body = supervisor_client.get(LIST, {"actor": "SATO"}).content.decode()
+    body = filtered(supervisor_client, {"actor": "SATO"}).content.decode()
     assert "佐藤の操作" in body
     assert "伊藤の操作" not in body
 
@@ -168,7 +191,7 @@ def test_filter_by_address(city: Municipality, supervisor_client: Client, rf: ob
         for address, summary in (("192.0.2.10", "窓口端末A"), ("192.0.2.11", "窓口端末B")):
             request = rf.get("/", REMOTE_ADDR=address)  # type: ignore[attr-defined]
             audit_record(action="auth.login_failed", request=request, summary=summary)
-    body = supervisor_client.get(LIST, {"address": "192.0.2.10"}).content.decode()
+    body = filtered(supervisor_client, {"address": "192.0.2.10"}).content.decode()
     assert "窓口端末A" in body
     assert "窓口端末B" not in body
 
@@ -178,8 +201,8 @@ def test_filter_by_dates_in_japan(supervisor_client: Client) -> None:
     with schema_context("ageo"):
         _set_time(late[0], datetime(2026, 11, 1, 14, 59, tzinfo=UTC))  # 2026-11-01 23:59 in Japan
         _set_time(early[0], datetime(2026, 11, 1, 15, 1, tzinfo=UTC))  # 2026-11-02 00:01 in Japan
-    second = supervisor_client.get(LIST, {"from": "2026-11-02", "to": "2026-11-02"}).content.decode()
-    first = supervisor_client.get(LIST, {"from": "2026-11-01", "to": "2026-11-01"}).content.decode()
+    second = filtered(supervisor_client, {"from": "2026-11-02", "to": "2026-11-02"}).content.decode()
+    first = filtered(supervisor_client, {"from": "2026-11-01", "to": "2026-11-01"}).content.decode()
     assert "二日の朝" in second
     assert "一日の夜" not in second
     assert "一日の夜" in first
@@ -187,7 +210,7 @@ def test_filter_by_dates_in_japan(supervisor_client: Client) -> None:
 
 
 def test_a_bad_filter_is_explained_in_japanese(supervisor_client: Client) -> None:
-    response = supervisor_client.get(LIST, {"from": "2026-11-30", "to": "2026-11-01", "address": "not-an-ip"})
+    response = filtered(supervisor_client, {"from": "2026-11-30", "to": "2026-11-01", "address": "not-an-ip"})
     body = response.content.decode()
     assert response.status_code == 400
     assert "終了日は開始日以降の日付にしてください。" in body
@@ -202,7 +225,7 @@ def test_export_is_excel_ready_filtered_and_itself_audited(
 ) -> None:
     _record("ageo", action="network.added", summary="追加した", target="AllowedNetwork:3")
     _record("ageo", action="network.removed", summary="削除した")
-    response = supervisor_client.get(EXPORT, {"action": "network.added"})
+    response = export_of(supervisor_client, {"action": "network.added"})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-ageo-')
@@ -219,15 +242,16 @@ def test_export_is_excel_ready_filtered_and_itself_audited(
 
 def test_export_keeps_the_list_filters(supervisor_client: Client) -> None:
     _record("ageo", action="network.added")
-    body = supervisor_client.get(LIST, {"action": "network.added", "actor": "nobody"}).content.decode()
-    assert f'href="{EXPORT}?action=network.added&amp;actor=nobody"' in body
+    body = filtered(supervisor_client, {"action": "network.added", "actor": "nobody"}).content.decode()
+    assert f'href="{EXPORT}?s=' in body  # the same kept search: the CSV has the list's rows
+    assert "actor=nobody" not in body
     assert "条件に合う記録はありません。" in body
 
 
 def test_export_cells_never_become_excel_formulas(supervisor_client: Client, rf: object) -> None:
     with schema_context("ageo"):
         audit_record(action="auth.login_failed", request=rf.get("/"), target='=HYPERLINK("http://x")')  # type: ignore[attr-defined]
-    _header, *rows = _csv_rows(supervisor_client.get(EXPORT, {"action": "auth.login_failed"}))
+    _header, *rows = _csv_rows(export_of(supervisor_client, {"action": "auth.login_failed"}))
     assert rows[0][7] == '\'=HYPERLINK("http://x")'
 
 
