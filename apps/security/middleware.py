@@ -18,8 +18,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.security.audit import audit_record
+from apps.security.counters import counter_hit
 from apps.security.models import SecurityPolicy
-from apps.security.network import address_allowed, allowed_networks, client_ip, vendor_networks
+from apps.security.network import (
+    address_allowed,
+    address_buckets,
+    allowed_networks,
+    client_ip,
+    vendor_networks,
+)
 from apps.security.policy import mfa_required, policy_get, user_has_mfa
 from apps.security.signs import record_sign
 from tenants.db import current_schema
@@ -45,12 +52,45 @@ class StaffNetworkMiddleware:
             address = client_ip(request)
             networks = vendor_networks() if current_schema() == "public" else allowed_networks()
             if not address_allowed(address, networks):
-                audit_record(
-                    action="network.refused", request=request, target=request.path[:200], summary=address
-                )
-                record_sign("network_refused", address)
-                return render(request, "errors/network_refused.html", {"address": address}, status=403)
+                _count_refusal(request, address)
+                shown = address or _("不明")  # unknown: behind a proxy that did not say who connected
+                return render(request, "errors/network_refused.html", {"address": shown}, status=403)
         return self.get_response(request)
+
+
+# Sample rows per schema and window, whatever the number of addresses: an attacker with many addresses (a large
+# IPv6 block holds many /56s) still adds a bounded number of rows. Every refusal is counted regardless.
+REFUSAL_SAMPLES_PER_WINDOW = 50
+
+
+def _count_refusal(request: HttpRequest, address: str) -> None:
+    """Count a refusal by network; audit only the first per address bucket and window, as a sample.
+
+    An audit row per refusal let a flood grow a table that is never pruned and queue staff writes behind the
+    audit chain's lock. The counters (one statement each, in the schema's own table, so per city) carry the
+    volume, the attack sign reports it to the vendor, and the sample row tells the city who was refused. A store
+    failure counts as "not the first" (fail_closed), so it never turns into a row per request.
+    """
+    record_sign("network_refused", address)
+    window = int(settings.ATTACK_SIGN_WINDOW_SECONDS)
+    hits = [
+        counter_hit(f"netrefused:{bucket}", window=window, fail_closed=True)
+        for bucket in address_buckets(address)
+    ]
+    # The widest bucket decides (for IPv6 its /56): a client rotating /64s inside one site is one sample.
+    if hits[-1].count != 1:
+        return
+    if counter_hit("netrefused:samples", window=window, fail_closed=True).over(REFUSAL_SAMPLES_PER_WINDOW):
+        return
+    audit_record(
+        action="network.refused",
+        request=request,
+        target=request.path[:200],
+        summary=_(
+            "%(address)s からの接続を拒否しました。この接続元からの以降の拒否は、%(minutes)d分間は件数のみ数えます。"
+        )
+        % {"address": address or _("不明な接続元"), "minutes": max(1, window // 60)},
+    )
 
 
 def _stamp(value: object) -> datetime | None:

@@ -5,13 +5,13 @@ The same tables exist in every schema: the vendor's staff and settings in public
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from apps.security.ranges import MIN_PREFIX_LENGTH, parse_network, too_broad
 
 
 class User(AbstractUser):
@@ -38,14 +38,26 @@ class Role(models.TextChoices):
 
 
 def normalise_network(value: str) -> str:
+    """The canonical form of a range a city may allow; refuses unreadable and too broad ranges (apps.security.ranges:
+    IPv4 broader than /8, IPv6 broader than /32, so never "everyone" such as 0.0.0.0/0)."""
     try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
+        network = parse_network(value)
     except ValueError as exc:
         raise ValidationError(
             _("「%(value)s」はIPアドレスの範囲として読めません（例: 192.0.2.0/24、2001:db8::/32）。"),
             code="invalid_network",
             params={"value": value},
         ) from exc
+    if too_broad(network):
+        raise ValidationError(
+            _(
+                "「%(value)s」は範囲が広すぎます。インターネット全体や複数の事業者にまたがる範囲は許可できません"
+                "（IPv4 は /%(v4)d 以上、IPv6 は /%(v6)d 以上の長さで、庁舎や事業者の範囲を指定してください）。"
+            ),
+            code="network_too_broad",
+            params={"value": value, "v4": MIN_PREFIX_LENGTH[4], "v6": MIN_PREFIX_LENGTH[6]},
+        )
+    return str(network)
 
 
 class AllowedNetwork(models.Model):

@@ -8,9 +8,22 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.security.network import peer_is_trusted_proxy
 from madoguchi.logs import request_id_var, tenant_var, user_var
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def _incoming_request_id(request: HttpRequest) -> str | None:
+    """The id our own proxy gave the request (nginx's $request_id), or None.
+
+    Only a trusted proxy's header is taken: from anyone else an X-Request-ID is attacker-chosen text that would
+    reach the logs and the audit log, where it could impersonate another request's trail. And only a well-formed
+    id: a header value must never inject into logs or response headers."""
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    if incoming and _SAFE_REQUEST_ID.match(incoming) and peer_is_trusted_proxy(request):
+        return str(incoming)
+    return None
 
 
 class RequestIdMiddleware:
@@ -18,9 +31,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        # Only a well-formed id is echoed: a header value must never inject into logs or response headers.
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = _incoming_request_id(request) or uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         tokens = (request_id_var.set(request_id), tenant_var.set("-"), user_var.set("-"))
         try:

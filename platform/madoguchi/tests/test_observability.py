@@ -92,7 +92,8 @@ def test_request_logs_carry_the_city_and_the_response_its_id(
         logger.warning("page served")
         return original(request)
 
-    with override_settings(ROOT_URLCONF="madoguchi.urls_tenant"):
+    # The test client's peer (127.0.0.1) as our proxy: only a trusted proxy's request id is taken.
+    with override_settings(ROOT_URLCONF="madoguchi.urls_tenant", TRUSTED_PROXIES=["127.0.0.1/32"]):
         import madoguchi.urls_tenant as urls
 
         urls.urlpatterns[0].callback = home  # type: ignore[union-attr]

@@ -1,7 +1,8 @@
 """manage.py allowed_networks ageo [--add CIDR --label NAME] [--remove CIDR]: the vendor sets a city's first range.
 
 A new city has no allowed network, so nobody can reach its staff pages until the vendor adds one (on the city's
-written request). Every change is in the city's audit log, as done by the system.
+written request). Every change is in the city's audit log, as done by the system. A range broader than IPv4 /8 or
+IPv6 /32 (0.0.0.0/0, say) is refused here as on the staff page (apps.security.ranges).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
-from apps.security.models import AllowedNetwork, normalise_network
+from apps.security.models import AllowedNetwork
+from apps.security.ranges import parse_network
 from apps.security.services import network_add, network_remove
 from tenants.models import Municipality
 
@@ -35,7 +37,11 @@ class Command(BaseCommand):
                 if options["add"]:
                     network_add(cidr=options["add"], label=options["label"] or options["add"], actor=None)
                 if options["remove"]:
-                    cidr = normalise_network(options["remove"])
+                    # Read, not validated: a range saved before broad ranges were refused must stay removable.
+                    try:
+                        cidr = str(parse_network(options["remove"]))
+                    except ValueError as exc:
+                        raise CommandError(f"{options['remove']!r} is not an address range") from exc
                     network = AllowedNetwork.objects.filter(cidr=cidr).first()
                     if network is None:
                         raise CommandError(f"{cidr} is not in the list")
