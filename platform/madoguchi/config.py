@@ -16,6 +16,8 @@ from urllib.parse import quote
 import environ
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# Public (it is in the repository): fine on a developer's machine, refused in secure mode (madoguchi.safety).
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-" + "0" * 20
 DATA_DIR = Path(os.environ.get("MADOGUCHI_DATA_DIR", BASE_DIR / ".data"))
 
 
@@ -71,6 +73,7 @@ class WebConfig:
 class AccessConfig:
     trusted_proxies: list[str]  # peers whose X-Forwarded-For is believed (e.g. the nginx in front)
     vendor_networks: list[str]  # where the vendor's staff may reach the console from
+    allow_insecure: list[str]  # secure-mode checks skipped on purpose (madoguchi.safety.OVERRIDABLE), logged
     vendor_alert_emails: list[str]  # who hears of attack signs and new vulnerabilities
 
 
@@ -144,8 +147,9 @@ def load() -> Config:
         ),
         web=WebConfig(
             debug=debug,
-            # A fixed development key is only acceptable because production must set its own (check --deploy).
-            secret_key=env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-" + "0" * 20),
+            # A fixed development key is only acceptable because secure mode refuses to start with it
+            # (madoguchi.safety) and `check --deploy` reports it.
+            secret_key=env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY),
             allowed_hosts=env.list("DJANGO_ALLOWED_HOSTS", default=["*"]),
             vendor_domain=env.str("MADOGUCHI_DOMAIN", default="localhost"),
             secure=env.bool("MADOGUCHI_SECURE", default=False),
@@ -155,7 +159,11 @@ def load() -> Config:
         ),
         access=AccessConfig(
             trusted_proxies=env.list("MADOGUCHI_TRUSTED_PROXIES", default=[]),
+            # Loopback for development (`make run`); secure mode refuses loopback unless overridden (safety.py).
             vendor_networks=env.list("MADOGUCHI_VENDOR_NETWORKS", default=["127.0.0.0/8", "::1/128"]),
+            allow_insecure=[
+                name.strip() for name in env.list("MADOGUCHI_ALLOW_INSECURE", default=[]) if name.strip()
+            ],
             vendor_alert_emails=env.list("MADOGUCHI_VENDOR_ALERT_EMAILS", default=[]),
         ),
         audit=AuditConfig(key=env.str("MADOGUCHI_AUDIT_KEY", default="")),

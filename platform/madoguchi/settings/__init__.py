@@ -9,6 +9,7 @@ import environ
 from celery.schedules import crontab
 
 from madoguchi import config as _config
+from madoguchi import safety as _safety
 from madoguchi.logs import logging_config
 from madoguchi.observability import init_sentry
 
@@ -17,6 +18,9 @@ BASE_DIR: Path = _config.BASE_DIR
 DATA_DIR: Path = _config.DATA_DIR
 
 DEBUG = CONFIG.web.debug
+# Secure mode refuses to start with the development key, without trusted proxies or with loopback vendor networks,
+# unless MADOGUCHI_ALLOW_INSECURE names the check (madoguchi.safety); checked before anything is started.
+INSECURE_OVERRIDES = _safety.enforce(CONFIG)
 SECRET_KEY = CONFIG.web.secret_key
 # Host routing is done against the Domain table by the tenant middleware (an unknown host gets a 404 page), so
 # Django's own host list may stay open; production may narrow it with DJANGO_ALLOWED_HOSTS.
@@ -280,6 +284,8 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not CONFIG.web.secure  # http://*.localhost
 MFA_TOTP_ISSUER = "Madoguchi"
 
 # --- Staff access --------------------------------------------------------------------------------------------------
+# Client addresses fail closed behind these proxies (apps.security.network); secure mode requires them, and refuses
+# loopback in the vendor networks (madoguchi.safety, INSECURE_OVERRIDES above).
 TRUSTED_PROXIES = CONFIG.access.trusted_proxies
 VENDOR_ALLOWED_NETWORKS = CONFIG.access.vendor_networks
 LOCKOUT_ACCOUNT_FAILURES = 5

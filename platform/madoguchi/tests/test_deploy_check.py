@@ -30,7 +30,11 @@ def production_env(db: None) -> dict[str, str]:
         "MADOGUCHI_SECURE": "true",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        # Secure mode refuses to start without trusted proxies or with loopback vendor networks (madoguchi.safety).
+        "MADOGUCHI_TRUSTED_PROXIES": "10.0.0.5/32",
+        "MADOGUCHI_VENDOR_NETWORKS": "198.51.100.0/24",
     }
+    env.pop("MADOGUCHI_ALLOW_INSECURE", None)
     # The test database, never the developer's (the request below reaches the tenant middleware).
     test_db = connection.settings_dict["NAME"]
     if os.environ.get("DATABASE_URL"):

@@ -1,0 +1,202 @@
+"""Secure mode refuses to start on settings that fail open (issue 10, items 3 and 4).
+
+With `MADOGUCHI_SECURE=true` the settings module calls `enforce()` before anything is started, and the process
+stops with ImproperlyConfigured, naming the variable to set, when:
+
+- `DJANGO_SECRET_KEY` is unset, the public development key, or shorter than 50 characters: with a known key anyone
+  mints manage links, email-first links and allauth confirmation keys. Never skippable.
+- `MADOGUCHI_TRUSTED_PROXIES` is unset (`no-trusted-proxy`): behind the documented nginx every request would come
+  from the proxy's address, so every per-address limit would be one global limit.
+- `MADOGUCHI_VENDOR_NETWORKS` includes loopback (`loopback-vendor`): behind a proxy on the same machine every
+  request comes from loopback, so the console would be open to the whole internet.
+- `MADOGUCHI_VENDOR_NETWORKS` or `MADOGUCHI_TRUSTED_PROXIES` holds an unreadable or too broad range (broader than
+  IPv4 /8 or IPv6 /32, apps.security.ranges): "trust everyone" and "the vendor is everyone". Never skippable.
+
+`MADOGUCHI_ALLOW_INSECURE` names the skippable checks a deployment skips on purpose, e.g.
+`MADOGUCHI_ALLOW_INSECURE=loopback-vendor,no-trusted-proxy`; each skip is logged as a WARNING at every start.
+`make prod-local` (nginx and the app on one machine, browsers on loopback) is the case it is made for: it will set
+`MADOGUCHI_ALLOW_INSECURE=loopback-vendor` with `MADOGUCHI_TRUSTED_PROXIES=127.0.0.1/32`.
+
+The same checks are a system check (`manage.py check --deploy`): an error for each problem, a warning for each
+one skipped by the override, so the report matches what a secure start would refuse.
+
+Kept free of Django's app registry (plain values in, messages out): it runs while the settings load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.security.ranges import MIN_PREFIX_LENGTH, IPNetwork, overlaps_loopback, parse_network, too_broad
+from madoguchi.config import DEVELOPMENT_SECRET_KEY, Config
+
+logger = logging.getLogger(__name__)
+
+OVERRIDE_VARIABLE = "MADOGUCHI_ALLOW_INSECURE"
+SECRET_KEY_MIN_LENGTH = 50
+LOOPBACK_VENDOR = "loopback-vendor"
+NO_TRUSTED_PROXY = "no-trusted-proxy"
+# The checks an override may skip. The secret key and the broad or unreadable ranges are never among them.
+OVERRIDABLE = (LOOPBACK_VENDOR, NO_TRUSTED_PROXY)
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # the name MADOGUCHI_ALLOW_INSECURE uses for it (only OVERRIDABLE ones can be skipped)
+    check_id: str  # the system check's id
+    message: str  # names the variable to set
+
+    @property
+    def overridable(self) -> bool:
+        return self.check in OVERRIDABLE
+
+
+def _ranges(variable: str, specs: Sequence[str]) -> tuple[list[IPNetwork], list[Problem]]:
+    networks: list[IPNetwork] = []
+    problems: list[Problem] = []
+    for spec in specs:
+        try:
+            network = parse_network(spec)
+        except ValueError:
+            problems.append(
+                Problem(
+                    "unreadable-range", "madoguchi.E104", f"{variable}: {spec!r} is not an address range."
+                )
+            )
+            continue
+        if too_broad(network):
+            problems.append(
+                Problem(
+                    "broad-range",
+                    "madoguchi.E105",
+                    f"{variable}: {spec} is broader than IPv4 /{MIN_PREFIX_LENGTH[4]} or IPv6 "
+                    f"/{MIN_PREFIX_LENGTH[6]}; set {variable} to your own networks only.",
+                )
+            )
+        networks.append(network)
+    return networks, problems
+
+
+def problems(
+    *, secret_key: str, trusted_proxies: Sequence[str], vendor_networks: Sequence[str]
+) -> list[Problem]:
+    """What a secure deployment must not run with (empty: nothing)."""
+    found: list[Problem] = []
+    if not secret_key or secret_key == DEVELOPMENT_SECRET_KEY:
+        found.append(
+            Problem(
+                "secret-key",
+                "madoguchi.E101",
+                "DJANGO_SECRET_KEY is unset or the public development key: set DJANGO_SECRET_KEY to a random value "
+                f"of at least {SECRET_KEY_MIN_LENGTH} characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(64))'). This check cannot be skipped.",
+            )
+        )
+    elif len(secret_key) < SECRET_KEY_MIN_LENGTH:
+        found.append(
+            Problem(
+                "secret-key",
+                "madoguchi.E101",
+                f"DJANGO_SECRET_KEY is shorter than {SECRET_KEY_MIN_LENGTH} characters: set DJANGO_SECRET_KEY to a "
+                "longer random value. This check cannot be skipped.",
+            )
+        )
+    _proxies, proxy_problems = _ranges("MADOGUCHI_TRUSTED_PROXIES", trusted_proxies)
+    found.extend(proxy_problems)
+    if not trusted_proxies:
+        found.append(
+            Problem(
+                NO_TRUSTED_PROXY,
+                "madoguchi.E102",
+                "MADOGUCHI_TRUSTED_PROXIES is unset: set MADOGUCHI_TRUSTED_PROXIES to the address of the proxy in "
+                "front of the app (e.g. 10.0.0.5/32), or, if clients really connect directly, "
+                f"{OVERRIDE_VARIABLE}={NO_TRUSTED_PROXY}.",
+            )
+        )
+    vendor, vendor_problems = _ranges("MADOGUCHI_VENDOR_NETWORKS", vendor_networks)
+    found.extend(vendor_problems)
+    if any(overlaps_loopback(network) for network in vendor):
+        found.append(
+            Problem(
+                LOOPBACK_VENDOR,
+                "madoguchi.E103",
+                "MADOGUCHI_VENDOR_NETWORKS includes loopback (127.0.0.0/8 or ::1; it is the development default): "
+                "set MADOGUCHI_VENDOR_NETWORKS to the vendor office's ranges, or, when a proxy and browsers share "
+                f"this machine on purpose (make prod-local), {OVERRIDE_VARIABLE}={LOOPBACK_VENDOR}.",
+            )
+        )
+    return found
+
+
+def overrides(config: Config) -> list[str]:
+    """The checks MADOGUCHI_ALLOW_INSECURE skips; an unknown name or the secret key is refused, in any mode."""
+    named = list(dict.fromkeys(config.access.allow_insecure))
+    unknown = [name for name in named if name not in OVERRIDABLE]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{OVERRIDE_VARIABLE} names {', '.join(unknown)}: only {', '.join(OVERRIDABLE)} may be skipped "
+            "(never the secret key, nor broad or unreadable ranges). Fix or unset it."
+        )
+    return named
+
+
+def enforce(config: Config) -> list[str]:
+    """Called by the settings: in secure mode, refuse to start on any problem not skipped by the override, and
+    log every skip as a warning. Returns the skipped checks (settings.INSECURE_OVERRIDES)."""
+    skipped = overrides(config)
+    if not config.web.secure:
+        return skipped
+    found = problems(
+        secret_key=config.web.secret_key,
+        trusted_proxies=config.access.trusted_proxies,
+        vendor_networks=config.access.vendor_networks,
+    )
+    refused = [problem for problem in found if not (problem.overridable and problem.check in skipped)]
+    if refused:
+        raise ImproperlyConfigured(
+            "MADOGUCHI_SECURE=true refuses to start:\n"
+            + "\n".join(f"- {problem.message}" for problem in refused)
+        )
+    present = {problem.check for problem in found}
+    for name in skipped:
+        if name in present:
+            # Logging is not configured yet while the settings load: Python's last-resort handler prints this
+            # to stderr, in every process (web, worker, beat, manage.py), at every start.
+            logger.warning(
+                "%s=%s: secure mode starts although this check fails (see madoguchi/safety.py).",
+                OVERRIDE_VARIABLE,
+                name,
+            )
+        else:
+            logger.warning("%s=%s is set but not needed: remove it.", OVERRIDE_VARIABLE, name)
+    return skipped
+
+
+@register(Tags.security, deploy=True)
+def check_secure_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """`manage.py check --deploy`: the problems `enforce()` refuses, as errors; the ones skipped, as warnings."""
+    from django.conf import settings
+
+    skipped = set(getattr(settings, "INSECURE_OVERRIDES", ()))
+    messages: list[CheckMessage] = []
+    for problem in problems(
+        secret_key=str(settings.SECRET_KEY),
+        trusted_proxies=list(settings.TRUSTED_PROXIES),
+        vendor_networks=list(settings.VENDOR_ALLOWED_NETWORKS),
+    ):
+        if problem.overridable and problem.check in skipped:
+            messages.append(
+                CheckWarning(
+                    f"Skipped by {OVERRIDE_VARIABLE}={problem.check}: {problem.message}", id=problem.check_id
+                )
+            )
+        else:
+            messages.append(Error(problem.message, id=problem.check_id))
+    return messages
