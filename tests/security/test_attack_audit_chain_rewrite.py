@@ -112,6 +112,25 @@ def _legacy_rows(schema: str, count: int) -> None:
         migration.head_initialise(apps, type("Editor", (), {"connection": connection})())
 
 
+def test_old_unkeyed_rows_followed_by_keyed_rows_verify(city: Municipality) -> None:
+    _legacy_rows(city.schema_name, 3)
+    with schema_context(city.schema_name):
+        legacy_end = AuditEvent.objects.get(sequence=3)
+    (first_keyed, _second) = _record(city.schema_name, 2)
+    # The chain runs on across versions: the first keyed row links to the last unkeyed one.
+    assert (first_keyed.sequence, first_keyed.prev_hash, first_keyed.hash_version) == (4, legacy_end.hash, 2)
+    result = audit_verify(city.schema_name)
+    assert (result.ok, result.checked, result.last_sequence, result.head_sequence) == (True, 5, 5, 5)
+    with schema_context(city.schema_name):
+        assert list(AuditEvent.objects.order_by("sequence").values_list("hash_version", flat=True)) == [
+            1,
+            1,
+            1,
+            2,
+            2,
+        ]
+
+
 def test_rewriting_old_unkeyed_rows_is_caught_by_the_head(city: Municipality) -> None:
     _legacy_rows(city.schema_name, 3)
     assert audit_verify(city.schema_name).ok
