@@ -124,7 +124,9 @@ def forget_allowed_networks() -> None:
 
 
 def vendor_networks() -> list[IPNetwork]:
-    return list(_trusted_proxies(tuple(getattr(settings, "VENDOR_ALLOWED_NETWORKS", ()))))
+    # Broad ranges open nothing here either (secure mode refuses to start with one: madoguchi.safety).
+    networks = _trusted_proxies(tuple(getattr(settings, "VENDOR_ALLOWED_NETWORKS", ())))
+    return [network for network in networks if not too_broad(network)]
 
 
 def address_allowed(address: str, networks: Iterable[IPNetwork]) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
 from apps.security.models import AllowedNetwork, Role
@@ -90,3 +90,9 @@ def test_a_broad_range_saved_earlier_opens_nothing_and_can_be_removed(city: Muni
     call_command("allowed_networks", "ageo", "--remove", "0.0.0.0/0")
     with schema_context(city.schema_name):
         assert not AllowedNetwork.objects.filter(cidr="0.0.0.0/0").exists()
+
+
+@override_settings(VENDOR_ALLOWED_NETWORKS=["0.0.0.0/0", "::/0"])
+def test_allow_all_vendor_networks_open_nothing(db: None) -> None:
+    # Secure mode refuses to start with them (test_attack_insecure_production_settings.py); elsewhere they are ignored.
+    assert Client(HTTP_HOST="localhost", REMOTE_ADDR=OUTSIDE_ADDRESS).get("/console/").status_code == 403
