@@ -23,8 +23,14 @@ def permissions_policy_header(policy: Mapping[str, Sequence[str]]) -> str:
     return ", ".join(f"{feature}=({' '.join(origin(v) for v in allow)})" for feature, allow in policy.items())
 
 
+# Staff, account and console pages show residents' personal data or account secrets (recovery codes): no browser,
+# proxy or back-button cache may keep a copy on a shared counter PC.
+NO_STORE_PREFIXES = ("/staff/", "/accounts/", "/console/", "/api/")
+
+
 class SecurityHeadersMiddleware(XFrameOptionsMiddleware):
-    """Permissions-Policy (settings.PERMISSIONS_POLICY), and X-Frame-Options where no later middleware set it."""
+    """Permissions-Policy (settings.PERMISSIONS_POLICY), X-Frame-Options where no later middleware set it, and
+    `Cache-Control: no-store` on every staff, account and console response."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         super().__init__(get_response)
@@ -35,4 +41,6 @@ class SecurityHeadersMiddleware(XFrameOptionsMiddleware):
         response = super().process_response(request, response)
         if self.permissions_policy:
             response.headers.setdefault("Permissions-Policy", self.permissions_policy)
+        if request.path.startswith(NO_STORE_PREFIXES):
+            response.headers["Cache-Control"] = "no-store"
         return response
