@@ -67,11 +67,30 @@ def role_client(city: Any, role: Role, username: str = "") -> Any:
 
 
 def login_as(client: Any, user: User, schema: str) -> Any:
-    """force_login inside the user's own schema (login() saves last_login there)."""
+    """force_login inside the user's own schema (login() saves last_login there), as a login through the pages.
+
+    A session counts as having passed the second factor only from allauth's authentication records in it
+    (apps.security.mfa), so for a user with an authenticator app or key the session gets the records a real
+    login leaves: the password, then the second factor. Pages that need the second factor entered again (recovery
+    codes, adding or removing one) still ask for it.
+    """
+    from allauth.account.internal.flows.login import record_authentication
+    from allauth.mfa.models import Authenticator
+    from django.test import RequestFactory
     from django_tenants.utils import schema_context
 
     with schema_context(schema):
         client.force_login(user)
+        authenticator = Authenticator.objects.filter(
+            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).first()
+        if authenticator is not None:
+            request = RequestFactory().get("/accounts/2fa/authenticate/")
+            request.session = session = client.session
+            request.user = user
+            record_authentication(request, user, "password", username=user.get_username())
+            record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
+            session.save()
     return client
 
 

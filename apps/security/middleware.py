@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from apps.security.audit import audit_record
 from apps.security.counters import counter_hit
+from apps.security.mfa import session_passed_mfa, session_recently_reauthenticated_mfa
 from apps.security.models import SecurityPolicy
 from apps.security.network import (
     address_allowed,
@@ -98,7 +103,14 @@ def _stamp(value: object) -> datetime | None:
 
 
 class StaffSessionMiddleware:
-    """Idle and absolute timeouts, "log out everywhere", and the second factor where the policy requires it."""
+    """Idle and absolute timeouts, "log out everywhere", and the second factor on every staff path.
+
+    The second factor is judged from this session's own authentication records (apps.security.mfa), never from
+    the user merely having an authenticator: a session made without the code (a form that checks only the
+    password, `force_login`) is sent to enter it before any staff, console or account page. Pages that show or
+    change the second factor (recovery codes, adding or removing an app or a key) need it entered again within
+    ACCOUNT_REAUTHENTICATION_TIMEOUT. A user who needs a second factor and has none is sent to set one up.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -112,15 +124,11 @@ class StaffSessionMiddleware:
         if ended:
             logout(request)
             messages.info(request, ended)
-            return HttpResponseRedirect(f"{settings.LOGIN_URL}?next={request.path}")
-        if (
-            is_staff_path(request.path)
-            and not request.path.startswith(MFA_SETUP_PREFIXES)
-            and mfa_required(user, policy)
-            and not user_has_mfa(user)
-        ):
-            messages.warning(request, _("この画面を使うには、二要素認証の設定が必要です。"))
-            return HttpResponseRedirect("/accounts/2fa/")
+            return HttpResponseRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
+        if is_staff_path(request.path):
+            refused = _second_factor_refusal(request, user, policy)
+            if refused is not None:
+                return refused
         return self.get_response(request)
 
     @staticmethod
@@ -138,6 +146,52 @@ class StaffSessionMiddleware:
         if now - seen_at > _SEEN_AT_RESOLUTION:  # save the session at most once a minute
             session["security_seen_at"] = now.isoformat()
         return None
+
+
+# Pages a session may use before it has shown the second factor: showing it, and leaving.
+_SHOWING_THE_SECOND_FACTOR = ("account_logout", "mfa_reauthenticate", "mfa_reauthenticate_webauthn")
+# Pages under the second factor's own section that show no secret and change nothing; every other page there
+# (recovery codes, adding or removing an app or a key) needs a fresh second-factor reauthentication.
+_MFA_PAGES_WITHOUT_REAUTHENTICATION = ("mfa_index", "mfa_authenticate", *_SHOWING_THE_SECOND_FACTOR[1:])
+
+
+def _paths(names: tuple[str, ...]) -> set[str]:
+    paths = set()
+    for name in names:
+        try:
+            paths.add(reverse(name))
+        except NoReverseMatch:  # a method switched off in settings (e.g. security keys)
+            continue
+    return paths
+
+
+def _second_factor_refusal(request: HttpRequest, user: Any, policy: SecurityPolicy) -> HttpResponse | None:
+    path = request.path
+    if not user_has_mfa(user):
+        if mfa_required(user, policy) and not path.startswith(MFA_SETUP_PREFIXES):
+            messages.warning(request, _("この画面を使うには、二要素認証の設定が必要です。"))
+            return HttpResponseRedirect(reverse("mfa_index"))
+        return None
+    if path in _paths(_SHOWING_THE_SECOND_FACTOR):
+        return None
+    if not session_passed_mfa(request, user):
+        messages.warning(request, _("この画面を使うには、二要素認証のコードでの確認が必要です。"))
+        return _to_second_factor(request, user)
+    if (
+        path.startswith(reverse("mfa_index"))
+        and path not in _paths(_MFA_PAGES_WITHOUT_REAUTHENTICATION)
+        and not session_recently_reauthenticated_mfa(request, user)
+    ):
+        messages.info(request, _("二要素認証の設定を表示・変更するには、もう一度コードを入力してください。"))
+        return _to_second_factor(request, user)
+    return None
+
+
+def _to_second_factor(request: HttpRequest, user: Any) -> HttpResponse:
+    """allauth's second-factor reauthentication page, which comes back to this page when the code is right."""
+    methods = get_account_adapter(request).get_reauthentication_methods(user)
+    url = methods[0]["url"] if methods else reverse("mfa_reauthenticate")
+    return HttpResponseRedirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
 
 
 def session_started(request: HttpRequest, user: object) -> None:

@@ -253,8 +253,21 @@ SESSION_COOKIE_SECURE = CONFIG.web.secure
 CSRF_COOKIE_SECURE = CONFIG.web.secure
 # The city's policy ends sessions earlier (idle and absolute timeouts, apps.security.middleware).
 SESSION_COOKIE_AGE = 24 * 3600
-# Our lockout (apps.security.lockout) replaces allauth's login_failed rate limit: supervisors can see and lift it.
-ACCOUNT_RATE_LIMITS = {"login_failed": False}
+# Which limit guards what (docs/security.md, "Second factor, sessions and lockout"):
+# - Passwords and second-factor codes: our lockout (apps.security.lockout), per account and per address bucket, in
+#   the counter table, fail closed, as AccountLock rows that supervisors see and release.
+# - allauth's `login_failed` is consumed only by second-factor codes (our adapter's pre_authenticate does not
+#   consume it for passwords, which it would count twice): a burst limit per address, in the cache, inside our
+#   lockout. Its per-account part ("…/key") is left out: ours (5 per account) always comes first, so it would only
+#   be a second, invisible copy of the same lock.
+# - allauth's other limits stay at their defaults, ours double none of them: `login` (login form posts per address),
+#   `reauthenticate` (password and code reauthentication per user), `change_password`, `reset_password`,
+#   `reset_password_from_key`, `manage_email`. Every per-address limit reads the address our way
+#   (StaffAccountAdapter.get_client_ip).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
+# Recovery codes and removing or adding an authenticator need the second factor again within this time (seconds;
+# allauth's default, named here because apps.security.middleware enforces it for users who have a second factor).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 # Every form refuses a 個人番号 in any field (apps/security/mynumber.py).
 ACCOUNT_FORMS = {
     name: f"apps.security.forms.{cls}"
@@ -282,6 +295,8 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not CONFIG.web.secure  # http://*.localhost during development
 MFA_TOTP_ISSUER = "Madoguchi"
+# TOTP secrets and recovery-code seeds encrypted at rest (key derived from SECRET_KEY; apps/security/mfa.py).
+MFA_ADAPTER = "apps.security.mfa.MFAAdapter"
 
 # --- Staff access --------------------------------------------------------------------------------------------------
 # Client addresses fail closed behind these proxies (apps.security.network); secure mode requires them, and refuses
