@@ -11,8 +11,8 @@ from django.conf import settings
 from django.test import Client
 
 from apps.security.models import Role
-from tests.factories import role_client
 from tenants.models import Municipality
+from tests.factories import role_client
 
 TEMPLATES = Path(settings.BASE_DIR) / "frontend" / "templates"
 
