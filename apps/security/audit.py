@@ -214,6 +214,9 @@ def audit_head_reset(schema: str) -> AuditHead:
             .first()
         )
         keyed_from = first_keyed[0] if first_keyed else sequence + 1
+        previous = AuditHead.objects.first()
+        if previous is not None and _head_valid(previous, key):
+            keyed_from = min(keyed_from, previous.keyed_from)
         mac = head_mac(key, keyed_from=keyed_from, sequence=sequence, hash=hash)
         head, _created = AuditHead.objects.update_or_create(
             id=1, defaults={"keyed_from": keyed_from, "sequence": sequence, "hash": hash, "mac": mac}
