@@ -152,3 +152,11 @@ def test_a_city_account_is_refused_at_the_console(city: Municipality, public_cli
     public_client.post(LOGIN, {"login": "ageo-boss", "password": PASSWORD})
     public_client.post(CODE, {"code": totp_code(secret)})
     assert public_client.get(CONSOLE).status_code == 302
+
+
+def test_a_vendor_account_that_is_not_staff_is_refused_at_the_console(public_client: Client) -> None:
+    clerk = User.objects.create_user("clerk", "clerk@vendor.example", PASSWORD)
+    with_totp(clerk)
+    login_as(public_client, clerk, "public")
+    assert public_client.get(CONSOLE_LOGIN).status_code == 403
+    assert public_client.get(CONSOLE).status_code == 302
