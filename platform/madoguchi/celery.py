@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery.signals import task_prerun
+from celery.signals import setup_logging, task_prerun
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
@@ -13,6 +13,12 @@ app = CeleryApp("madoguchi")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.set_default()
+
+
+@setup_logging.connect
+def _keep_django_logging(**kwargs: object) -> None:
+    """Celery would replace root's handlers with its own, which lack the filter that masks a 個人番号
+    (madoguchi.logs): with a receiver here it leaves logging to Django's LOGGING."""
 
 
 @task_prerun.connect

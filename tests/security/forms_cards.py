@@ -19,7 +19,6 @@ FORMS: list[FormTarget] = [
         ("q", "delivered_from", "delivered_to"),
         hosts=("city",),
         signed_in=True,
-        method="get",
     ),
     FormTarget(
         "bulk card transition",

@@ -21,6 +21,5 @@ FORMS: list[FormTarget] = [
         ("q", "birth_date_1", "birth_date_2", "birth_date_3"),
         hosts=("city",),
         signed_in=True,
-        method="get",
     ),
 ]
