@@ -17,6 +17,7 @@ from apps.security.mynumber import (
     fields_with_individual_number,
     individual_numbers_in,
     is_individual_number,
+    mask_individual_numbers,
     validate_no_individual_number,
 )
 
@@ -271,3 +272,44 @@ def test_serializer_field_validator() -> None:
 def test_fields_with_individual_number_for_imported_rows() -> None:
     row = {"notice_number": "A1B-123456", "memo": "123456789018", "phone": "048-775-5111"}
     assert fields_with_individual_number(row) == ["memo"]
+
+
+# Masking (log lines, audit summaries built from what a client sent) and file names
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("123456789018", "[個人番号]"),
+        ("GET /staff/counter/?q=123456789018 HTTP/1.1", "GET /staff/counter/?q=[個人番号] HTTP/1.1"),
+        ("番号は１２３４ ５６７８ ９０１８です", "番号は[個人番号]です"),
+        ("1234ー5678ー9018.csv", "[個人番号].csv"),
+        ("12:00 1234-5678-9012 受付 10 123456789018", "12:00 1234-5678-9012 受付 10 [個人番号]"),
+        ("a 123456789018 b 1234-5678-9018", "a [個人番号] b [個人番号]"),
+        ("١٢٣٤٥٦٧٨٩٠١٨", "[個人番号]"),
+    ],
+)
+def test_mask_replaces_each_number_and_nothing_else(text: str, masked: str) -> None:
+    assert mask_individual_numbers(text) == masked
+    assert not contains_individual_number(mask_individual_numbers(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["電話 048-775-5111", "A1B-123456", "1234567890180", "123456789012", "1234 5678 9018 3", ""]
+)
+def test_mask_leaves_text_without_a_number_alone(text: str) -> None:
+    assert mask_individual_numbers(text) == text
+
+
+def test_a_file_field_refuses_a_file_named_after_a_number() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    class UploadForm(RefusesIndividualNumber, forms.Form):
+        file = forms.FileField()
+
+    named = UploadForm(files={"file": SimpleUploadedFile("1234-5678-9018.csv", b"a,b\n")})
+    assert not named.is_valid()
+    assert named.has_error("file", "individual_number")
+    assert "ファイル名に個人番号" in named.errors["file"][0]
+    ordinary = UploadForm(files={"file": SimpleUploadedFile("cards-2026-11.csv", b"a,b\n")})
+    assert ordinary.is_valid(), ordinary.errors
