@@ -9,6 +9,8 @@ stops with ImproperlyConfigured, naming the variable to set, when:
   from the proxy's address, so every per-address limit would be one global limit.
 - `MADOGUCHI_VENDOR_NETWORKS` includes loopback (`loopback-vendor`): behind a proxy on the same machine every
   request comes from loopback, so the console would be open to the whole internet.
+- `MADOGUCHI_AUDIT_KEY` is unset or shorter than 32 characters: the audit chain's keyed hash would be derived from
+  SECRET_KEY, which rotates (and the rows written under it would then no longer verify). Never skippable.
 - `MADOGUCHI_VENDOR_NETWORKS` or `MADOGUCHI_TRUSTED_PROXIES` holds an unreadable or too broad range (broader than
   IPv4 /8 or IPv6 /32, apps.security.ranges): "trust everyone" and "the vendor is everyone". Never skippable.
 
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 OVERRIDE_VARIABLE = "MADOGUCHI_ALLOW_INSECURE"
 SECRET_KEY_MIN_LENGTH = 50
+AUDIT_KEY_MIN_LENGTH = 32
 LOOPBACK_VENDOR = "loopback-vendor"
 NO_TRUSTED_PROXY = "no-trusted-proxy"
 # The checks an override may skip. The secret key and the broad or unreadable ranges are never among them.
@@ -85,10 +88,21 @@ def _ranges(variable: str, specs: Sequence[str]) -> tuple[list[IPNetwork], list[
 
 
 def problems(
-    *, secret_key: str, trusted_proxies: Sequence[str], vendor_networks: Sequence[str]
+    *, secret_key: str, audit_key: str, trusted_proxies: Sequence[str], vendor_networks: Sequence[str]
 ) -> list[Problem]:
     """What a secure deployment must not run with (empty: nothing)."""
     found: list[Problem] = []
+    if len(audit_key) < AUDIT_KEY_MIN_LENGTH:
+        found.append(
+            Problem(
+                "audit-key",
+                "madoguchi.E106",
+                "MADOGUCHI_AUDIT_KEY is unset or shorter than "
+                f"{AUDIT_KEY_MIN_LENGTH} characters: set it once to a random value kept outside the database "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))') and never change it "
+                "(docs/audit-log.md). This check cannot be skipped.",
+            )
+        )
     if not secret_key or secret_key == DEVELOPMENT_SECRET_KEY:
         found.append(
             Problem(
@@ -155,6 +169,7 @@ def enforce(config: Config) -> list[str]:
         return skipped
     found = problems(
         secret_key=config.web.secret_key,
+        audit_key=config.audit.key,
         trusted_proxies=config.access.trusted_proxies,
         vendor_networks=config.access.vendor_networks,
     )
@@ -188,6 +203,7 @@ def check_secure_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
     messages: list[CheckMessage] = []
     for problem in problems(
         secret_key=str(settings.SECRET_KEY),
+        audit_key=settings.CONFIG.audit.key,
         trusted_proxies=list(settings.TRUSTED_PROXIES),
         vendor_networks=list(settings.VENDOR_ALLOWED_NETWORKS),
     ):

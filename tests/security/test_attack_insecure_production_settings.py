@@ -123,6 +123,16 @@ def test_the_development_or_a_short_secret_key_is_refused(
     _refused(_start(tmp_path, DJANGO_SECRET_KEY=secret_key), *words)
 
 
+@pytest.mark.parametrize("audit_key", [UNSET, "", "k" * 31])
+def test_an_unset_or_short_audit_key_is_refused_and_cannot_be_skipped(
+    tmp_path: Path, audit_key: object
+) -> None:
+    """Derived from SECRET_KEY, the audit chain's key would change with it and the keyed rows stop verifying."""
+    _refused(_start(tmp_path, MADOGUCHI_AUDIT_KEY=audit_key), "MADOGUCHI_AUDIT_KEY", "shorter than 32")
+    every_override = "loopback-vendor,no-trusted-proxy"
+    _refused(_start(tmp_path, MADOGUCHI_AUDIT_KEY=audit_key, MADOGUCHI_ALLOW_INSECURE=every_override))
+
+
 def test_the_secret_key_check_cannot_be_skipped(tmp_path: Path) -> None:
     result = _start(tmp_path, DJANGO_SECRET_KEY=DEVELOPMENT_KEY, MADOGUCHI_ALLOW_INSECURE="secret-key")
     _refused(result, "MADOGUCHI_ALLOW_INSECURE", "never the secret key")

@@ -33,6 +33,8 @@ def production_env(db: None) -> dict[str, str]:
         # Secure mode refuses to start without trusted proxies or with loopback vendor networks (madoguchi.safety).
         "MADOGUCHI_TRUSTED_PROXIES": "10.0.0.5/32",
         "MADOGUCHI_VENDOR_NETWORKS": "198.51.100.0/24",
+        # ...and without its own audit key (derived from SECRET_KEY it would change with it).
+        "MADOGUCHI_AUDIT_KEY": secrets.token_urlsafe(48),
     }
     env.pop("MADOGUCHI_ALLOW_INSECURE", None)
     # The test database, never the developer's (the request below reaches the tenant middleware).
