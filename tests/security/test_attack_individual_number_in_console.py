@@ -144,6 +144,18 @@ def test_every_console_action_form_refuses_the_number(model: type[models.Model],
         assert issubclass(password_form, RefusesIndividualNumber)
 
 
+@pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_change_list_search_for_the_number_finds_nothing(
+    vendor: Client, model: type[models.Model], model_admin: Any
+) -> None:
+    if not model_admin.search_fields:
+        return
+    page = vendor.get(_url(model, "changelist"), {"q": NUMBER})
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 0
+    assert "個人番号（マイナンバー）は入力しないでください" in page.content.decode()
+
+
 def test_a_model_admin_registered_later_is_covered_too(rf: Any) -> None:
     site = admin.AdminSite(name="later")
     refuse_individual_number_in(site)
