@@ -103,9 +103,3 @@ def test_a_new_password_holding_a_number_is_refused(city: Municipality) -> None:
         {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
     )
     assert response.status_code == 302
-
-
-def test_the_console_login_form_refuses_a_number(db: None) -> None:
-    form = security_forms.ConsoleLoginForm(data={"username": NUMBER, "password": PASSWORD})
-    assert not form.is_valid()
-    assert form.errors["username"] == [MESSAGE]

@@ -17,7 +17,7 @@ from apps.security.audit import SYSTEM, audit_record
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role, User
 from tenants.models import Municipality
-from tests.factories import UserFactory, staff_user, supervisor_user, with_totp
+from tests.factories import UserFactory, login_as, staff_user, supervisor_user, with_totp
 
 LIST = "/staff/audit/"
 EXPORT = "/staff/audit/export.csv"
@@ -53,8 +53,7 @@ def _audit_urls(settings: object) -> None:
 def _signed_in(client: Client, schema: str, user: User) -> Client:
     with schema_context(schema):
         with_totp(user)
-        client.force_login(user)
-    return client
+    return login_as(client, user, schema)
 
 
 @pytest.fixture

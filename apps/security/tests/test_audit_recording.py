@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 from apps.security.audit_models import AuditEvent
 from apps.security.models import User
 from tenants.models import Municipality
-from tests.factories import PASSWORD, staff_user, with_totp
+from tests.factories import PASSWORD, login_as, staff_user, with_totp
 
 LOGIN = "/accounts/login/"
 WRONG_PASSWORD = "Wrong-password-0042"
@@ -46,8 +46,7 @@ def _everything_recorded() -> str:
 def _signed_in(client: Client, user: User) -> Client:
     with schema_context("ageo"):
         with_totp(user)
-        client.force_login(user)
-    return client
+    return login_as(client, user, "ageo")
 
 
 # --- Logins --------------------------------------------------------------------------------------------------------

@@ -221,6 +221,9 @@ def test_vendor_staff_always_need_mfa(public_client: Client) -> None:
     login_as(public_client, vendor, "public")
     assert public_client.get("/console/").status_code == 302
     with_totp(vendor)
+    # Having a second factor is not enough: this session has not passed it.
+    assert public_client.get("/console/")["Location"].startswith("/accounts/2fa/reauthenticate/")
+    login_as(public_client, vendor, "public")  # password, then the code
     assert public_client.get("/console/").status_code == 200
 
 
