@@ -61,12 +61,16 @@ class LoggingConfig:
 class WebConfig:
     debug: bool
     secret_key: str
+    # Earlier keys still accepted while verifying (signed links, sessions) and decrypting TOTP secrets, so that
+    # rotating DJANGO_SECRET_KEY neither logs everyone out nor makes every second factor unreadable at once.
+    secret_key_fallbacks: list[str]
     allowed_hosts: list[str]
     vendor_domain: str  # the public host; cities live at <slug>.<vendor_domain>
     secure: bool  # behind TLS: secure cookies, HSTS, https redirects
     tenant_creation: str  # "clone" (from the template schema) or "migrate"
     booking_mail_sync: bool  # send booking mails in the request's on_commit instead of a Celery task
-    bench_limits: bool  # benchmarks and load tests only: raise residents' per-address limits (refused if secure)
+    # Benchmarks and load tests only: raise residents' per-address limits (refused with MADOGUCHI_SECURE).
+    bench_limits: bool
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ def load() -> Config:
             # A fixed development key is only acceptable because secure mode refuses to start with it
             # (madoguchi.safety) and `check --deploy` reports it.
             secret_key=env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY),
+            secret_key_fallbacks=env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[]),
             allowed_hosts=env.list("DJANGO_ALLOWED_HOSTS", default=["*"]),
             vendor_domain=env.str("MADOGUCHI_DOMAIN", default="localhost"),
             secure=env.bool("MADOGUCHI_SECURE", default=False),

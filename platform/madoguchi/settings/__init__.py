@@ -22,6 +22,7 @@ DEBUG = CONFIG.web.debug
 # unless MADOGUCHI_ALLOW_INSECURE names the check (madoguchi.safety); checked before anything is started.
 INSECURE_OVERRIDES = _safety.enforce(CONFIG)
 SECRET_KEY = CONFIG.web.secret_key
+SECRET_KEY_FALLBACKS = CONFIG.web.secret_key_fallbacks
 # Host routing is done against the Domain table by the tenant middleware (an unknown host gets a 404 page), so
 # Django's own host list may stay open; production may narrow it with DJANGO_ALLOWED_HOSTS.
 ALLOWED_HOSTS = CONFIG.web.allowed_hosts
@@ -75,7 +76,9 @@ BOOKING_RATE_LIMITS: dict[str, tuple[int, int]] = {}
 if CONFIG.web.bench_limits and CONFIG.web.secure:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("MADOGUCHI_BENCH_LIMITS is for benchmarks only and is refused with MADOGUCHI_SECURE")
+    raise ImproperlyConfigured(
+        "MADOGUCHI_BENCH_LIMITS is for benchmarks only and is refused with MADOGUCHI_SECURE"
+    )
 BOOKING_ADDRESS_LIMIT_FACTOR = 1000 if CONFIG.web.bench_limits else 1
 # Manage links mailed before the per-city token salt are accepted for visits before this date (the deploy's date,
 # 2026-12-06, plus the longest booking window, 180 days, and a day): empty it once that date has passed.
