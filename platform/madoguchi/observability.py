@@ -21,6 +21,9 @@ _DATE = re.compile(r"\b(19|20)\d{2}[-/年.]\d{1,2}[-/月.]\d{1,2}日?")
 
 
 def _scrub_text(text: str) -> str:
+    from madoguchi.logs import mask_for_log  # a 個人番号 in a URL or a message, plain or percent-encoded
+
+    text = mask_for_log(text)
     for pattern in (_EMAIL, _PHONE, _DATE):
         text = pattern.sub(REDACTED, text)
     return text

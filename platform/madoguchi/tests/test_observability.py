@@ -111,3 +111,20 @@ def test_a_malformed_request_id_is_replaced(city_client: Client) -> None:
     response = city_client.get("/healthz", HTTP_X_REQUEST_ID="bad\r\nSet-Cookie: x=1")
     assert "\n" not in response["X-Request-ID"]
     assert len(response["X-Request-ID"]) == 32
+
+
+def test_sentry_event_never_carries_an_individual_number() -> None:
+    """A URL, a message or an exception may hold a 個人番号 someone typed where no form looks."""
+    event = before_send(
+        {
+            "request": {"url": "https://ageo.madoguchi.jp/staff/counter/?q=1234%205678%209018"},
+            "message": "lookup failed for 123456789018",
+            "exception": {"values": [{"value": "ValueError: 1234-5678-9018 is not a notice number"}]},
+        },
+        {},
+    )
+    text = json.dumps(event, ensure_ascii=False)
+    assert "123456789018" not in text
+    assert "1234-5678-9018" not in text
+    assert "1234%205678%209018" not in text
+    assert "個人番号" in text
