@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,18 +42,31 @@ _PLAIN = (str, int, float, bool, type(None))
 def mask_for_log(text: str) -> str:
     """`text` with every 個人番号 masked, including one that is percent-encoded (a path or query string as
     gunicorn and Django log it: "?q=1234%205678%209018" or full-width digits encoded as UTF-8)."""
-    from apps.security.mynumber import contains_individual_number, mask_individual_numbers
+    from apps.security.mynumber import mask_individual_numbers
 
     masked = mask_individual_numbers(text)
-    decoded = masked
-    for _ in range(3):  # doubly encoded values too; a decoded line is written only when it held a number
+    if "%" not in masked and "+" not in masked:
+        return masked
+    # Decoded word by word (an encoded URL holds no space), and a word is replaced only when its decoded form
+    # held a number: the rest of the line, e.g. the "+0900" of gunicorn's timestamp, stays as it was written.
+    return _ENCODED_WORD.sub(lambda word: _mask_encoded(word.group(0)), masked)
+
+
+_ENCODED_WORD = re.compile(r"\S*[%+]\S*")
+
+
+def _mask_encoded(word: str) -> str:
+    from apps.security.mynumber import contains_individual_number, mask_individual_numbers
+
+    decoded = word
+    for _ in range(3):  # doubly encoded values too
         step = unquote_plus(decoded)
         if step == decoded:
             break
         decoded = step
         if contains_individual_number(decoded):
             return mask_individual_numbers(decoded)
-    return masked
+    return word
 
 
 class IndividualNumberFilter(logging.Filter):

@@ -231,6 +231,11 @@ def test_gunicorns_access_log_masks_the_request_line_referer_and_user_agent() ->
         ("GET /staff/counter/?q=123456789018 HTTP/1.1", "GET /staff/counter/?q=[個人番号] HTTP/1.1"),
         ("GET /?q=1234+5678+9018", "GET /?q=[個人番号]"),
         ("電話 048-775-5111、番号 1234567890180", "電話 048-775-5111、番号 1234567890180"),  # not a 個人番号
+        # gunicorn's access line: only the encoded URL is decoded; its timestamp's "+0900" stays as written.
+        (
+            '127.0.0.1 - - [06/Dec/2026:18:54:34 +0900] "GET /?q=1234%205678%209018 HTTP/1.1" 200',
+            '127.0.0.1 - - [06/Dec/2026:18:54:34 +0900] "GET /?q=[個人番号] HTTP/1.1" 200',
+        ),
     ],
 )
 def test_mask_for_log(line: str, expected: str) -> None:
