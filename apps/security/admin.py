@@ -4,8 +4,9 @@
 startup): every ModelAdmin already registered gets forms that refuse the number in every field, and the site's
 `register` is wrapped so a ModelAdmin registered later (by an app after this one, or a new one) gets them too.
 The forms are wrapped where the ModelAdmin hands them out (`get_form`, `get_changelist_form`, each inline's
-`get_formset`, the action form, the password form), so a ModelAdmin that chooses its forms itself is covered; the
-change list's search box finds nothing for the number.
+`get_formset`, the action form, the password form), so a ModelAdmin that chooses its forms itself is covered. A
+change-list search (`?q=`) for the number never gets here: an address holding one is refused with a 400 by
+`apps.security.middleware.IndividualNumberInAddressMiddleware`.
 tests/security/test_attack_individual_number_in_console.py walks the registry and posts the number into each.
 """
 
@@ -15,14 +16,13 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.db.models import Model
 
 from apps.security.models import User
-from apps.security.mynumber import MESSAGE, RefusesIndividualNumber, contains_individual_number
+from apps.security.mynumber import RefusesIndividualNumber
 
 GUARDED = "_refuses_individual_number"
 
@@ -67,28 +67,10 @@ def _guard_inlines(inlines: Iterable[Any]) -> list[Any]:
     return list(inlines)
 
 
-def _refuse_searches(model_admin: BaseModelAdmin) -> None:
-    """The change list's search box (`?q=`) searches nothing for a 個人番号 and says why (the log filter masks the
-    address; the number is never looked up)."""
-    search = getattr(model_admin, "get_search_results", None)
-    if search is None:
-        return
-
-    @wraps(search)
-    def refusing_search(request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[Any, bool]:
-        if contains_individual_number(search_term or ""):
-            messages.error(request, MESSAGE)
-            return queryset.none(), False
-        return search(request, queryset, search_term)
-
-    setattr(model_admin, "get_search_results", refusing_search)  # noqa: B010
-
-
 def guard(model_admin: BaseModelAdmin) -> BaseModelAdmin:
     """Make every form `model_admin` hands out refuse a 個人番号 in every field (idempotent)."""
     if getattr(model_admin, GUARDED, False):
         return model_admin
-    _refuse_searches(model_admin)
     _wrap(model_admin, "get_form", refusing)
     _wrap(model_admin, "get_changelist_form", refusing)
     _wrap(model_admin, "get_formset", _refusing_formset)  # an inline

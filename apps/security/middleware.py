@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
@@ -25,6 +26,7 @@ from apps.security.audit import audit_record
 from apps.security.counters import counter_hit
 from apps.security.mfa import session_passed_mfa, session_recently_reauthenticated_mfa
 from apps.security.models import SecurityPolicy
+from apps.security.mynumber import contains_individual_number
 from apps.security.network import (
     address_allowed,
     address_buckets,
@@ -96,6 +98,35 @@ def _count_refusal(request: HttpRequest, address: str) -> None:
         )
         % {"address": address or _("不明な接続元"), "minutes": max(1, window // 60)},
     )
+
+
+def address_holds_individual_number(request: HttpRequest) -> bool:
+    """The request's path or one of its query parameters (name or value, decoded) holds a 個人番号."""
+    if contains_individual_number(request.path):
+        return True
+    return any(
+        contains_individual_number(name) or contains_individual_number(value)
+        for name, value in parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+    )
+
+
+class IndividualNumberInAddressMiddleware:
+    """Refuse (400) any request whose address holds a 個人番号, on every host and page.
+
+    Forms refuse the number and searches are posted (apps/security/searches.py), so no page of ours makes such an
+    address; one typed by hand or kept in a bookmark must not be echoed back either: pages copy their own query
+    string into links (pagination, filters, CSV links, the language switch's `next`). The log filter masks it in
+    the access log (madoguchi.logs).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if address_holds_individual_number(request):
+            # The language switch returns to the top page, not to the address that held the number.
+            return render(request, "errors/individual_number.html", {"language_next": "/"}, status=400)
+        return self.get_response(request)
 
 
 def _stamp(value: object) -> datetime | None:

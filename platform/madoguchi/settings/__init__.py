@@ -198,6 +198,8 @@ MIDDLEWARE = [
     "apps.security.middleware.StaffNetworkMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # An address holding a 個人番号 (typed or bookmarked) is refused before any page copies it into its links.
+    "apps.security.middleware.IndividualNumberInAddressMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
