@@ -20,6 +20,7 @@ from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Model
+from django.http import HttpRequest
 
 from apps.security.models import User
 from apps.security.mynumber import RefusesIndividualNumber
@@ -31,6 +32,11 @@ GUARDED = "_refuses_individual_number"
 class StaffUserAdmin(UserAdmin):
     list_display = ("username", "email", "display_name", "is_staff", "is_active", "last_login")
     fieldsets = (*UserAdmin.fieldsets, ("Madoguchi", {"fields": ("display_name",)}))  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Accounts are deactivated (is_active), never deleted: the audit log names them, and on the vendor host
+        # Django's delete collector would look for the cities' tables that point at users, which public lacks.
+        return False
 
 
 def refusing(form_class: type) -> type:
