@@ -6,8 +6,8 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.security.models import User
-from tests.factories import UserFactory, login_as, with_totp
 from tenants.models import Municipality
+from tests.factories import UserFactory, login_as, with_totp
 
 
 def test_an_account_cannot_be_deleted_from_the_console_but_can_be_deactivated(city: Municipality) -> None:
