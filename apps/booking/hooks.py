@@ -7,7 +7,8 @@ registered; with nothing registered a notice number is only checked for its shap
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -56,3 +57,22 @@ reservation_no_show = Signal()
 
 def send(signal: Signal, **kwargs: Any) -> None:
     signal.send(sender="booking", **kwargs)
+
+
+@contextmanager
+def nothing_registered() -> Iterator[None]:
+    """No checker and no receiver inside, what was registered again after: booking's tests use it to prove booking
+    works alone, whatever the project's other apps plug in at start-up."""
+    signals = (reservation_booked, reservation_cancelled, reservation_no_show)
+    saved_checkers, saved_receivers = list(_checkers), [signal.receivers[:] for signal in signals]
+    _checkers.clear()
+    for signal in signals:
+        signal.receivers = []
+        signal.sender_receivers_cache.clear()
+    try:
+        yield
+    finally:
+        _checkers[:] = saved_checkers
+        for signal, receivers in zip(signals, saved_receivers, strict=True):
+            signal.receivers = receivers
+            signal.sender_receivers_cache.clear()
