@@ -10,8 +10,8 @@
     lower case, no hyphen, full width) and `selectors.cards_by_kana`, p50/p95, each beside the bare indexed query
     through a cursor, alternating, in the same process.
 
-Run by bench/run.py (full run, or `--only issuance`); `python bench/issuance.py --worker-import SCHEMA FILE` is
-the subprocess of (a).
+Run by bench/run.py (full run, or `--part issuance`); `python -m bench.issuance --worker-import SCHEMA FILE`
+(from the repository's root) is the subprocess of (a).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import ROOT, percentile, table
+
 SURNAMES = [
     ("佐藤", "サトウ"), ("鈴木", "すずき"), ("高橋", "タカハシ"), ("田中", "タナカ"), ("伊藤", "いとう"),
     ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "なかむら"), ("小林", "コバヤシ"), ("加藤", "カトウ"),
@@ -165,18 +166,13 @@ def _copy_baseline(schema: str, path: Path, repeats: int) -> list[float]:
 # --- (b) the counter's search ----------------------------------------------------------------------------------
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
-
-
 @dataclass
 class Timing:
     label: str
     ms: list[float] = field(default_factory=list)
 
     def p(self, q: float) -> float:
-        return _percentile(self.ms, q)
+        return percentile(self.ms, q)
 
 
 def _typed(number: str, n: int) -> str:
@@ -296,7 +292,8 @@ def bench_issuance(
     connection.close()
     log("issuance: importing through the service (subprocess)", "issuance")
     done = subprocess.run(
-        [sys.executable, str(Path(__file__)), "--worker-import", schema, str(path)],
+        # As a module from the repository's root, so that it imports bench.common like every other part.
+        [sys.executable, "-m", "bench.issuance", "--worker-import", schema, str(path)],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -351,7 +348,7 @@ def issuance_section(result: IssuanceResult, load_text: str, header: str = "") -
     rows.append(
         ["plain COPY (baseline)", "–", "–", "–", "–", f"{copy:.2f}", f"{result.rows / copy:,.0f}", "1.0×"]
     )
-    out += _table(
+    out += table(
         [
             "",
             "new / changed / unchanged",
@@ -396,16 +393,11 @@ def issuance_section(result: IssuanceResult, load_text: str, header: str = "") -
                 ratio(selector.p(0.95), bare.p(0.95)),
             ]
         )
-    out += _table(
+    out += table(
         ["search", "selector p50", "selector p95", "bare p50", "bare p95", "p50 ratio", "p95 ratio"], rows
     )
     out.append("")
     return out
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def main(argv: Sequence[str]) -> int:

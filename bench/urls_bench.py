@@ -4,7 +4,7 @@
   city's schema, security headers, session, CSRF, ...), so the ratio against it is what the page itself costs.
 - /bench/lock-update/: one transaction that locks one row and updates it (SELECT ... FOR UPDATE, UPDATE), all
   clients on the same row: the floor for anything that serialises on a slot row. The table is created by
-  bench/run.py in the booking city's schema (bench_counter), not by a migration.
+  bench/rush.py in the booking city's schema (bench_counter), not by a migration.
 """
 
 from django.db import connection, transaction
