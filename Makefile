@@ -14,7 +14,7 @@ PYTHON ?= python3
 help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
 	@echo "make test   lint, type-check and the whole test suite"
-	@echo "make bench  benchmarks, written to bench/report.md"
+	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance: one part)"
 	@echo "make stop   stop the embedded PostgreSQL"
 
 # uv is bootstrapped from PyPI into .tools/ (no curl-pipe-sh: the machine may reach only package registries).
@@ -67,7 +67,7 @@ unit: install
 
 bench: install
 	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
-	$(PY) bench/run.py || rc=$$?; \
+	$(PY) bench/run.py $(if $(PART),--part $(PART)) || rc=$$?; \
 	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \
 	exit $$rc
 
