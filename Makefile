@@ -34,12 +34,14 @@ run: install
 stop: install
 	$(PY) -m madoguchi.embedded stop
 
+# lint-imports: the layer contracts of pyproject.toml's [tool.importlinter] (docs/architecture.md, "Layers").
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports --no-cache
 
 typecheck: install
-	.venv/bin/mypy platform tenants apps frontend tests conftest.py manage.py
+	.venv/bin/mypy platform tenants apps base tests conftest.py manage.py
 
 # Chromium for the browser tests: Debian's package, installed with apt as root; elsewhere the tests skip visibly.
 browser-deps:
@@ -85,7 +87,7 @@ clean: stop
 AUDIT_SERVICE ?= pypi
 .PHONY: audit
 audit: install
-	.venv/bin/bandit -r platform tenants apps frontend -x '*/tests/*,*/migrations/*' -ll -q
+	.venv/bin/bandit -r platform tenants apps base -x '*/tests/*,*/migrations/*' -ll -q
 	@mkdir -p .data
 	$(UV) export --frozen --format requirements-txt --no-emit-project --quiet -o .data/requirements-audit.txt
 	.venv/bin/pip-audit --requirement .data/requirements-audit.txt --disable-pip --require-hashes --strict \

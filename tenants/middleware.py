@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from madoguchi.logs import tenant_var
+from base.log_context import tenant_var
 
 # Liveness must answer whatever the host (load balancers probe by address).
 HOSTLESS_PATHS = ("/healthz", "/readyz")

@@ -114,7 +114,7 @@ class CardFactory(factory.django.DjangoModelFactory):
 
 
 def _kana_key(text: str) -> str:
-    from apps.booking.services import kana_key
+    from base.japanese import kana_key
 
     return kana_key(text)
 

@@ -10,24 +10,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from apps.booking.forms_fields import JapaneseDateField
 from apps.security.mynumber import RefusesIndividualNumber
-
-_NOTICE = re.compile(r"([A-Z0-9]{3})([0-9]{6})")
-_DASHES = "-‐‑‒–—―−ー"
-
+from base.date_fields import JapaneseDateField
+from base.japanese import notice_number_normalise
 
 NOTICE_SHAPE_MESSAGE = _(
     "交付通知書の番号は、英数字3文字・ハイフン・数字6桁の形で入力してください（例: A1B-123456）。"
 )
-
-
-def notice_number_normalise(text: str) -> str | None:
-    """`A1B-123456` from any width, case, with or without the hyphen; None when it is not that shape."""
-    folded = unicodedata.normalize("NFKC", text or "").upper()
-    folded = "".join(c for c in folded if c not in _DASHES and not c.isspace())
-    match = _NOTICE.fullmatch(folded)
-    return f"{match.group(1)}-{match.group(2)}" if match else None
 
 
 class PersonsForm(RefusesIndividualNumber, forms.Form):

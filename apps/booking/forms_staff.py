@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.booking.calendar import TOKYO
-from apps.booking.forms_resident import NOTICE_SHAPE_MESSAGE, notice_number_normalise
+from apps.booking.forms_resident import NOTICE_SHAPE_MESSAGE
 from apps.booking.models import (
     BookingSettings,
     CalendarDay,
@@ -22,6 +22,7 @@ from apps.booking.models import (
 from apps.booking.services import PersonInput
 from apps.booking.services_staff import CALENDAR_FIELDS, COUNTER_FIELDS, PURPOSE_FIELDS, SETTINGS_FIELDS
 from apps.security.mynumber import RefusesIndividualNumber
+from base.japanese import notice_number_normalise
 
 WEEKDAYS = [
     (0, _("月曜日")),

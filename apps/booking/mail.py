@@ -19,35 +19,14 @@ from django.utils.html import linebreaks, urlize
 from django.utils.translation import gettext as _
 
 from apps.booking.calendar import TOKYO
-from apps.booking.forms_fields import to_wareki
 from apps.booking.mail_texts import render_text
 from apps.booking.models import EmailText, Reservation
-from apps.booking.selectors import appearance_get
+from apps.booking.selectors import city_base_url, city_name, city_phone
 from apps.booking.selectors_content import email_text_get
+from base.japanese import to_wareki
 
 BOOKED, CHANGED, CANCELLED = "booked", "changed", "cancelled"
 KINDS = (BOOKED, CHANGED, CANCELLED)
-
-
-def city_base_url() -> str:
-    """The city's own address for links in mails sent without a request (its primary domain)."""
-    tenant = getattr(connection, "tenant", None)
-    primary = getattr(tenant, "get_primary_domain", None)  # schema_context() sets a FakeTenant without it
-    domain = primary() if callable(primary) else None
-    host = domain.domain if domain is not None else "localhost"
-    scheme = "http" if host == "localhost" or host.endswith(".localhost") else "https"
-    return f"{scheme}://{host}"
-
-
-def city_phone() -> str:
-    tenant = getattr(connection, "tenant", None)
-    return appearance_get().phone or str(getattr(tenant, "contact_phone", "") or "")
-
-
-def city_name(language: str) -> str:
-    tenant = getattr(connection, "tenant", None)
-    display_name = getattr(tenant, "display_name", None)
-    return str(display_name(language)) if callable(display_name) else ""
 
 
 def mail_context(reservation: Reservation, base_url: str) -> dict[str, object]:

@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from frontend.colors import contrast_ratio
+from base.colors import contrast_ratio
 
 hex_color = RegexValidator(r"^#[0-9A-Fa-f]{6}$", _("色は #RRGGBB の形式で入力してください。"))
 MIN_CONTRAST = 4.5  # WCAG 2.1 AA for normal text: white text on the city's colour

@@ -29,7 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 
 from apps.booking.models import BookingSettings, Purpose, SiteAppearance
-from madoguchi.prefetch import prefetched
+from base.prefetch import prefetched
 
 CONTEXT_KEY = "booking:resident-context"
 CONTEXT_SECONDS = 5 * 60

@@ -28,7 +28,8 @@ STALE_CLAIM = timedelta(minutes=30)
 
 
 def compose_reminder(reservation: Reservation) -> EmailMessage:
-    from apps.booking.mail import city_base_url, city_text, mail_context
+    from apps.booking.mail import city_text, mail_context
+    from apps.booking.selectors import city_base_url
 
     language = reservation.language or "ja"
     own = email_text_get(REMINDER, language)

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.booking.models_content import Announcement, EmailText
-from frontend.sanitize import sanitize_rich_text
+from base.sanitize import sanitize_rich_text
 
 
 def announcements_current(now: datetime) -> QuerySet[Announcement]:

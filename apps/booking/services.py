@@ -7,7 +7,6 @@ and the database's CHECK (taken <= seats) refuses anything that would slip past.
 from __future__ import annotations
 
 import secrets
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +32,7 @@ from apps.booking.models import (
     Slot,
 )
 from apps.security.network import address_buckets
+from base.japanese import kana_key
 from tenants.db import current_schema
 
 
@@ -338,15 +338,6 @@ class PersonInput:
     birth_date: date
     kana: str = ""
     notice_number: str = ""
-
-
-def kana_key(text: str) -> str:
-    """DOMAIN.md's folded matching key: NFKC, hiragana → katakana, dash variants unified, spaces removed."""
-    folded = unicodedata.normalize("NFKC", text)
-    folded = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in folded)
-    for dash in ("-", "‐", "−", "–", "—", "ｰ"):
-        folded = folded.replace(dash, "ー")
-    return "".join(folded.split())
 
 
 def _persons_create(reservation: Reservation, persons: list[PersonInput]) -> None:

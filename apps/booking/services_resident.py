@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core import signing
 from django.db import DatabaseError, transaction
 from django.db.models import F
@@ -30,6 +31,17 @@ from apps.security.network import address_buckets
 from tenants.db import current_schema
 
 logger = logging.getLogger(__name__)
+
+# --- A notice letter's short link -------------------------------------------------------------------------------
+# The notice number a notice letter's short link carried, kept for the next booking form of this browser.
+NOTICE_PREFILL_SESSION_KEY = "booking_notice_prefill"
+
+
+def notice_prefill_remember(session: SessionBase, notice_number: str) -> None:
+    """Fill the first person's notice number in the next booking form of this browser (the short link of a
+    notice letter, `/n/<number>`); the number is not checked here: the form's check gives the one answer."""
+    session[NOTICE_PREFILL_SESSION_KEY] = notice_number
+
 
 # --- Signed manage links ------------------------------------------------------------------------------------------
 # Salted with the city's schema, so a link made at one city never verifies at another (the same booking code may

@@ -25,7 +25,6 @@ from django.views.decorators.http import require_http_methods
 from apps.booking import mail
 from apps.booking.availability import AVAILABLE, CLOSED, FEW, FULL, OUTSIDE, month_availability
 from apps.booking.calendar import TOKYO, WEEKDAYS
-from apps.booking.forms_fields import to_wareki
 from apps.booking.forms_resident import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
 from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
 from apps.booking.page_cache import (
@@ -37,6 +36,7 @@ from apps.booking.page_cache import (
     page_with_csrf,
     resident_context,
 )
+from apps.booking.selectors import city_phone
 from apps.booking.selectors_content import announcements_shown
 from apps.booking.selectors_resident import day_times, hold_get, other_days, purpose_get, purposes_active
 from apps.booking.services import (
@@ -53,6 +53,7 @@ from apps.booking.services import (
     settings_ensure,
 )
 from apps.booking.services_resident import (
+    NOTICE_PREFILL_SESSION_KEY,
     Refusal,
     address_hit,
     address_peek,
@@ -69,7 +70,8 @@ from apps.booking.services_resident import (
 )
 from apps.security.counters import subject as counter_subject
 from apps.security.network import client_ip
-from madoguchi.prefetch import prefetch, prefetched
+from base.japanese import to_wareki
+from base.prefetch import prefetch, prefetched
 
 STATUS_LABELS = {
     AVAILABLE: ("○", gettext_noop("空きあり")),
@@ -80,9 +82,6 @@ STATUS_LABELS = {
 }
 DONE_SESSION_KEY = "booking_done"
 FIXED_EMAIL_SESSION_KEY = "booking_fixed_email"  # hold token -> the address confirmed by an email-first link
-NOTICE_PREFILL_SESSION_KEY = (
-    "booking_notice_prefill"  # the notice number a notice letter's short link carried
-)
 
 
 def _language() -> str:
@@ -385,12 +384,6 @@ def email_start(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "booking/resident/email_start.html", context)
 
 
-def notice_prefill_remember(request: HttpRequest, notice_number: str) -> None:
-    """Fill the first person's notice number in the next booking form of this browser (the short link of a
-    notice letter, `/n/<number>`); the number is not checked here: the form's check gives the one answer."""
-    request.session[NOTICE_PREFILL_SESSION_KEY] = notice_number
-
-
 def _person_forms(
     request: HttpRequest, count: int, requires_notice_number: bool, prefill: str = ""
 ) -> list[PersonForm]:
@@ -543,7 +536,7 @@ def _reservation_context(reservation: Reservation) -> dict[str, Any]:
         "day_label": _day_label(start.date()),
         "time_label": f"{start:%H:%M}–{reservation.slot.end.astimezone(TOKYO):%H:%M}",
         "wareki": to_wareki(start.date()),
-        "city_phone": mail.city_phone(),
+        "city_phone": city_phone(),
     }
 
 

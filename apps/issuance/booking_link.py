@@ -24,7 +24,6 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from apps.booking import hooks
-from apps.booking.forms_resident import notice_number_normalise
 from apps.booking.models import Reservation
 from apps.booking.services import NoticeRefusedError
 from apps.issuance.models import Card, CardState
@@ -32,6 +31,7 @@ from apps.issuance.services import CardError, TransitionInput, card_transition
 from apps.issuance.states import BOOKABLE
 from apps.security.audit import Actor
 from apps.security.audit_models import ActorKind
+from base.japanese import notice_number_normalise
 
 RESIDENT = Actor(kind=ActorKind.RESIDENT)
 _ACTIVE = (Reservation.Status.BOOKED, Reservation.Status.ARRIVED)

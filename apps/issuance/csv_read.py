@@ -22,8 +22,8 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from apps.booking.forms_resident import notice_number_normalise
-from apps.security.mynumber import contains_individual_number
+from base.japanese import notice_number_normalise, parse_date, postal_code_normalise
+from base.mynumber import contains_individual_number
 
 UTF8_BOM = "utf-8-sig"
 UTF8 = "utf-8"
@@ -230,59 +230,10 @@ class Problem:
         return {"line": self.line, "column": self.column, "code": self.code, "params": self.params}
 
 
-_DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−ー－", "-"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGIT = re.compile(r"\d")
-_SEIREKI = re.compile(r"(\d{4})\s*(?:年|[./-])\s*(\d{1,2})\s*(?:月|[./-])\s*(\d{1,2})\s*日?")
-_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_WAREKI = re.compile(
-    r"(明治|大正|昭和|平成|令和|明|大|昭|平|令|[MTSHR])\s*(元|\d{1,2})\s*(?:年|[./-])\s*(\d{1,2})\s*(?:月|[./-])\s*"
-    r"(\d{1,2})\s*日?",
-    re.IGNORECASE,
-)
-# Each era's first day; an era's last day is the day before the next one's first.
-_ERAS: list[tuple[tuple[str, ...], date]] = [
-    (("明治", "明", "M"), date(1868, 1, 25)),
-    (("大正", "大", "T"), date(1912, 7, 30)),
-    (("昭和", "昭", "S"), date(1926, 12, 25)),
-    (("平成", "平", "H"), date(1989, 1, 8)),
-    (("令和", "令", "R"), date(2019, 5, 1)),
-]
 _TRUE = {"1", "true", "yes", "y", "○", "〇", "◯", "有", "あり", "はい", "特急", "*"}
 _FALSE = {"", "0", "false", "no", "n", "無", "なし", "いいえ", "-", "×"}
-
-
-def parse_date(text: str) -> tuple[date | None, str]:
-    """A date typed in 西暦 (1980-04-01, 1980/4/1, 1980年4月1日, 19800401) or 和暦 (S55.4.1, 昭和55年4月1日,
-    令和元年5月1日); (None, problem code) when it is not one."""
-    folded = unicodedata.normalize("NFKC", text).strip().translate(_DASHES)
-    if match := _SEIREKI.fullmatch(folded) or _COMPACT.fullmatch(folded):
-        try:
-            return date(int(match[1]), int(match[2]), int(match[3])), ""
-        except ValueError:
-            return None, "date"
-    if match := _WAREKI.fullmatch(folded):
-        era = match[1].upper() if match[1].isascii() else match[1]
-        number = next(n for n, (names, _first) in enumerate(_ERAS) if era in names)
-        start = _ERAS[number][1]
-        year = start.year + (1 if match[2] == "元" else int(match[2])) - 1
-        try:
-            day = date(year, int(match[3]), int(match[4]))
-        except ValueError:
-            return None, "date"
-        end = _ERAS[number + 1][1] if number + 1 < len(_ERAS) else date.max
-        if not start <= day < end:
-            return None, "era_range"
-        return day, ""
-    return None, "date"
-
-
-def postal_code_normalise(text: str) -> str | None:
-    digits = unicodedata.normalize("NFKC", text).translate(_DASHES).replace("〒", "")
-    digits = "".join(digits.split()).replace("-", "")
-    if len(digits) == 7 and digits.isascii() and digits.isdigit():
-        return f"{digits[:3]}-{digits[3:]}"
-    return None
 
 
 def _has_individual_number(cell: str) -> bool:

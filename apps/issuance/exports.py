@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
 from apps.security.audit import csv_cell
-from madoguchi import downloads
+from base import downloads
 from tenants.db import current_schema
 
 UTF8_BOM = "utf8"
@@ -93,7 +93,7 @@ def _writer() -> Any:
 
 
 def content_disposition(filename: str, ascii_filename: str) -> str:
-    """A CSV attachment's header: the Japanese name, and an ASCII fallback (`madoguchi.downloads`)."""
+    """A CSV attachment's header: the Japanese name, and an ASCII fallback (`base.downloads`)."""
     return downloads.content_disposition(f"{filename}.csv", f"{ascii_filename or 'export'}.csv")
 
 

@@ -13,7 +13,6 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from apps.booking.forms_fields import JapaneseDateField
 from apps.issuance import selectors_counter
 from apps.issuance.models import Card, CounterCheck, IdentityDocument, ProxyReason
 from apps.issuance.services_counter import (
@@ -24,6 +23,7 @@ from apps.issuance.services_counter import (
     guardian_needed,
 )
 from apps.security.mynumber import RefusesIndividualNumber
+from base.date_fields import JapaneseDateField
 
 
 class CounterSearchForm(RefusesIndividualNumber, forms.Form):

@@ -21,9 +21,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from apps.booking.forms_fields import to_wareki
 from apps.issuance.fonts import Fonts, fonts
 from apps.issuance.links import notice_url
+from base.japanese import to_wareki
 
 LETTER = "letter"
 POSTCARD = "postcard"

@@ -6,9 +6,8 @@ from datetime import date
 
 from django.db.models import QuerySet
 
-from apps.booking.forms_resident import notice_number_normalise
-from apps.booking.services import kana_key
 from apps.issuance.models import Card
+from base.japanese import kana_key, notice_number_normalise
 
 SEARCH_LIMIT = 50
 

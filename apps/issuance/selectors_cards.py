@@ -12,10 +12,9 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from apps.booking.forms_resident import notice_number_normalise
-from apps.booking.services import kana_key
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, NoticePrint
 from apps.issuance.states import Action
+from base.japanese import kana_key, notice_number_normalise
 
 EXPRESS_YES = "yes"
 EXPRESS_NO = "no"

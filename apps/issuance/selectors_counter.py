@@ -12,10 +12,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from apps.booking.forms_resident import notice_number_normalise
 from apps.booking.models import Reservation
 from apps.issuance import selectors
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, EventKind
+from base.japanese import notice_number_normalise
 
 # Booking's codes: 8 characters of A–Z and 2–9 without I and O (apps/booking/services.py `_new_code`).
 _BOOKING_CODE = re.compile(r"[A-HJ-NP-Z2-9]{8}")

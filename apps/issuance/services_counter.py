@@ -30,8 +30,8 @@ from apps.issuance.services import CardError, TransitionInput, card_transition, 
 from apps.issuance.states import ACTIONS
 from apps.security.audit import audit_record
 from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
-from apps.security.mynumber import contains_individual_number
 from apps.security.roles import ISSUE_CARDS, ensure_permission
+from base.mynumber import contains_individual_number
 
 Outcome = CounterCheck.Outcome
 IdentityKind = CounterCheck.IdentityKind

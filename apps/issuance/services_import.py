@@ -30,7 +30,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.booking.services import kana_key
 from apps.issuance.csv_read import (
     COLUMN_BY_KEY,
     DATA_FIELDS,
@@ -49,9 +48,11 @@ from apps.issuance.csv_read import (
 from apps.issuance.models import Card, CardEvent, CardState, ColumnMapping, EventKind, ImportBatch
 from apps.issuance.services import settings_ensure
 from apps.security.audit import SYSTEM, audit_record
-from apps.security.mynumber import FILE_NAME_MESSAGE, contains_individual_number, mask_individual_numbers
+from apps.security.mynumber import FILE_NAME_MESSAGE
 from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
 from apps.security.roles import MANAGE_CARDS, ensure_permission
+from base.japanese import kana_key
+from base.mynumber import contains_individual_number, mask_individual_numbers
 from tenants.db import current_schema
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.booking.calendar import TOKYO
-from apps.booking.forms_fields import to_wareki
 from apps.issuance import selectors_cards, services_cards
 from apps.issuance.forms_cards import (
     ActiveForm,
@@ -51,6 +50,7 @@ from apps.issuance.states import ACTIONS, Action, actions_for
 from apps.security import searches
 from apps.security.audit import audit_record
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, require_permission
+from base.japanese import to_wareki
 
 PER_PAGE = 50
 SEARCH_SCOPE = "issuance.cards"

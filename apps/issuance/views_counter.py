@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.booking.forms_fields import to_wareki
 from apps.booking.models import Reservation
 from apps.issuance import selectors_counter, services_counter
 from apps.issuance.forms_counter import CounterCheckForm, CounterSearchForm, outcome_of
@@ -25,6 +24,7 @@ from apps.issuance.services import CardError
 from apps.security import searches
 from apps.security.audit import audit_record
 from apps.security.roles import ISSUE_CARDS, require_permission
+from base.japanese import to_wareki
 
 SEARCH_SCOPE = "issuance.counter"
 

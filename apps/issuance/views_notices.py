@@ -18,7 +18,7 @@ from apps.issuance.models import Card, NoticePrint
 from apps.issuance.services import CardError
 from apps.issuance.services_notices import PrintResult, Selection, notices_preview, notices_print
 from apps.security.roles import MANAGE_CARDS, require_permission
-from madoguchi.downloads import content_disposition
+from base.downloads import content_disposition
 
 PER_PAGE = 50
 

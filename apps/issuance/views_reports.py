@@ -42,7 +42,7 @@ from apps.issuance.services import CardError, TransitionInput, cards_transition,
 from apps.issuance.states import ACTIONS
 from apps.security.audit import audit_record
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, VIEW_REPORTS, require_permission
-from madoguchi.downloads import content_disposition
+from base.downloads import content_disposition
 
 PER_PAGE = 100
 

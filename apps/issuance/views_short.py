@@ -11,10 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
-from apps.booking.forms_resident import notice_number_normalise
 from apps.booking.models import Purpose
 from apps.booking.selectors_resident import purposes_active
-from apps.booking.views_resident import notice_prefill_remember
+from apps.booking.services_resident import notice_prefill_remember
+from base.japanese import notice_number_normalise
 
 PICKUP_CODE = "pickup"
 
@@ -31,5 +31,5 @@ def notice_link(request: HttpRequest, number: str) -> HttpResponse:
     purpose = _pickup_purpose() if normalised else None
     if normalised is None or purpose is None:
         return redirect("booking:purposes")
-    notice_prefill_remember(request, normalised)
+    notice_prefill_remember(request.session, normalised)
     return redirect("booking:calendar", purpose_code=purpose.code)

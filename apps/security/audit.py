@@ -35,9 +35,9 @@ from apps.security.audit_models import (
     AuditEvent,
     AuditHead,
 )
-from apps.security.mynumber import contains_individual_number
 from apps.security.network import client_ip
-from madoguchi.logs import request_id_var
+from base.log_context import request_id_var
+from base.mynumber import contains_individual_number
 from tenants.db import current_schema
 
 # First key of the two-int advisory lock that serialises one schema's chain; the second key is

@@ -26,7 +26,6 @@ from apps.security.audit import audit_record
 from apps.security.counters import counter_hit
 from apps.security.mfa import session_passed_mfa, session_recently_reauthenticated_mfa
 from apps.security.models import SecurityPolicy
-from apps.security.mynumber import contains_individual_number
 from apps.security.network import (
     address_allowed,
     address_buckets,
@@ -36,6 +35,7 @@ from apps.security.network import (
 )
 from apps.security.policy import mfa_required, policy_get, user_has_mfa
 from apps.security.signs import record_sign
+from base.mynumber import contains_individual_number
 from tenants.db import current_schema
 
 STAFF_PATH_PREFIXES = ("/accounts/", "/staff/", "/api/", "/console/")

@@ -6,7 +6,7 @@ class ConsoleConfig(AppConfig):
     verbose_name = "Vendor console"
 
     def ready(self) -> None:
+        from base.prefetch import register_page_key
         from console.context_processors import maintenance_request_key
-        from madoguchi.prefetch import register_page_key
 
         register_page_key(maintenance_request_key)

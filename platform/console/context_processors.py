@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
-from frontend.sanitize import sanitize_rich_text
-from madoguchi.prefetch import prefetched
+from base.prefetch import prefetched
+from base.sanitize import sanitize_rich_text
 from tenants.db import current_schema
 
 CACHE_SECONDS = 60

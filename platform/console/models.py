@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from frontend.sanitize import sanitize_rich_text
+from base.sanitize import sanitize_rich_text
 
 
 class MaintenanceNotice(models.Model):

@@ -25,7 +25,7 @@ def _keep_django_logging(**kwargs: object) -> None:
 def _log_context(task_id: str | None = None, **kwargs: object) -> None:
     from django.db import connection
 
-    from madoguchi.logs import request_id_var, tenant_var
+    from base.log_context import request_id_var, tenant_var
 
     request_id_var.set(f"task-{task_id}")
     tenant_var.set(getattr(connection, "schema_name", "-"))

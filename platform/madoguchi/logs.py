@@ -1,7 +1,8 @@
 """Structured logging: every line carries the request id, the tenant and the user; none carries a 個人番号.
 
-The values live in context variables set by the request middleware (and by Celery's task signals), so any
-logger anywhere in the code gets them without passing them around.
+The values live in context variables (base.log_context) set by the request middleware (and by Celery's task
+signals), so any logger anywhere in the code gets them without passing them around; this module configures how
+lines are written.
 
 A client can put a 個人番号 where no form looks: the path of a 404, a query string, a Referer, a file name.
 Django's own loggers (django.request: "Not Found: /…", the request in its extra) and gunicorn's access log write
@@ -14,26 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from base.mynumber import contains_individual_number, mask_individual_numbers
+
 if TYPE_CHECKING:
     from madoguchi.config import LoggingConfig
-
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
-tenant_var: ContextVar[str] = ContextVar("tenant", default="-")
-user_var: ContextVar[str] = ContextVar("user", default="-")
-
-
-class ContextFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        record.tenant = tenant_var.get()
-        record.user = user_var.get()
-        return True
-
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _PLAIN = (str, int, float, bool, type(None))
@@ -42,8 +31,6 @@ _PLAIN = (str, int, float, bool, type(None))
 def mask_for_log(text: str) -> str:
     """`text` with every 個人番号 masked, including one that is percent-encoded (a path or query string as
     gunicorn and Django log it: "?q=1234%205678%209018" or full-width digits encoded as UTF-8)."""
-    from apps.security.mynumber import mask_individual_numbers
-
     masked = mask_individual_numbers(text)
     if "%" not in masked and "+" not in masked:
         return masked
@@ -56,8 +43,6 @@ _ENCODED_WORD = re.compile(r"\S*[%+]\S*")
 
 
 def _mask_encoded(word: str) -> str:
-    from apps.security.mynumber import contains_individual_number, mask_individual_numbers
-
     decoded = word
     for _ in range(3):  # doubly encoded values too
         step = unquote_plus(decoded)
@@ -126,7 +111,7 @@ def logging_config(cfg: LoggingConfig) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "context": {"()": "madoguchi.logs.ContextFilter"},
+            "context": {"()": "base.log_context.ContextFilter"},
             "individual_number": {"()": "madoguchi.logs.IndividualNumberFilter"},
         },
         "formatters": {

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from apps.security.network import peer_is_trusted_proxy
-from madoguchi.logs import request_id_var, tenant_var, user_var
+from base.log_context import request_id_var, tenant_var, user_var
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 

@@ -9,7 +9,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.security.models import User
-from frontend.colors import contrast_ratio
+from base.colors import contrast_ratio
 from tests.factories import PASSWORD, staff_user
 
 

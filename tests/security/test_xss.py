@@ -18,7 +18,7 @@ import pytest
 from django.http import HttpResponseBase
 from django.test import Client
 
-from frontend.sanitize import sanitize_rich_text
+from base.sanitize import sanitize_rich_text
 from tenants.models import Municipality
 from tests.security.payloads import XSS, XSS_RAW_MARKERS
 from tests.security.targets import (

@@ -18,13 +18,13 @@ from apps.booking.services import (
     SlotFullError,
     hold_create,
     holds_release_expired,
-    kana_key,
     reservation_cancel,
     reservation_confirm,
     slots_sync,
 )
+from base.japanese import kana_key
 from tenants.models import Municipality
-from tests.factories import make_card
+from tests.factories import SlotFactory, make_card
 
 MONDAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=TOKYO)
@@ -33,13 +33,6 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=TOKYO)
 @pytest.fixture
 def booking(in_city: Municipality) -> tuple[CounterGroup, Purpose]:
     return CounterGroup.objects.get(), Purpose.objects.get(code="application")
-
-
-def _slot(group: CounterGroup, day: date = MONDAY, at: time = time(9, 0), seats: int = 2) -> Slot:
-    start = datetime.combine(day, at, TOKYO)
-    return Slot.objects.create(
-        counter_group=group, start=start, end=start + timedelta(minutes=30), seats=seats
-    )
 
 
 def _book(
@@ -116,7 +109,7 @@ def test_a_new_closure_withdraws_slots_but_never_drops_a_booking(
 
 def test_hold_then_confirm_takes_seats_once(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    slot = _slot(group)
+    slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0))
     key = uuid.uuid4()
     first = _book(slot, purpose, persons=2, key=key)
     slot.refresh_from_db()
@@ -127,7 +120,7 @@ def test_hold_then_confirm_takes_seats_once(booking: tuple[CounterGroup, Purpose
 
 def test_a_resubmitted_form_makes_one_booking(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    slot = _slot(group, seats=3)
+    slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0), seats=3)
     hold = hold_create(slot_id=slot.pk, purpose_id=purpose.pk, persons=1, now=NOW)
     key = uuid.uuid4()
     person = [PersonInput(name="佐藤花子", birth_date=date(1990, 2, 3))]
@@ -145,7 +138,7 @@ def test_a_resubmitted_form_makes_one_booking(booking: tuple[CounterGroup, Purpo
 
 def test_a_full_slot_refuses_with_a_friendly_message(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    slot = _slot(group, seats=1)
+    slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0), seats=1)
     _book(slot, purpose)
     with pytest.raises(SlotFullError, match="満席"):
         hold_create(slot_id=slot.pk, purpose_id=purpose.pk, persons=1, now=NOW)
@@ -153,7 +146,7 @@ def test_a_full_slot_refuses_with_a_friendly_message(booking: tuple[CounterGroup
 
 def test_staff_seats_are_kept_from_residents(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    slot = _slot(group, seats=2)
+    slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0), seats=2)
     Slot.objects.filter(pk=slot.pk).update(staff_seats=1)
     _book(slot, purpose)
     with pytest.raises(SlotFullError):
@@ -162,7 +155,7 @@ def test_staff_seats_are_kept_from_residents(booking: tuple[CounterGroup, Purpos
 
 def test_expired_holds_give_their_seats_back(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    slot = _slot(group)
+    slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0))
     hold = hold_create(slot_id=slot.pk, purpose_id=purpose.pk, persons=2, now=NOW)
     assert holds_release_expired(now=NOW + timedelta(minutes=9)) == 0
     assert holds_release_expired(now=NOW + timedelta(minutes=11)) == 1
@@ -181,17 +174,19 @@ def test_expired_holds_give_their_seats_back(booking: tuple[CounterGroup, Purpos
 
 def test_booking_window_and_deadline(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    tomorrow_morning = _slot(group, day=date(2026, 12, 2), at=time(8, 30))  # 23.5 hours ahead
+    tomorrow_morning = SlotFactory.create(
+        counter_group=group, day=date(2026, 12, 2), at=time(8, 30)
+    )  # 23.5 hours ahead
     with pytest.raises(OutsideWindowError):
         hold_create(slot_id=tomorrow_morning.pk, purpose_id=purpose.pk, persons=1, now=NOW)
-    far = _slot(group, day=date(2027, 3, 1))
+    far = SlotFactory.create(counter_group=group, day=date(2027, 3, 1), at=time(9, 0))
     with pytest.raises(OutsideWindowError):
         hold_create(slot_id=far.pk, purpose_id=purpose.pk, persons=1, now=NOW)
 
 
 def test_cancel_gives_the_seats_back_until_the_deadline(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    slot = _slot(group)
+    slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0))
     reservation = _book(slot, purpose, persons=2)
     with pytest.raises(OutsideWindowError):
         reservation_cancel(reservation_id=reservation.pk, now=slot.start - timedelta(hours=2))
@@ -203,9 +198,9 @@ def test_cancel_gives_the_seats_back_until_the_deadline(booking: tuple[CounterGr
 
 def test_one_future_booking_per_person_and_purpose(booking: tuple[CounterGroup, Purpose]) -> None:
     group, purpose = booking
-    _book(_slot(group), purpose, name="鈴木")
+    _book(SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0)), purpose, name="鈴木")
     with pytest.raises(BookingError, match="すでにあります"):
-        _book(_slot(group, at=time(10, 0)), purpose, name="鈴木")
+        _book(SlotFactory.create(counter_group=group, day=MONDAY, at=time(10, 0)), purpose, name="鈴木")
 
 
 def test_pickup_asks_the_registered_check_and_gives_one_answer(booking: tuple[CounterGroup, Purpose]) -> None:
@@ -220,7 +215,7 @@ def test_pickup_asks_the_registered_check_and_gives_one_answer(booking: tuple[Co
     hooks.register_notice_checker(checker)
     make_card(notice_number="A1B-123456", birth_date=date(1970, 1, 1))  # the card list's own check passes too
     try:
-        slot = _slot(group, seats=4)
+        slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0), seats=4)
         hold = hold_create(slot_id=slot.pk, purpose_id=pickup.pk, persons=1, now=NOW)
         with pytest.raises(BookingError, match="確認できません"):
             reservation_confirm(
@@ -255,7 +250,10 @@ def test_another_city_sees_none_of_the_slots_or_bookings(
 ) -> None:
     with schema_context(city.schema_name):
         group = CounterGroup.objects.get()
-        _book(_slot(group), Purpose.objects.get(code="application"))
+        _book(
+            SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0)),
+            Purpose.objects.get(code="application"),
+        )
     with schema_context(other_city.schema_name):
         assert Slot.objects.count() == 0
         assert Reservation.objects.count() == 0

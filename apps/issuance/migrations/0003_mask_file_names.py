@@ -10,7 +10,7 @@ from django.db import migrations
 
 
 def mask_names(apps: Any, schema_editor: Any) -> None:
-    from apps.security.mynumber import contains_individual_number, mask_individual_numbers
+    from base.mynumber import contains_individual_number, mask_individual_numbers
 
     ImportBatch = apps.get_model("issuance", "ImportBatch")
     for batch in ImportBatch.objects.only("pk", "file_name").iterator():

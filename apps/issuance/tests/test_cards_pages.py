@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, NoticePrint
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role, User
-from apps.security.mynumber import check_digit
+from base.mynumber import check_digit
 from tenants.models import Municipality
 from tests.factories import CardFactory, UserFactory, role_client
 

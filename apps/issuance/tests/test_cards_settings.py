@@ -12,7 +12,7 @@ from apps.issuance.models import IdentityDocument, IssuanceSettings, ProxyReason
 from apps.issuance.services import defaults_ensure
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
-from apps.security.mynumber import check_digit
+from base.mynumber import check_digit
 from tenants.models import Municipality
 from tests.factories import role_client
 

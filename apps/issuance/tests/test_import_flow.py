@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from apps.booking.services import kana_key
 from apps.issuance.models import Card, CardEvent, CardState, ColumnMapping, EventKind, ImportBatch
 from apps.issuance.services_import import private_dir
 from apps.issuance.tests.import_support import (
@@ -24,6 +23,7 @@ from apps.issuance.tests.import_support import (
 )
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
+from base.japanese import kana_key
 from tenants.models import Municipality
 from tests.factories import CardFactory, role_client
 

@@ -16,11 +16,10 @@ from apps.issuance.csv_read import (
     check_not_binary,
     detect_encoding,
     layout_for,
-    parse_date,
     parse_row,
-    postal_code_normalise,
 )
 from apps.issuance.tests.import_support import HEADERS, card_row, csv_bytes
+from base.japanese import parse_date, postal_code_normalise
 
 TODAY = date(2026, 11, 28)
 MY_NUMBER = "123456789018"  # a valid check digit (DOMAIN.md)

@@ -12,13 +12,15 @@ from rest_framework import serializers
 from apps.security.mynumber import (
     RefusesIndividualNumber,
     RefusesIndividualNumberSerializer,
+    fields_with_individual_number,
+    validate_no_individual_number,
+)
+from base.mynumber import (
     check_digit,
     contains_individual_number,
-    fields_with_individual_number,
     individual_numbers_in,
     is_individual_number,
     mask_individual_numbers,
-    validate_no_individual_number,
 )
 
 MESSAGE = "個人番号（マイナンバー）は入力しないでください。この欄には入力できません。"

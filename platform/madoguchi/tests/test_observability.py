@@ -8,8 +8,9 @@ import logging
 import pytest
 from django.test import Client, override_settings
 
+from base.log_context import request_id_var, tenant_var, user_var
 from madoguchi.config import SentryConfig
-from madoguchi.logs import JsonFormatter, request_id_var, tenant_var, user_var
+from madoguchi.logs import JsonFormatter
 from madoguchi.observability import REDACTED, before_send, init_sentry
 
 
@@ -68,7 +69,7 @@ def test_json_log_line_has_request_tenant_and_user() -> None:
     tokens = (request_id_var.set("req-123"), tenant_var.set("ageo"), user_var.set("42"))
     try:
         record = logging.LogRecord("madoguchi", logging.INFO, __file__, 1, "予約を受け付けました", None, None)
-        from madoguchi.logs import ContextFilter
+        from base.log_context import ContextFilter
 
         ContextFilter().filter(record)
         line = json.loads(JsonFormatter().format(record))

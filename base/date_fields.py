@@ -16,24 +16,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from base.japanese import ERAS
+
 WESTERN = "western"
-# code, name, first day of the era (the last era day is the day before the next era's first)
-ERAS: list[tuple[str, str, date]] = [
-    ("reiwa", "令和", date(2019, 5, 1)),
-    ("heisei", "平成", date(1989, 1, 8)),
-    ("showa", "昭和", date(1926, 12, 25)),
-    ("taisho", "大正", date(1912, 7, 30)),
-]
 _ERA_BY_CODE = {code: (name, first) for code, name, first in ERAS}
-
-
-def to_wareki(value: date) -> str:
-    """令和8年12月7日 (元年 for the first year); dates before 大正 are returned in 西暦."""
-    for _code, name, first in ERAS:
-        if value >= first:
-            year = value.year - first.year + 1
-            return f"{name}{'元' if year == 1 else year}年{value.month}月{value.day}日"
-    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def _number(text: str) -> int | None:
