@@ -33,7 +33,7 @@ PUBLIC_HOST = "localhost"
 HTTP_CITY = "bench1"  # the first city created; the latency figure requests its pages
 
 
-# --- small helpers --------------------------------------------------------------------------------------------
+# --- log, load average, percentile and ratios ------------------------------------------------------------------
 
 
 _STARTED = time.monotonic()
@@ -99,7 +99,7 @@ def django_setup() -> None:
     django.setup()
 
 
-# --- isolation: a throw-away data directory and database ------------------------------------------------------
+# --- isolation: a throw-away data directory and database -------------------------------------------------------
 
 
 @dataclass
@@ -220,10 +220,16 @@ def assert_isolated(box: Sandbox) -> None:
         raise SystemExit(f"bench: refusing to run against {db['NAME']} at {db['HOST']!r}")
 
 
+# --- the report's tables ---------------------------------------------------------------------------------------
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+# --- the gunicorn the HTTP parts measure, and what it logged ---------------------------------------------------
 
 
 def free_port() -> int:
@@ -333,6 +339,9 @@ def count_queries(host: str, path: str) -> int:
         Client().get(path, headers={"host": host, "accept-language": "ja"})
     connection.set_schema_to_public()
     return len(captured.captured_queries)
+
+
+# --- the sandbox around a run ----------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
