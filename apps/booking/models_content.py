@@ -1,7 +1,7 @@
 """What a city publishes to residents: announcements on its booking pages, and its own email texts.
 
 Both live in the city's schema (a city's content is never visible to another). Rich text is sanitised on save and
-again when rendered (frontend.sanitize): a row written some other way (a migration, the shell) is still safe.
+again when rendered (base.sanitize): a row written some other way (a migration, the shell) is still safe.
 """
 
 from __future__ import annotations

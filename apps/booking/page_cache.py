@@ -9,7 +9,7 @@
   `next`), so anything else the visitor put in the query string would be served to others, or have their tokens
   filled in. Forgotten with the month's availability (`availability.availability_changed`), so a booking
   shows on the calendar as soon as it commits; a stamp that no longer matches the context is ignored.
-- The calendar view reads the context and its body with `madoguchi.prefetch` in one `get_many` (together with the
+- The calendar view reads the context and its body with `base.prefetch` in one `get_many` (together with the
   keys every page reads, such as the vendor's maintenance notices).
 
 Keys are tenant-prefixed by the cache's key function, like every other key of the project.

@@ -23,7 +23,7 @@ def announcements_shown(now: datetime, language: str) -> list[dict[str, str | Sa
     return [
         {
             "title": a.title(language),
-            # mark_safe only on nh3's output: the allow-list (frontend/sanitize.py) is what makes it safe.
+            # mark_safe only on nh3's output: the allow-list (base/sanitize.py) is what makes it safe.
             "body": mark_safe(sanitize_rich_text(a.body(language))),  # noqa: S308
             "starts_at": a.starts_at,
         }

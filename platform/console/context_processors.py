@@ -27,7 +27,7 @@ def _municipality_id(request: HttpRequest) -> int | None:
 
 
 def maintenance_request_key(request: HttpRequest) -> str:
-    """The key of this request's notices (registered with madoguchi.prefetch: every page reads it)."""
+    """The key of this request's notices (registered with base.prefetch: every page reads it)."""
     return maintenance_cache_key(_municipality_id(request))
 
 
