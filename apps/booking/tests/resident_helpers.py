@@ -1,31 +1,14 @@
-"""Shared set-up of the resident page tests: slots a few days ahead of the real now (views use timezone.now())."""
+"""Shared steps of the resident page tests. Their slots come from SlotFactory on `visit_day()` (tests.factories): a few
+days ahead of the real now, as the views use timezone.now()."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
 
 from django.test import Client
-from django.utils import timezone
 
 from apps.booking.calendar import TOKYO
-from apps.booking.models import CounterGroup, Purpose, Slot
-
-
-def visit_day(days_ahead: int = 4) -> date:
-    """A weekday at least `days_ahead` days from now (outside the 24-hour closing time, inside the window)."""
-    day = timezone.now().astimezone(TOKYO).date() + timedelta(days=days_ahead)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
-
-def make_slot(day: date, at: time = time(10, 0), seats: int = 2) -> Slot:
-    group = CounterGroup.objects.get()
-    start = datetime.combine(day, at, TOKYO)
-    return Slot.objects.create(
-        counter_group=group, start=start, end=start + timedelta(minutes=30), seats=seats
-    )
+from apps.booking.models import Purpose, Slot
 
 
 def application() -> Purpose:

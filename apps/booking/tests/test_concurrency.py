@@ -21,6 +21,7 @@ from apps.booking.services import BookingError, PersonInput, hold_create, reserv
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create
+from tests.factories import SlotFactory
 
 ATTEMPTS = 60
 pytestmark = pytest.mark.slow
@@ -39,9 +40,7 @@ def rush_city(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple[M
             group = CounterGroup.objects.get()
             purpose = Purpose.objects.get(code="application")
             start = timezone.now() + timedelta(days=5)
-            slot = Slot.objects.create(
-                counter_group=group, start=start, end=start + timedelta(minutes=30), seats=3
-            )
+            slot = SlotFactory.create(counter_group=group, start=start, seats=3)
         yield city, slot.pk, purpose.pk
         use_public_schema()
         city.delete(force_drop=True)

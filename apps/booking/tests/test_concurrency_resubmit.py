@@ -25,6 +25,7 @@ from apps.booking.tests.resident_helpers import hidden, person_data
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create
+from tests.factories import SlotFactory
 
 SUBMISSIONS = 10
 HOST = "resubmit.localhost"
@@ -51,9 +52,7 @@ def resubmit_city(django_db_setup: None, django_db_blocker: Any) -> Iterator[tup
                 day += timedelta(days=1)
             start = datetime.combine(day, time(10, 0), TOKYO)
             # Room for many bookings: only the submission key may keep the copies out, not the capacity.
-            slot = Slot.objects.create(
-                counter_group=group, start=start, end=start + timedelta(minutes=30), seats=20
-            )
+            slot = SlotFactory.create(counter_group=group, start=start, seats=20)
         yield city, slot.pk, purpose.pk
         use_public_schema()
         city.delete(force_drop=True)

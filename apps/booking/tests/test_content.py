@@ -14,7 +14,7 @@ from apps.booking.selectors_content import announcements_current
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import role_client
+from tests.factories import AnnouncementFactory, role_client
 
 HOSTILE = (
     '<p>受付時間の変更</p><script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -36,7 +36,7 @@ def _announce(
     title: str, *, start: timedelta = timedelta(hours=-1), end: timedelta | None = None
 ) -> Announcement:
     now = timezone.now()
-    return Announcement.objects.create(
+    return AnnouncementFactory.create(
         title_ja=title,
         title_en=f"{title} (en)",
         body_ja=f"<p>{title}の本文</p>",
@@ -61,7 +61,7 @@ def _form(title: str, body: str = "<p>本文</p>", **extra: str) -> dict[str, st
 def test_counter_staff_cannot_manage_announcements_but_supervisors_can(
     city: Municipality, staff: Client, supervisor: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         announcement = _announce("臨時休業")
     for url in [
         "/staff/booking/announcements/",
@@ -71,7 +71,7 @@ def test_counter_staff_cannot_manage_announcements_but_supervisors_can(
         assert staff.get(url).status_code == 403, url
         assert supervisor.get(url).status_code == 200, url
     assert staff.post(f"/staff/booking/announcements/{announcement.pk}/delete/").status_code == 403
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Announcement.objects.filter(pk=announcement.pk).exists()
 
 
@@ -80,7 +80,7 @@ def test_a_supervisor_publishes_edits_and_deletes_and_each_write_is_audited(
 ) -> None:
     response = supervisor.post("/staff/booking/announcements/new/", _form("年末年始の窓口"))
     assert response.status_code == 302, response.content.decode()[:2000]
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         announcement = Announcement.objects.get()
     assert "年末年始の窓口" in city_client.get("/").content.decode()
     assert "年末年始の窓口" in city_client.get("/book/").content.decode()
@@ -91,7 +91,7 @@ def test_a_supervisor_publishes_edits_and_deletes_and_each_write_is_audited(
     assert edit.status_code == 302
     delete = supervisor.post(f"/staff/booking/announcements/{announcement.pk}/delete/")
     assert delete.status_code == 302
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not Announcement.objects.exists()
         actions = list(
             AuditEvent.objects.filter(action__startswith="booking.announcement_").order_by("sequence")
@@ -164,14 +164,14 @@ def test_english_pages_show_the_english_title(in_city: Municipality, city_client
 def test_another_city_never_sees_the_announcements(
     city: Municipality, other_city: Municipality, city_client: Client, other_city_client: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         _announce("上尾市からのお知らせ")
     assert "上尾市からのお知らせ" in city_client.get("/").content.decode()
     other_home = other_city_client.get("/").content.decode()
     assert "上尾市からのお知らせ" not in other_home
     assert "現在、お知らせはありません" in other_home
     assert "上尾市からのお知らせ" not in other_city_client.get("/book/").content.decode()
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         assert not Announcement.objects.exists()
 
 

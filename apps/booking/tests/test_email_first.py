@@ -12,8 +12,9 @@ from django.utils import timezone
 from apps.booking.models import BookingSettings, Hold, Slot
 from apps.booking.services import settings_ensure
 from apps.booking.services_resident import email_link_token
-from apps.booking.tests.resident_helpers import application, make_slot, visit_day
+from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def _ask_for_link(client: Client, slot: Slot, email: str = "hanako@example.jp") 
 def test_the_times_page_asks_for_an_email_and_holds_nothing_until_the_link_is_used(
     email_first: BookingSettings, city_client: Client
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     times = city_client.get(f"/book/application/{slot.start.date().isoformat()}/").content.decode()
     assert 'name="email"' in times
     link = _ask_for_link(city_client, slot)
@@ -62,7 +63,7 @@ def test_the_times_page_asks_for_an_email_and_holds_nothing_until_the_link_is_us
 def test_the_fixed_email_cannot_be_changed_in_the_form(
     email_first: BookingSettings, city_client: Client, django_capture_on_commit_callbacks: object
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     hold_url = city_client.post(_ask_for_link(city_client, slot))["Location"]
     html = city_client.get(hold_url).content.decode()
     key = re.search(r'name="submission_key" value="([^"]*)"', html)
@@ -87,7 +88,7 @@ def test_the_fixed_email_cannot_be_changed_in_the_form(
 def test_a_forged_or_expired_link_is_refused(
     email_first: BookingSettings, city_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     token = email_link_token(slot_id=slot.pk, purpose_id=application().pk, persons=1, email="a@example.jp")
     assert city_client.get(f"/book/start/{token[:-2]}xx/").status_code == 410
     later = timezone.now().timestamp() + 31 * 60
@@ -100,7 +101,7 @@ def test_a_forged_or_expired_link_is_refused(
 def test_link_requests_are_rate_limited_per_address(
     email_first: BookingSettings, city_client: Client
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     day = slot.start.date().isoformat()
     statuses = [
         city_client.post(
@@ -113,7 +114,7 @@ def test_link_requests_are_rate_limited_per_address(
 
 
 def test_without_the_setting_the_times_page_holds_at_once(in_city: Municipality, city_client: Client) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     response = city_client.post(
         f"/book/application/{slot.start.date().isoformat()}/", {"slot": slot.pk, "persons": 1}
     )

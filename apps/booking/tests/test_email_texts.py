@@ -16,17 +16,17 @@ from apps.booking.mail_texts import placeholder_errors, render_text
 from apps.booking.models import EmailText, Reservation
 from apps.booking.reminders import compose_reminder
 from apps.booking.services import PersonInput, hold_create, reservation_confirm
-from apps.booking.tests.resident_helpers import application, make_slot, visit_day
+from apps.booking.tests.resident_helpers import application
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import role_client
+from tests.factories import EmailTextFactory, SlotFactory, role_client, visit_day
 
 OWN_BODY = "{city}の窓口予約です。\n予約番号: {code}\n日時: {date} {time}\n用件: {purpose}\n場所: {counter} {location}\n{unknown}"
 
 
 def _reservation(language: str = "ja", at: time = time(10, 0)) -> Reservation:
-    slot = make_slot(visit_day(), at=at)
+    slot = SlotFactory.create(day=visit_day(), at=at)
     now = timezone.now()
     hold = hold_create(slot_id=slot.pk, purpose_id=application().pk, persons=1, now=now)
     return reservation_confirm(
@@ -63,7 +63,7 @@ def test_the_built_in_text_is_used_without_a_city_text(in_city: Municipality) ->
 
 
 def test_the_citys_own_text_is_used_with_the_ics_and_the_manage_link(in_city: Municipality) -> None:
-    EmailText.objects.create(kind="booked", language="ja", subject="【上尾市】予約 {code}", body=OWN_BODY)
+    EmailTextFactory.create(kind="booked", language="ja", subject="【上尾市】予約 {code}", body=OWN_BODY)
     reservation = _reservation()
     send_reservation_mail(reservation.pk, BOOKED, "http://ageo.localhost")
     message = mail.outbox[0]
@@ -78,7 +78,7 @@ def test_the_citys_own_text_is_used_with_the_ics_and_the_manage_link(in_city: Mu
 
 
 def test_the_english_text_goes_to_english_bookings_only(in_city: Municipality) -> None:
-    EmailText.objects.create(
+    EmailTextFactory.create(
         kind="cancelled", language="en", subject="Cancelled {code}", body="Bye {manage_url}"
     )
     english, japanese = _reservation("en"), _reservation("ja", at=time(11, 0))
@@ -90,7 +90,7 @@ def test_the_english_text_goes_to_english_bookings_only(in_city: Municipality) -
 
 
 def test_the_reminder_uses_the_citys_text(in_city: Municipality) -> None:
-    EmailText.objects.create(kind="reminder", language="ja", subject="明日です {code}", body="{date} {time}")
+    EmailTextFactory.create(kind="reminder", language="ja", subject="明日です {code}", body="{date} {time}")
     reservation = _reservation()
     message = compose_reminder(
         Reservation.objects.select_related("slot__counter_group", "purpose").get(pk=reservation.pk)
@@ -109,11 +109,11 @@ def test_a_supervisor_previews_saves_and_resets_and_each_write_is_audited(
     preview = supervisor.post(url, {**data, "action": "preview"})
     assert preview.status_code == 200
     assert "予約 AB12CD34" in preview.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not EmailText.objects.exists()
     assert supervisor.post(url, {**data, "action": "save"}).status_code == 302
     assert supervisor.post(f"{url}reset/").status_code == 302
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not EmailText.objects.exists()
         actions = list(
             AuditEvent.objects.filter(action__startswith="booking.email_text")
@@ -132,7 +132,7 @@ def test_a_dangerous_placeholder_is_refused_with_the_input_kept(
     )
     assert response.status_code == 400
     assert "使えません" in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not EmailText.objects.exists()
 
 
@@ -150,9 +150,9 @@ def test_an_unknown_kind_is_not_found(city: Municipality, supervisor: Client) ->
 
 
 def test_another_city_keeps_the_built_in_text(city: Municipality, other_city: Municipality) -> None:
-    with schema_context("ageo"):
-        EmailText.objects.create(kind="booked", language="ja", subject="上尾市の件名 {code}", body="上尾市")
-    with schema_context("okegawa"):
+    with schema_context(city.schema_name):
+        EmailTextFactory.create(kind="booked", language="ja", subject="上尾市の件名 {code}", body="上尾市")
+    with schema_context(other_city.schema_name):
         assert not EmailText.objects.exists()
         reservation = _reservation()
         send_reservation_mail(reservation.pk, BOOKED, "http://okegawa.localhost")

@@ -11,9 +11,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.booking.models import Purpose
-from apps.booking.tests.resident_helpers import application, make_slot, visit_day
+from apps.booking.tests.resident_helpers import application
 from apps.booking.tests.test_resident_manage import _book
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 def _day_cell(html: str, day: Any) -> str:
@@ -32,7 +33,7 @@ def test_a_booking_shows_on_the_cached_page_as_soon_as_it_commits(
     city_client: Client, in_city: Municipality, django_capture_on_commit_callbacks: Any
 ) -> None:
     day = visit_day()
-    slot = make_slot(day, seats=1)
+    slot = SlotFactory.create(day=day, seats=1)
     cache.clear()
     assert _day_cell(_page(city_client, day), day) == "残りわずか"
     with CaptureQueriesContext(connection) as queries:
@@ -48,7 +49,7 @@ def test_a_booking_shows_on_the_cached_page_as_soon_as_it_commits(
 
 def test_a_renamed_purpose_shows_at_once(city_client: Client, in_city: Municipality) -> None:
     day = visit_day()
-    make_slot(day)
+    SlotFactory.create(day=day)
     assert "申請サポート" in _page(city_client, day)
     purpose = application()
     purpose.name_ja = "申請のお手伝い"
@@ -64,7 +65,7 @@ def test_each_visitor_gets_their_own_csrf_token_and_can_switch_language(
     city: Municipality, in_city: Municipality
 ) -> None:
     day = visit_day()
-    make_slot(day)
+    SlotFactory.create(day=day)
     tokens = []
     for _ in range(2):
         client = Client(HTTP_HOST="ageo.localhost", enforce_csrf_checks=True)

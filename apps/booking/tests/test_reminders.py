@@ -10,21 +10,18 @@ from django.core import mail
 from django.core.mail import EmailMessage
 
 from apps.booking.calendar import TOKYO
-from apps.booking.models import CounterGroup, Purpose, ReminderSent, Reservation, Slot
+from apps.booking.models import Purpose, ReminderSent, Reservation
 from apps.booking.reminders import compose_reminder, reminders_send_due, reminders_unknown
 from apps.booking.services import PersonInput, hold_create, reservation_cancel, reservation_confirm
 from tenants.models import Municipality
+from tests.factories import ReminderSentFactory, SlotFactory
 
 NOW = datetime(2026, 12, 6, 18, 0, tzinfo=TOKYO)  # the evening before Monday 12/7
 
 
 def _booking(day: date, email: str = "taro@example.jp") -> Reservation:
-    group = CounterGroup.objects.get()
     purpose = Purpose.objects.get(code="application")
-    start = datetime.combine(day, time(9, 0), TOKYO)
-    slot, _ = Slot.objects.get_or_create(
-        counter_group=group, start=start, defaults={"end": start + timedelta(minutes=30), "seats": 4}
-    )
+    slot = SlotFactory.create(day=day, at=time(9, 0), seats=4)
     hold = hold_create(slot_id=slot.pk, purpose_id=purpose.pk, persons=1, now=NOW - timedelta(days=3))
     return reservation_confirm(
         hold_token=hold.token,
@@ -70,7 +67,7 @@ def test_a_failed_send_is_retried_by_the_next_scan(in_city: Municipality) -> Non
 def test_a_worker_killed_mid_send_never_sends_twice(in_city: Municipality) -> None:
     reservation = _booking(date(2026, 12, 7))
     # What a killed worker leaves: the claim row, no error, no sent_at.
-    ReminderSent.objects.create(reservation=reservation, kind="day_before", attempts=1)
+    ReminderSentFactory.create(reservation=reservation, kind="day_before", attempts=1)
     assert reminders_send_due(now=NOW) == {"sent": 0, "failed": 0}
     assert mail.outbox == []
     ReminderSent.objects.update(claimed_at=NOW - timedelta(hours=1))

@@ -13,15 +13,9 @@ from django_tenants.utils import schema_context
 
 from apps.booking.models import Hold, Person, Reservation, Slot
 from apps.booking.services_resident import manage_token
-from apps.booking.tests.resident_helpers import (
-    hidden,
-    hold_url,
-    make_slot,
-    person_data,
-    visit_day,
-)
+from apps.booking.tests.resident_helpers import hidden, hold_url, person_data
 from tenants.models import Municipality
-from tests.factories import make_card
+from tests.factories import SlotFactory, make_card, visit_day
 
 pytestmark = pytest.mark.usefixtures("mail_sync")
 
@@ -58,7 +52,7 @@ def test_a_family_of_two_books_in_japanese_and_gets_the_mail_with_ics_and_a_work
     city_client: Client, in_city: Municipality, django_capture_on_commit_callbacks: object
 ) -> None:
     day = visit_day()
-    slot = make_slot(day, seats=3)
+    slot = SlotFactory.create(day=day, seats=3)
 
     top = city_client.get("/book/")
     assert "用件を選んでください" in top.content.decode()
@@ -130,7 +124,7 @@ def test_a_family_of_two_books_in_japanese_and_gets_the_mail_with_ics_and_a_work
 def test_a_double_submit_makes_one_booking_and_one_mail(
     city_client: Client, in_city: Municipality, django_capture_on_commit_callbacks: object
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     url = hold_url(city_client, slot)
     html = city_client.get(url).content.decode()
     data = {**person_data("p1", "上尾 太郎", "heisei", "元", "2", "3"), **_contact(html)}
@@ -148,7 +142,7 @@ def test_a_double_submit_makes_one_booking_and_one_mail(
 def test_bad_input_is_refused_with_the_message_and_the_input_kept(
     city_client: Client, in_city: Municipality
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     url = hold_url(city_client, slot)
     html = city_client.get(url).content.decode()
     data = {
@@ -171,7 +165,7 @@ def test_bad_input_is_refused_with_the_message_and_the_input_kept(
 def test_the_notice_number_is_required_for_pickup_and_normalised(
     city_client: Client, in_city: Municipality, django_capture_on_commit_callbacks: object
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     make_card(notice_number="A1B-123456", birth_date=date(1970, 1, 1))  # the city's card list has it
     url = hold_url(city_client, slot, purpose_code="pickup")
     html = city_client.get(url).content.decode()
@@ -191,9 +185,9 @@ def test_a_slot_taken_meanwhile_gives_409_with_other_times(
     city_client: Client, in_city: Municipality
 ) -> None:
     day = visit_day()
-    slot = make_slot(day, seats=1)
-    make_slot(day, at=time(11, 0), seats=2)
-    make_slot(visit_day(8), seats=2)
+    slot = SlotFactory.create(day=day, seats=1)
+    SlotFactory.create(day=day, at=time(11, 0), seats=2)
+    SlotFactory.create(day=visit_day(8), seats=2)
     hold_url(city_client, slot)  # someone else holds the only seat
     response = city_client.post(f"/book/application/{day.isoformat()}/", {"slot": slot.pk, "persons": 1})
     page = response.content.decode()
@@ -204,7 +198,7 @@ def test_a_slot_taken_meanwhile_gives_409_with_other_times(
 
 
 def test_english_pages_render(city_client: Client, in_city: Municipality) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     city_client.cookies["django_language"] = "en"
     assert "Application support" in city_client.get("/book/").content.decode()
     day = slot.start.date()
@@ -218,14 +212,15 @@ def test_another_city_cannot_see_or_manage_the_booking(
     other_city_client: Client,
     in_city: Municipality,
     django_capture_on_commit_callbacks: object,
+    other_city: Municipality,
 ) -> None:
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     _url, done_url = _book_family(city_client, slot, django_capture_on_commit_callbacks)
     reservation = Reservation.objects.get()
     token = manage_token(reservation)
     assert other_city_client.get(f"/book/manage/{token}/").status_code == 404
     assert other_city_client.get(done_url).status_code == 404
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         assert not Reservation.objects.exists()
         assert not Hold.objects.exists()
     assert timezone.now() < slot.start

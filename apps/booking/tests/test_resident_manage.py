@@ -18,8 +18,9 @@ from apps.booking.availability import month_availability
 from apps.booking.models import BookingSettings, Reservation, Slot
 from apps.booking.services import OutsideWindowError, PersonInput, hold_create, reservation_confirm
 from apps.booking.services_resident import manage_token, reservation_move
-from apps.booking.tests.resident_helpers import application, make_slot, visit_day
+from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def test_the_month_calendar_query_count_does_not_grow_with_slots_or_bookings(
     def fill(days: range) -> None:
         for offset in days:
             for hour in (9, 10, 11):
-                slot = make_slot(first + timedelta(days=offset), at=time(hour, 0), seats=3)
+                slot = SlotFactory.create(day=first + timedelta(days=offset), at=time(hour, 0), seats=3)
                 if hour != 11:
                     _book(slot)
 
@@ -75,7 +76,7 @@ def test_availability_is_cached_and_a_booking_invalidates_it(
     in_city: Municipality, django_capture_on_commit_callbacks: Any
 ) -> None:
     day = visit_day()
-    slot = make_slot(day, seats=1)
+    slot = SlotFactory.create(day=day, seats=1)
     settings = BookingSettings.objects.get()
     purpose = application()
     now = timezone.now()
@@ -97,7 +98,7 @@ def test_availability_is_cached_and_a_booking_invalidates_it(
 def test_lookup_by_code_and_birth_date_opens_the_manage_page(
     city_client: Client, in_city: Municipality
 ) -> None:
-    reservation = _book(make_slot(visit_day()), birth=date(1985, 7, 7))
+    reservation = _book(SlotFactory.create(day=visit_day()), birth=date(1985, 7, 7))
     wrong = city_client.post(
         "/book/find/",
         {
@@ -174,7 +175,7 @@ def test_holds_are_rate_limited_per_address(
 ) -> None:
     settings.BOOKING_RATE_LIMITS = {"hold_ip": (2, 600)}
     day = visit_day()
-    slot = make_slot(day, seats=5)
+    slot = SlotFactory.create(day=day, seats=5)
     url = f"/book/application/{day.isoformat()}/"
     assert city_client.post(url, {"slot": slot.pk, "persons": 1}).status_code == 302
     assert city_client.post(url, {"slot": slot.pk, "persons": 1}).status_code == 302
@@ -185,8 +186,8 @@ def test_the_resident_moves_the_visit_and_the_code_stays(
     city_client: Client, in_city: Municipality, django_capture_on_commit_callbacks: Any
 ) -> None:
     day = visit_day()
-    old = make_slot(day, seats=2)
-    new = make_slot(day, at=time(14, 0), seats=2)
+    old = SlotFactory.create(day=day, seats=2)
+    new = SlotFactory.create(day=day, at=time(14, 0), seats=2)
     reservation = _book(old, persons=2)
     token = manage_token(reservation)
     page = city_client.get(f"/book/manage/{token}/change/?date={day.isoformat()}").content.decode()
@@ -205,11 +206,11 @@ def test_the_resident_moves_the_visit_and_the_code_stays(
 
 def test_a_move_into_a_full_slot_or_after_the_deadline_is_refused(in_city: Municipality) -> None:
     day = visit_day()
-    reservation = _book(make_slot(day, seats=2), persons=2)
-    full = make_slot(day, at=time(15, 0), seats=1)
+    reservation = _book(SlotFactory.create(day=day, seats=2), persons=2)
+    full = SlotFactory.create(day=day, at=time(15, 0), seats=1)
     with pytest.raises(Exception, match="満席"):
         reservation_move(reservation_id=reservation.pk, new_slot_id=full.pk, now=timezone.now())
-    later = make_slot(day, at=time(16, 0), seats=2)
+    later = SlotFactory.create(day=day, at=time(16, 0), seats=2)
     with pytest.raises(OutsideWindowError):
         reservation_move(
             reservation_id=reservation.pk, new_slot_id=later.pk, now=timezone.now() + timedelta(days=4)

@@ -24,7 +24,7 @@ from apps.booking.services import (
 )
 from base.japanese import kana_key
 from tenants.models import Municipality
-from tests.factories import SlotFactory, make_card
+from tests.factories import CalendarDayFactory, SlotFactory, make_card
 
 MONDAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=TOKYO)
@@ -97,7 +97,7 @@ def test_a_new_closure_withdraws_slots_but_never_drops_a_booking(
     slots_sync(today=NOW.date())
     slot = Slot.objects.get(start=datetime.combine(MONDAY, time(9, 0), TOKYO))
     reservation = _book(slot, purpose)
-    CalendarDay.objects.create(date=MONDAY, kind="closed", reason="庁舎点検")
+    CalendarDayFactory.create(date=MONDAY, kind="closed", reason="庁舎点検")
     result = slots_sync(today=NOW.date())
     assert result.withdrawn == 15
     assert result.orphaned == [slot.pk]  # listed for staff to move or cancel

@@ -64,7 +64,7 @@ def test_counter_staff_cannot_open_configuration_but_supervisors_can(
 def test_adding_saturday_hours_makes_slots_and_removing_them_withdraws_them(
     city: Municipality, supervisor: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         group = CounterGroup.objects.get()
     saturday = next_weekday(5)
     response = supervisor.post(
@@ -73,7 +73,7 @@ def test_adding_saturday_hours_makes_slots_and_removing_them_withdraws_them(
         follow=True,
     )
     assert "予約枠を更新しました" in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         slot = slot_at(saturday, time(11, 30))
         assert slot is not None
         assert slot.in_rules
@@ -81,7 +81,7 @@ def test_adding_saturday_hours_makes_slots_and_removing_them_withdraws_them(
         hours = OpeningHours.objects.get(counter_group=group, weekday=5)
         assert AuditEvent.objects.filter(action="booking.hours_added").exists()
     supervisor.post(f"/staff/booking/hours/{hours.pk}/remove/")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         slot = slot_at(saturday, time(11, 30))
         assert slot is not None
         assert not slot.in_rules
@@ -89,7 +89,7 @@ def test_adding_saturday_hours_makes_slots_and_removing_them_withdraws_them(
 
 
 def test_overlapping_hours_are_refused_with_a_message(city: Municipality, supervisor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         group = CounterGroup.objects.get()
     response = supervisor.post(
         f"/staff/booking/counters/{group.pk}/hours/", {"weekday": "0", "start": "11:00", "end": "14:00"}
@@ -99,7 +99,7 @@ def test_overlapping_hours_are_refused_with_a_message(city: Municipality, superv
 
 
 def test_settings_change_is_audited_with_before_and_after(city: Municipality, supervisor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         current = {
             f: getattr(BookingSettings.objects.get_or_create(pk=1)[0], f)
             for f in ("opens_days_ahead", "closes_hours_before", "hold_minutes", "change_deadline_hours")
@@ -114,7 +114,7 @@ def test_settings_change_is_audited_with_before_and_after(city: Municipality, su
         "closed_on_holidays": "on",
     }
     supervisor.post("/staff/booking/settings/", data)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert BookingSettings.objects.get().no_show_grace_minutes == 10
         event = AuditEvent.objects.get(action="booking.settings_changed")
     assert event.before["no_show_grace_minutes"] == 15
@@ -139,17 +139,17 @@ def test_a_closure_on_a_booked_day_lists_the_booking_to_move_or_cancel(
 ) -> None:
     settings.BOOKING_MAIL_SYNC = True
     closed, other = next_weekday(2), next_weekday(3)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         slots_sync(today=timezone.localdate())
-        to_move = book(slot_at(closed, time(9, 0)), name="移動太郎")  # type: ignore[arg-type]
-        to_cancel = book(slot_at(closed, time(9, 30)), name="取消花子")  # type: ignore[arg-type]
+        to_move = book(city, slot_at(closed, time(9, 0)), name="移動太郎")  # type: ignore[arg-type]
+        to_cancel = book(city, slot_at(closed, time(9, 30)), name="取消花子")  # type: ignore[arg-type]
     response = supervisor.post(
         "/staff/booking/calendar/",
         {"date": f"{closed:%Y-%m-%d}", "kind": "closed", "reason": "庁舎点検"},
         follow=True,
     )
     assert "要対応の予約" in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert CalendarDay.objects.filter(date=closed, kind="closed").exists()
 
     page = staff.get("/staff/booking/affected/").content.decode()
@@ -157,11 +157,11 @@ def test_a_closure_on_a_booked_day_lists_the_booking_to_move_or_cancel(
     assert to_cancel.code in page
     assert "移動太郎0" in page
 
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         target = slot_at(other, time(10, 0))
         assert target is not None
     staff.post(f"/staff/booking/reservations/{to_move.pk}/move/", {"slot": str(target.pk)})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         to_move.refresh_from_db()
         assert to_move.slot_id == target.pk
         assert Slot.objects.get(pk=target.pk).taken == 1
@@ -169,7 +169,7 @@ def test_a_closure_on_a_booked_day_lists_the_booking_to_move_or_cancel(
 
     with django_capture_on_commit_callbacks(execute=True):
         staff.post(f"/staff/booking/reservations/{to_cancel.pk}/mark/", {"status": "cancelled"})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Reservation.objects.get(pk=to_cancel.pk).status == Reservation.Status.CANCELLED
     assert len(mail.outbox) == 1
     assert to_cancel.code in mail.outbox[0].subject

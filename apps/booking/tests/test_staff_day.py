@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -14,35 +14,23 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
 from apps.booking.models import CounterGroup, Purpose, Reservation, Slot
 from apps.booking.services import PersonInput, reservation_book_for_caller
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import UserFactory, role_client
+from tests.factories import SlotFactory, UserFactory, role_client
 
 DAY_URL = "/staff/booking/day/"
-
-
-def make_slot(day: date, at: time = time(9, 0), seats: int = 2, staff_seats: int = 0) -> Slot:
-    start = datetime.combine(day, at, TOKYO)
-    return Slot.objects.create(
-        counter_group=CounterGroup.objects.get(),
-        start=start,
-        end=start + timedelta(minutes=30),
-        seats=seats,
-        staff_seats=staff_seats,
-    )
 
 
 _birth_years = itertools.count(1940)  # a new person each time: one booking per person and purpose
 
 
 def book(
-    slot: Slot, persons: int = 1, email: str = "hanako@example.jp", name: str = "埼玉花子"
+    city: Municipality, slot: Slot, persons: int = 1, email: str = "hanako@example.jp", name: str = "埼玉花子"
 ) -> Reservation:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         staff = UserFactory(username="booking-helper", role=Role.STAFF)
     return reservation_book_for_caller(
         slot_id=slot.pk,
@@ -80,15 +68,15 @@ YESTERDAY = timezone.localdate() - timedelta(days=1)
 def test_counter_staff_see_the_day_with_names_kana_and_phone_and_the_view_is_audited(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
-        reservation = book(make_slot(TOMORROW), persons=2)
+    with schema_context(city.schema_name):
+        reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)), persons=2)
     page = staff.get(day_url(TOMORROW)).content.decode()
     assert reservation.code in page
     assert "埼玉花子0（さいたま はなこ）" in page
     assert "埼玉花子1" in page
     assert "048-000-0000" in page
     assert "2 / 2 席" in page
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert AuditEvent.objects.filter(
             action="personal_data.viewed", target__startswith="booking:day"
         ).exists()
@@ -101,8 +89,8 @@ def test_an_auditor_may_not_open_the_day(city: Municipality) -> None:
 def test_another_citys_staff_never_see_this_citys_bookings(
     city: Municipality, other_city: Municipality
 ) -> None:
-    with schema_context("ageo"):
-        reservation = book(make_slot(TOMORROW))
+    with schema_context(city.schema_name):
+        reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))
     okegawa = role_client(other_city, Role.STAFF, "okegawa-counter")
     page = okegawa.get(day_url(TOMORROW))
     assert page.status_code == 200
@@ -114,11 +102,11 @@ def mark(client: Client, reservation: Reservation, status: str) -> Any:
 
 
 def test_arrived_then_done(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
-        reservation = book(make_slot(TOMORROW))
+    with schema_context(city.schema_name):
+        reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))
     assert "「来庁」にしました" in mark(staff, reservation, "arrived").content.decode()
     mark(staff, reservation, "done")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reservation.refresh_from_db()
         assert reservation.status == Reservation.Status.DONE
         assert AuditEvent.objects.filter(action="booking.reservation_done", after={"status": "done"}).exists()
@@ -127,22 +115,22 @@ def test_arrived_then_done(city: Municipality, staff: Client) -> None:
 def test_done_cannot_go_back_and_a_booking_cannot_be_done_before_arriving(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
-        reservation = book(make_slot(TOMORROW))
+    with schema_context(city.schema_name):
+        reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))
     response = mark(staff, reservation, "done")
     assert response.status_code == 409
     assert "「予約済み」の予約を「完了」にはできません。" in response.content.decode()
 
 
 def test_no_show_only_after_the_grace_time(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
-        upcoming = book(make_slot(TOMORROW))
-        past = book(make_slot(YESTERDAY), name="川越次郎")
+    with schema_context(city.schema_name):
+        upcoming = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))
+        past = book(city, SlotFactory.create(day=YESTERDAY, at=time(9, 0)), name="川越次郎")
     early = mark(staff, upcoming, "no_show")
     assert early.status_code == 409
     assert "不来庁にできるのは、予約時刻の15分後からです。" in early.content.decode()
     assert mark(staff, past, "no_show").status_code == 200
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         past.refresh_from_db()
         assert past.status == Reservation.Status.NO_SHOW
 
@@ -151,13 +139,13 @@ def test_cancel_gives_the_seats_back_and_mails_the_resident(
     city: Municipality, staff: Client, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.BOOKING_MAIL_SYNC = True
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW)
-        reservation = book(slot, persons=2)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0))
+        reservation = book(city, slot, persons=2)
     with django_capture_on_commit_callbacks(execute=True):
         mark(staff, reservation, "arrived")
         mark(staff, reservation, "cancelled")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         slot.refresh_from_db()
         reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.CANCELLED
@@ -180,26 +168,26 @@ def staff_booking(slot: Slot, channel: str, name: str = "上尾一郎") -> dict[
 
 
 def test_a_walk_in_beyond_capacity_is_refused_in_japanese(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW, seats=1)
-        book(slot)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=1)
+        book(city, slot)
         data = staff_booking(slot, "walk_in")
     response = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", data)
     assert response.status_code == 400
     assert "この時間は満席です。" in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Reservation.objects.filter(channel="walk_in").count() == 0
 
 
 def test_a_phone_booking_may_use_the_seat_kept_for_staff(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW, seats=2, staff_seats=1)
-        book(slot)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=2, staff_seats=1)
+        book(city, slot)
         assert Slot.objects.get(pk=slot.pk).free_for_residents == 0
         data = staff_booking(slot, "phone")
     response = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", data, follow=True)
     assert "を受け付けました" in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         phone = Reservation.objects.get(channel="phone")
         assert phone.persons.get().name == "上尾一郎"
         assert Slot.objects.get(pk=slot.pk).taken == 2
@@ -209,26 +197,26 @@ def test_a_phone_booking_may_use_the_seat_kept_for_staff(city: Municipality, sta
 
 
 def test_blocking_a_slot_is_audited_and_refuses_walk_ins(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0))
     staff.post(f"/staff/booking/slots/{slot.pk}/block/", {"blocked": "1"})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Slot.objects.get(pk=slot.pk).blocked
         assert AuditEvent.objects.filter(action="booking.slot_blocked", target=f"Slot:{slot.pk}").exists()
     staff.post(f"/staff/booking/slots/{slot.pk}/block/", {"blocked": "0"})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not Slot.objects.get(pk=slot.pk).blocked
 
 
 def test_a_supervisor_raises_a_frames_seats_with_a_reason_audited(
     city: Municipality, supervisor: Client, staff: Client
 ) -> None:
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW, seats=2)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=2)
     url = f"/staff/booking/slots/{slot.pk}/seats/"
     assert staff.post(url, {"seats": "3", "reason": "応援職員"}).status_code == 403
     supervisor.post(url, {"seats": "3", "reason": "応援職員が1名"})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Slot.objects.get(pk=slot.pk).seats == 3
         event = AuditEvent.objects.get(action="booking.slot_seats_raised")
     assert event.before == {"seats": 2}
@@ -246,16 +234,16 @@ def test_the_day_view_costs_the_same_queries_for_2_and_20_bookings(city: Municip
             staff.get(day_url(TOMORROW))
         return len(captured)
 
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW, seats=40)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=40)
         for i in range(2):
-            book(slot, persons=2, name=f"佐藤{i}")
+            book(city, slot, persons=2, name=f"佐藤{i}")
     staff.get(day_url(TOMORROW))  # the session's first request settles its own rows
     few = queries()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         for i in range(18):
-            book(slot, persons=1, name=f"鈴木{i}")
-        make_slot(TOMORROW, at=time(10, 0))
+            book(city, slot, persons=1, name=f"鈴木{i}")
+        SlotFactory.create(day=TOMORROW, at=time(10, 0))
     assert queries() == few
     page = staff.get(day_url(TOMORROW))
     assert page.content.decode().count("<tr>") >= 20
@@ -264,8 +252,8 @@ def test_the_day_view_costs_the_same_queries_for_2_and_20_bookings(city: Municip
 def test_the_printable_list_links_its_print_stylesheet_and_has_no_buttons(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
-        reservation = book(make_slot(TOMORROW))
+    with schema_context(city.schema_name):
+        reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))
     page = staff.get(f"/staff/booking/day/print/?date={TOMORROW:%Y-%m-%d}").content.decode()
     assert "css/print.css" in page
     assert reservation.code in page
@@ -277,14 +265,14 @@ def test_the_printable_list_links_its_print_stylesheet_and_has_no_buttons(
 def test_saving_the_counter_keeps_a_frames_raised_seats(city: Municipality, supervisor: Client) -> None:
     from apps.booking.services_staff import COUNTER_FIELDS, counter_group_save
 
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         group = CounterGroup.objects.get()
-        plain = make_slot(TOMORROW, at=time(9, 0), seats=group.seats)
-        raised = make_slot(TOMORROW, at=time(9, 30), seats=group.seats)
+        plain = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=group.seats)
+        raised = SlotFactory.create(day=TOMORROW, at=time(9, 30), seats=group.seats)
     supervisor.post(
         f"/staff/booking/slots/{raised.pk}/seats/", {"seats": str(group.seats + 2), "reason": "応援"}
     )
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         values = {name: getattr(group, name) for name in COUNTER_FIELDS}
         actor = UserFactory(username="counter-saver", role=Role.SUPERVISOR)
         counter_group_save(group_id=group.pk, values={**values, "seats": group.seats + 1}, actor=actor)
@@ -299,8 +287,8 @@ def test_a_phone_pickup_stores_the_notice_number_normalised_and_refuses_a_bad_on
 ) -> None:
     from tests.factories import make_card
 
-    with schema_context("ageo"):
-        slot = make_slot(TOMORROW, seats=2)
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=2)
         make_card(notice_number="K7M-204815", birth_date=date(1950, 1, 2))
         data = {**staff_booking(slot, "phone"), "purpose": str(Purpose.objects.get(code="pickup").pk)}
     bad = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", {**data, "notice_1": "K7M-20481"})
@@ -309,5 +297,5 @@ def test_a_phone_pickup_stores_the_notice_number_normalised_and_refuses_a_bad_on
     staff.post(
         f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", {**data, "notice_1": "ｋ７ｍ　２０４８１５"}
     )
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Reservation.objects.get(channel="phone").persons.get().notice_number == "K7M-204815"
