@@ -22,7 +22,7 @@ from apps.booking.models import (
     Slot,
 )
 from apps.booking.models_content import Announcement, EmailText
-from apps.issuance.models import CardEvent, CounterCheck, ImportBatch, NoticePrint, ProxyReason
+from apps.issuance.models import Card, CardEvent, CounterCheck, ImportBatch, NoticePrint, ProxyReason
 from apps.security.models import AllowedNetwork, Role, User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -110,11 +110,11 @@ def login_as(client: Any, user: User, schema: str) -> Any:
     return client
 
 
-class CardFactory(factory.django.DjangoModelFactory):
+class CardFactory(factory.django.DjangoModelFactory[Card]):
     """A card of the city's list (create inside the city's schema). `state` defaults to notice mailed."""
 
     class Meta:
-        model = "issuance.Card"
+        model = Card
 
     notice_number = factory.Sequence(lambda n: f"A{n // 1000000 % 10}B-{n % 1000000:06d}")
     name = factory.Sequence(lambda n: f"上尾 太郎{n}")
@@ -147,12 +147,9 @@ def _now() -> Any:
     return timezone.now()
 
 
-def make_card(**kwargs: Any) -> Any:
-    """CardFactory(...) typed as a Card for mypy (use inside the city's schema)."""
-    from apps.issuance.models import Card
-
-    card: Card = CardFactory(**kwargs)  # type: ignore[assignment]
-    return card
+def make_card(**kwargs: Any) -> Card:
+    """CardFactory.create(...), inside the city's schema."""
+    return CardFactory.create(**kwargs)
 
 
 # Booking. The template gives every city one counter group and its purposes ("application", "pickup"): the

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
 from apps.booking.models import CounterGroup, Person, Purpose, Reservation, Slot
 from apps.booking.services import (
     BookingError,
@@ -27,7 +26,7 @@ from apps.booking.services import (
 )
 from apps.booking.services_resident import manage_token, reservation_move
 from apps.booking.services_staff import reservation_book_by_staff, reservation_mark
-from apps.booking.tests.resident_helpers import hidden, hold_url, make_slot, person_data, visit_day
+from apps.booking.tests.resident_helpers import hidden, hold_url, person_data
 from apps.issuance.booking_link import refusal_message
 from apps.issuance.links import notice_path
 from apps.issuance.models import Card, CardEvent, CardState, EventKind
@@ -35,7 +34,7 @@ from apps.security.models import Role, User
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create
-from tests.factories import UserFactory, make_card
+from tests.factories import SlotFactory, UserFactory, make_card, visit_day
 
 NUMBER = "K7M-204815"
 BIRTH = date(1980, 4, 1)
@@ -77,7 +76,7 @@ def test_a_pickup_with_the_cards_number_and_birth_date_books_the_card(
     city_client: Client, in_city: Municipality, typed: str
 ) -> None:
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    url, html = _form(city_client, make_slot(visit_day()))
+    url, html = _form(city_client, SlotFactory.create(day=visit_day()))
     response = _post(city_client, url, html, [(typed, BIRTH)])
     assert response.status_code == 302, response.content.decode()[:2000]
     reservation = Reservation.objects.get()
@@ -94,7 +93,7 @@ def test_every_refusal_reads_the_same_and_books_nothing(city_client: Client, in_
     make_card(notice_number="EXP-000001", birth_date=BIRTH, express=True)
     make_card(notice_number="ISS-000001", birth_date=BIRTH, state=CardState.ISSUED)
     make_card(notice_number="SET-000001", birth_date=BIRTH, state=CardState.SET_UP)
-    url, html = _form(city_client, make_slot(visit_day(), seats=4))
+    url, html = _form(city_client, SlotFactory.create(day=visit_day(), seats=4))
     attempts = {
         "wrong birth date": (NUMBER, date(1980, 4, 2)),
         "unknown number": ("ZZZ-999999", BIRTH),
@@ -117,19 +116,19 @@ def test_a_card_linked_to_another_active_booking_is_refused_the_same_way(
     city_client: Client, in_city: Municipality
 ) -> None:
     make_card(notice_number=NUMBER, birth_date=BIRTH)
-    url, html = _form(city_client, make_slot(visit_day()))
+    url, html = _form(city_client, SlotFactory.create(day=visit_day()))
     assert _post(city_client, url, html, [(NUMBER, BIRTH)]).status_code == 302
     first = Reservation.objects.get()
     # The same card once more (another time, another browser): booked now, so refused with the one sentence.
     other_browser = Client(HTTP_HOST="ageo.localhost")
-    url, html = _form(other_browser, make_slot(visit_day(6)))
+    url, html = _form(other_browser, SlotFactory.create(day=visit_day(6)))
     second = _post(other_browser, url, html, [(NUMBER, BIRTH)])
     assert second.status_code == 400
     assert REFUSED in second.content.decode()
     assert list(Reservation.objects.values_list("pk", flat=True)) == [first.pk]
     # Even in a state that allows booking, a link to a live booking keeps the card out of a second one.
     Card.objects.filter(notice_number=NUMBER).update(state=CardState.NOTICE_MAILED)
-    url, html = _form(city_client, make_slot(visit_day(), at=time(11, 0)))
+    url, html = _form(city_client, SlotFactory.create(day=visit_day(), at=time(11, 0)))
     refused = _post(city_client, url, html, [(NUMBER, BIRTH)])
     assert refused.status_code == 400
     assert REFUSED in refused.content.decode()
@@ -137,7 +136,7 @@ def test_a_card_linked_to_another_active_booking_is_refused_the_same_way(
 
 def test_one_card_named_twice_in_a_family_booking_is_refused(in_city: Municipality) -> None:
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    slot = make_slot(visit_day(), seats=4)
+    slot = SlotFactory.create(day=visit_day(), seats=4)
     pickup = Purpose.objects.get(code="pickup")
     hold = hold_create(slot_id=slot.pk, purpose_id=pickup.pk, persons=2, now=timezone.now())
     # Each person passes the check alone; the booked receiver, holding the card's lock, refuses the second use.
@@ -163,7 +162,7 @@ def test_a_family_with_one_wrong_pair_books_nobody_and_changes_no_card(
 ) -> None:
     mother = make_card(notice_number=NUMBER, birth_date=BIRTH)
     child = make_card(notice_number="C2D-000002", birth_date=date(2015, 12, 24))
-    url, html = _form(city_client, make_slot(visit_day(), seats=4), persons=2)
+    url, html = _form(city_client, SlotFactory.create(day=visit_day(), seats=4), persons=2)
     response = _post(city_client, url, html, [(NUMBER, BIRTH), ("C2D-000002", date(2015, 12, 25))])
     assert response.status_code == 400
     assert REFUSED in response.content.decode()
@@ -185,10 +184,10 @@ def test_each_city_checks_its_own_card_list(
     okegawa_birth = date(1990, 1, 1)
     with schema_context(city.schema_name):
         ageo_card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-        ageo_url, ageo_html = _form(city_client, make_slot(visit_day()))
+        ageo_url, ageo_html = _form(city_client, SlotFactory.create(day=visit_day()))
     with schema_context(other_city.schema_name):
         okegawa_card = make_card(notice_number=NUMBER, birth_date=okegawa_birth)
-        okegawa_url, okegawa_html = _form(other_city_client, make_slot(visit_day()))
+        okegawa_url, okegawa_html = _form(other_city_client, SlotFactory.create(day=visit_day()))
     # Okegawa's pair in Ageo, and Ageo's pair in Okegawa: the same number, the other city's card.
     in_ageo = _post(city_client, ageo_url, ageo_html, [(NUMBER, okegawa_birth)])
     in_okegawa = _post(other_city_client, okegawa_url, okegawa_html, [(NUMBER, BIRTH)])
@@ -211,7 +210,7 @@ def test_a_city_without_a_card_list_takes_no_pickup_booking(
     with schema_context(city.schema_name):
         make_card(notice_number=NUMBER, birth_date=BIRTH)  # Ageo's list says nothing about Okegawa
     with schema_context(other_city.schema_name):
-        url, html = _form(other_city_client, make_slot(visit_day()))
+        url, html = _form(other_city_client, SlotFactory.create(day=visit_day()))
     refused = _post(other_city_client, url, html, [(NUMBER, BIRTH)])
     assert refused.status_code == 400
     assert refusal_message() in refused.content.decode()
@@ -237,7 +236,7 @@ def test_the_resident_cancels_and_the_card_waits_for_a_booking_again(
     city_client: Client, in_city: Municipality
 ) -> None:
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    reservation = _book_card(card, make_slot(visit_day()))
+    reservation = _book_card(card, SlotFactory.create(day=visit_day()))
     token = manage_token(reservation)
     response = city_client.post(f"/book/manage/{token}/", {"action": "cancel"})
     assert response.status_code == 302
@@ -249,15 +248,15 @@ def test_the_resident_cancels_and_the_card_waits_for_a_booking_again(
         "resident",
         reservation.code,
     )
-    again = _book_card(card, make_slot(visit_day(), at=time(11, 0)))  # bookable again
+    again = _book_card(card, SlotFactory.create(day=visit_day(), at=time(11, 0)))  # bookable again
     card.refresh_from_db()
     assert card.reservation == again
 
 
 def test_moving_the_booking_keeps_the_card_booked(in_city: Municipality) -> None:
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    reservation = _book_card(card, make_slot(visit_day()))
-    later = make_slot(visit_day(6))
+    reservation = _book_card(card, SlotFactory.create(day=visit_day()))
+    later = SlotFactory.create(day=visit_day(6))
     reservation_move(reservation_id=reservation.pk, new_slot_id=later.pk, now=timezone.now())
     card.refresh_from_db()
     assert (card.state, card.reservation_id) == (CardState.BOOKED, reservation.pk)
@@ -270,10 +269,7 @@ def _staff() -> User:
 
 
 def _past_slot() -> Slot:
-    start = datetime.combine(timezone.localdate() - timedelta(days=1), time(9, 0), TOKYO)
-    return Slot.objects.create(
-        counter_group=CounterGroup.objects.get(), start=start, end=start + timedelta(minutes=30), seats=2
-    )
+    return SlotFactory.create(day=timezone.localdate() - timedelta(days=1), at=time(9, 0))
 
 
 def _phone_booking(staff: User, slot: Slot, number: str, birth: date) -> Reservation:
@@ -318,7 +314,7 @@ def test_staff_phone_bookings_name_a_real_card_and_staff_no_show_returns_it(in_c
 def test_a_staff_cancellation_after_the_card_was_issued_leaves_the_card_alone(in_city: Municipality) -> None:
     staff = _staff()
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    reservation = _phone_booking(staff, make_slot(visit_day()), NUMBER, BIRTH)
+    reservation = _phone_booking(staff, SlotFactory.create(day=visit_day()), NUMBER, BIRTH)
     reservation_mark(
         reservation_id=reservation.pk, status=Reservation.Status.ARRIVED, actor=staff, now=timezone.now()
     )
@@ -334,7 +330,7 @@ def test_a_staff_cancellation_after_the_card_was_issued_leaves_the_card_alone(in
 def test_staff_cancellation_records_the_staff_member(in_city: Municipality) -> None:
     staff = _staff()
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    reservation = _phone_booking(staff, make_slot(visit_day()), NUMBER, BIRTH)
+    reservation = _phone_booking(staff, SlotFactory.create(day=visit_day()), NUMBER, BIRTH)
     reservation_mark(
         reservation_id=reservation.pk, status=Reservation.Status.CANCELLED, actor=staff, now=timezone.now()
     )
@@ -347,7 +343,7 @@ def test_failed_pairs_from_one_address_meet_a_429(
 ) -> None:
     settings.BOOKING_RATE_LIMITS = {"notice_fail_ip": (2, 600)}
     make_card(notice_number=NUMBER, birth_date=BIRTH)
-    url, html = _form(city_client, make_slot(visit_day()))
+    url, html = _form(city_client, SlotFactory.create(day=visit_day()))
     assert _post(city_client, url, html, [("ZZZ-999991", BIRTH)]).status_code == 400
     assert _post(city_client, url, html, [(NUMBER, date(1999, 1, 1))]).status_code == 400
     refused = _post(city_client, url, html, [(NUMBER, BIRTH)])  # even the right pair is not checked now
@@ -355,7 +351,7 @@ def test_failed_pairs_from_one_address_meet_a_429(
     assert "しばらくしてから" in refused.content.decode()
     assert not Reservation.objects.exists()
     other_address = Client(HTTP_HOST="ageo.localhost", REMOTE_ADDR="127.0.0.2")
-    url, html = _form(other_address, make_slot(visit_day(), at=time(11, 0)))
+    url, html = _form(other_address, SlotFactory.create(day=visit_day(), at=time(11, 0)))
     assert _post(other_address, url, html, [(NUMBER, BIRTH)]).status_code == 302
 
 
@@ -363,7 +359,7 @@ def test_the_short_link_opens_the_pickup_booking_with_the_number_filled_in(
     city_client: Client, in_city: Municipality
 ) -> None:
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     assert notice_path(NUMBER) == "/n/K7M204815"
     landing = city_client.get(notice_path(NUMBER), follow=True)
     assert landing.status_code == 200
@@ -382,7 +378,7 @@ def test_the_short_link_opens_the_pickup_booking_with_the_number_filled_in(
     card.refresh_from_db()
     assert card.state == CardState.BOOKED
     # The number is used once: the next booking in this browser starts empty.
-    _url, html = _form(city_client, make_slot(visit_day(), at=time(11, 0)))
+    _url, html = _form(city_client, SlotFactory.create(day=visit_day(), at=time(11, 0)))
     assert NUMBER not in html
 
 
@@ -391,7 +387,7 @@ def test_the_short_link_takes_the_number_as_people_type_it(
     city_client: Client, in_city: Municipality, typed: str
 ) -> None:
     city_client.get(f"/n/{typed}")
-    _url, html = _form(city_client, make_slot(visit_day()), persons=2)
+    _url, html = _form(city_client, SlotFactory.create(day=visit_day()), persons=2)
     assert html.count(f'value="{NUMBER}"') == 1  # the first person only: each family member has their own
 
 
@@ -435,11 +431,8 @@ def race_city(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple[l
             group = CounterGroup.objects.get()
             day = visit_day()
             slots = [
-                Slot.objects.create(
-                    counter_group=group,
-                    start=datetime.combine(day, time(9 + i // 2, 30 * (i % 2)), TOKYO),
-                    end=datetime.combine(day, time(9 + i // 2, 30 * (i % 2)), TOKYO) + timedelta(minutes=30),
-                    seats=2,
+                SlotFactory.create(
+                    counter_group=group, day=day, at=time(9 + i // 2, 30 * (i % 2)), seats=2
                 ).pk
                 for i in range(RACERS)
             ]

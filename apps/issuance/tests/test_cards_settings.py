@@ -14,7 +14,7 @@ from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from base.mynumber import check_digit
 from tenants.models import Municipality
-from tests.factories import role_client
+from tests.factories import ProxyReasonFactory, role_client
 
 SETTINGS_URL = "/staff/cards/settings/"
 INDIVIDUAL_NUMBER = "12345678901" + str(check_digit("12345678901"))
@@ -22,7 +22,7 @@ INDIVIDUAL_NUMBER = "12345678901" + str(check_digit("12345678901"))
 
 @pytest.fixture
 def supervisor(city: Municipality) -> Client:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         defaults_ensure()
     return role_client(city, Role.SUPERVISOR)
 
@@ -55,7 +55,7 @@ def test_changing_the_policy_is_saved_and_audited_with_before_and_after(
         follow=True,
     )
     assert "交付の設定を保存しました" in text(response)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         row = IssuanceSettings.objects.get()
         assert (row.reminder_after_weeks, row.retention_months, row.upload_keep_days) == (6, 3, 14)
         event = AuditEvent.objects.get(action="issuance.settings_changed")
@@ -69,7 +69,7 @@ def test_an_out_of_range_policy_is_refused_and_the_input_kept(city: Municipality
     )
     assert response.status_code == 400
     assert 'value="30"' in text(response)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert IssuanceSettings.objects.get().retention_months == 6
         assert not AuditEvent.objects.filter(action="issuance.settings_changed").exists()
 
@@ -87,7 +87,7 @@ def test_a_document_is_added_edited_reordered_and_deactivated(city: Municipality
         follow=True,
     )
     assert "本人確認書類を保存しました" in text(response)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         document = IdentityDocument.objects.get(name_ja="マイナ免許証")
         assert list(IdentityDocument.objects.filter(kind="a").values_list("name_ja", flat=True))[:3] == [
             "運転免許証",
@@ -105,7 +105,7 @@ def test_a_document_is_added_edited_reordered_and_deactivated(city: Municipality
         },
     )
     supervisor.post(f"/staff/cards/settings/documents/{document.pk}/active/", {"active": "0"})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         document.refresh_from_db()
         assert (document.order, document.active) == (0, False)
         changes = AuditEvent.objects.filter(
@@ -125,7 +125,7 @@ def test_the_same_document_twice_is_refused_in_japanese(city: Municipality, supe
     )
     assert response.status_code == 400
     assert "既に存在します" in text(response)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert IdentityDocument.objects.filter(name_ja="運転免許証").count() == 1
 
 
@@ -134,13 +134,13 @@ def test_a_proxy_reason_is_added_and_deactivated(city: Municipality, supervisor:
         "/staff/cards/settings/reasons/add/",
         {"name_ja": "海外在住", "name_en": "Living abroad", "order": "9", "active": "on"},
     )
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reason = ProxyReason.objects.get(name_ja="海外在住")
     response = supervisor.post(
         f"/staff/cards/settings/reasons/{reason.pk}/active/", {"active": "0"}, follow=True
     )
     assert "「海外在住」を使用停止にしました" in text(response)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reason.refresh_from_db()
         assert not reason.active
         assert AuditEvent.objects.filter(action="issuance.proxy_reason_saved").count() == 2
@@ -153,13 +153,13 @@ def test_a_12_digit_individual_number_in_a_name_is_refused(city: Municipality, s
     )
     assert response.status_code == 400
     assert "個人番号（マイナンバー）は入力しないでください" in text(response)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not ProxyReason.objects.filter(name_ja__contains=INDIVIDUAL_NUMBER).exists()
 
 
 def test_only_supervisors_reach_the_settings(city: Municipality, supervisor: Client) -> None:
     staff = role_client(city, Role.STAFF)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         document = IdentityDocument.objects.first()
         assert document is not None
     for url in (
@@ -173,7 +173,7 @@ def test_only_supervisors_reach_the_settings(city: Municipality, supervisor: Cli
         staff.post(f"/staff/cards/settings/documents/{document.pk}/active/", {"active": "0"}).status_code
         == 403
     )
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         document.refresh_from_db()
         assert document.active
 
@@ -181,12 +181,12 @@ def test_only_supervisors_reach_the_settings(city: Municipality, supervisor: Cli
 def test_another_city_cannot_edit_this_citys_lists(
     city: Municipality, other_city: Municipality, supervisor: Client
 ) -> None:
-    with schema_context("ageo"):
-        reason = ProxyReason.objects.create(name_ja="上尾だけの理由", name_en="Ageo only", order=99)
+    with schema_context(city.schema_name):
+        reason = ProxyReasonFactory.create(name_ja="上尾だけの理由", name_en="Ageo only", order=99)
     okegawa = role_client(other_city, Role.SUPERVISOR, "okegawa-boss")
     assert "上尾だけの理由" not in text(okegawa.get(SETTINGS_URL))
     okegawa.post(f"/staff/cards/settings/reasons/{reason.pk}/active/", {"active": "0"})
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reason.refresh_from_db()
         assert reason.active
 

@@ -13,13 +13,13 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar import TOKYO
-from apps.booking.models import CounterGroup, Purpose, Reservation, Slot
+from apps.booking.models import Purpose, Reservation, Slot
 from apps.booking.services import PersonInput, reservation_book_for_caller
 from apps.issuance.models import Card, CardState
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import CardFactory, UserFactory, role_client
+from tests.factories import CardFactory, SlotFactory, UserFactory, role_client
 
 SEARCH_URL = "/staff/counter/"
 INDIVIDUAL_NUMBER = "123456789018"  # a valid check digit (apps/security/mynumber.py)
@@ -36,12 +36,7 @@ _slot_minutes = itertools.count(0, 30)
 def make_slot(day: date = TODAY, seats: int = 6) -> Slot:
     """A frame of the counter on `day` (each call a new one, so persons never collide)."""
     start = datetime.combine(day, time(8, 0), TOKYO) + timedelta(minutes=next(_slot_minutes) % (60 * 12))
-    slot, _created = Slot.objects.get_or_create(
-        counter_group=CounterGroup.objects.get(),
-        start=start,
-        defaults={"end": start + timedelta(minutes=30), "seats": seats},
-    )
-    return slot
+    return SlotFactory.create(start=start, seats=seats)
 
 
 def book(cards: list[Card], *, link: bool = True, slot: Slot | None = None) -> Reservation:
@@ -125,13 +120,13 @@ def test_the_search_page_opens_with_the_box_focused(staff: Client) -> None:
 def test_a_booking_code_with_one_card_opens_its_checklist_and_the_search_is_audited(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
         reservation = book([card])
     response = search(staff, reservation.code.lower())
     assert response.status_code == 302
     assert response["Location"] == checklist_url(card)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         event = AuditEvent.objects.filter(
             action="personal_data.viewed", target="issuance:counter_search"
         ).get()
@@ -142,7 +137,7 @@ def test_a_booking_code_with_one_card_opens_its_checklist_and_the_search_is_audi
 
 
 def test_a_family_booking_lists_each_card_with_its_checklist(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         mother, child = adult(name="上尾 花子"), a_card(name="上尾 次郎", birth_date=date(2016, 6, 1))
         other = adult(name="関係 ない")
         reservation = book([mother, child])
@@ -161,7 +156,7 @@ def test_a_family_booking_lists_each_card_with_its_checklist(city: Municipality,
 def test_a_booking_whose_cards_are_not_linked_finds_them_by_its_persons_notice_numbers(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
         reservation = book([card], link=False)
     response = search(staff, reservation.code)
@@ -179,7 +174,7 @@ def test_an_unknown_booking_code_says_so(city: Municipality, staff: Client) -> N
 
 
 def test_a_notice_number_in_full_width_without_the_hyphen_is_found(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult(notice_number="A1B-123456")
     response = search(staff, "ａ１Ｂ１２３４５６")
     assert response.status_code == 302
@@ -189,7 +184,7 @@ def test_a_notice_number_in_full_width_without_the_hyphen_is_found(city: Municip
 def test_kana_in_hiragana_with_another_dash_and_a_wareki_birth_date_finds_the_katakana_card(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = a_card(name="佐藤 花子", kana="サトー ハナコ", birth_date=date(1990, 2, 3))
         a_card(name="佐藤 花子", kana="サトー ハナコ", birth_date=date(1990, 2, 4))  # another day
     response = search(staff, "さと－　はなこ", **wareki("heisei", 2, 2, 3))
@@ -198,7 +193,7 @@ def test_kana_in_hiragana_with_another_dash_and_a_wareki_birth_date_finds_the_ka
 
 
 def test_kana_with_two_matches_lists_both(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         twins = [a_card(kana="フタゴ ミライ", birth_date=date(2001, 7, 7)) for _ in range(2)]
     page = search(staff, "ふたご みらい", **wareki("western", 2001, 7, 7))
     assert page.status_code == 200
@@ -221,7 +216,7 @@ def test_an_individual_number_is_refused_in_the_search_and_never_recorded(
     page = search(staff, "１２３４ ５６７８ ９０１８")
     assert page.status_code == 400
     assert "個人番号（マイナンバー）は入力しないでください。" in page.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not AuditEvent.objects.filter(action="personal_data.viewed").exists()
         assert not AuditEvent.objects.filter(summary__contains=INDIVIDUAL_NUMBER).exists()
 
@@ -230,13 +225,13 @@ def test_an_individual_number_is_refused_in_the_search_and_never_recorded(
 
 
 def test_a_supervisor_may_search_too(city: Municipality, supervisor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
     assert search(supervisor, card.notice_number).status_code == 302
 
 
 def test_an_auditor_may_not_search_or_open_a_checklist(city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
     auditor = role_client(city, Role.AUDITOR, "counter-auditor")
     assert auditor.get(SEARCH_URL).status_code == 403
@@ -246,7 +241,7 @@ def test_an_auditor_may_not_search_or_open_a_checklist(city: Municipality) -> No
 
 
 def test_anonymous_visitors_go_to_the_login(city_client: Client, city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
     for response in (city_client.get(SEARCH_URL), city_client.get(checklist_url(card))):
         assert response.status_code == 302
@@ -254,7 +249,7 @@ def test_anonymous_visitors_go_to_the_login(city_client: Client, city: Municipal
 
 
 def test_another_city_finds_none_of_this_citys_cards(city: Municipality, other_city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = a_card(notice_number="Z9Z-999999", kana="ベツノ マチ", birth_date=date(1970, 1, 1))
         reservation = book([card])
     okegawa = role_client(other_city, Role.STAFF, "okegawa-counter")
@@ -265,10 +260,10 @@ def test_another_city_finds_none_of_this_citys_cards(city: Municipality, other_c
     ):
         assert response.status_code == 200
         assert card.name not in response.content.decode()
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         assert not Card.objects.filter(pk=card.pk).exists()
     assert okegawa.get(checklist_url(card)).status_code == 404
     assert okegawa.post(checklist_url(card), {"outcome": "issued"}).status_code == 404
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card.refresh_from_db()
         assert card.state == CardState.BOOKED

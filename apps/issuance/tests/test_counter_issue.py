@@ -94,7 +94,7 @@ def test_an_unexpected_error_in_the_booking_part_rolls_everything_back(
 def test_the_booking_failure_is_shown_on_the_checklist_and_the_card_stays_booked(
     city: Municipality, staff: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
         reservation = book([card])
         data = issue_data()
@@ -108,12 +108,12 @@ def test_the_booking_failure_is_shown_on_the_checklist_and_the_card_stays_booked
     html = response.content.decode()
     assert f"予約 {reservation.code} を更新できなかったため、交付を記録しませんでした" in html
     assert 'value="on"' in html or "checked" in html  # the input is kept
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         untouched(card, reservation)
 
 
 def test_a_double_submission_issues_once_and_says_already_issued(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
         book([card])
         data = issue_data()
@@ -123,7 +123,7 @@ def test_a_double_submission_issues_once_and_says_already_issued(city: Municipal
     html = again.content.decode()
     assert f"カード {card.notice_number} はすでに交付済です（" in html
     assert "担当 counter-staff" in html
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert CounterCheck.objects.filter(card=card).count() == 1
         assert CardEvent.objects.filter(card=card, kind="issued").count() == 1
     assert staff.get(checklist_url(card)).status_code == 409  # and the form is not offered again
@@ -139,7 +139,7 @@ def test_the_service_refuses_an_issued_card(counter_user: Any) -> None:
 
 
 def test_a_double_submitted_not_issued_is_recorded_once(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
         book([card])
     data = {"identity_kind": "one_a", "outcome": "not_issued", "not_issued_reason": "書類不足", "seen": "0"}
@@ -147,7 +147,7 @@ def test_a_double_submitted_not_issued_is_recorded_once(city: Municipality, staf
     again = staff.post(checklist_url(card), data)
     assert again.status_code == 409
     assert "この画面を開いた後に記録されています" in again.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert CounterCheck.objects.filter(card=card).count() == 1
     assert 'name="seen" value="1"' in again.content.decode()  # a deliberate second record is possible
 
@@ -185,7 +185,7 @@ def test_the_service_needs_the_issue_permission(in_city: Municipality) -> None:
 def test_a_family_booking_is_arrived_after_the_first_card_and_done_after_the_last(
     city: Municipality, staff: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         parent, teen = adult(name="家族 親"), adult(name="家族 子")
         reservation = book([parent, teen])
         data = issue_data()
@@ -198,25 +198,25 @@ def test_a_family_booking_is_arrived_after_the_first_card_and_done_after_the_las
     page = staff.get(first["Location"]).content.decode()
     assert f"予約 {reservation.code} には、確認がまだのカードがあと1枚あります。" in page
     assert f'href="{checklist_url(teen)}"' in page
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reservation.refresh_from_db()
         assert reservation.status == Reservation.Status.ARRIVED
     second = staff.post(checklist_url(teen), data)
     assert second["Location"] == "/staff/counter/"
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reservation.refresh_from_db()
         assert reservation.status == Reservation.Status.DONE
         assert set(Card.objects.filter(reservation=reservation).values_list("state", flat=True)) == {"issued"}
 
 
 def test_a_booking_found_by_its_persons_is_completed_too(city: Municipality, staff: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = adult()
         reservation = book([card], link=False)
         data = issue_data()
     url = f"{checklist_url(card)}?reservation={reservation.pk}"
     assert staff.post(url, {**data, "reservation": reservation.pk}).status_code == 302
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         reservation.refresh_from_db()
         assert reservation.status == Reservation.Status.DONE
         assert CounterCheck.objects.get(card=card).reservation_id == reservation.pk
@@ -256,9 +256,9 @@ def test_a_cancelled_booking_stays_cancelled_and_the_card_is_still_handed_over(c
 def test_the_other_city_cannot_issue_this_citys_card_through_the_service(
     city: Municipality, other_city: Municipality
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = a_card()
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         okegawa_staff = UserFactory(username="okegawa-issuer", role=Role.STAFF)
         with pytest.raises(CardError, match="カードが見つかりません"):
             counter_check_record(
@@ -267,7 +267,7 @@ def test_the_other_city_cannot_issue_this_citys_card_through_the_service(
                 actor=okegawa_staff,
                 now=timezone.now(),
             )
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card.refresh_from_db()
         assert card.state == CardState.NOTICE_MAILED
         assert not CounterCheck.objects.exists()

@@ -137,7 +137,7 @@ def _mailed_long_ago(name: str) -> None:
 def test_the_list_export_refuses_cp932_with_a_japanese_page_and_offers_utf8(
     city: Municipality, supervisor: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         _mailed_long_ago("𠮷田 花子")
         _mailed_long_ago("髙橋 一郎")
     refused = supervisor.get(UNCLAIMED_EXPORT, {"encoding": "cp932"})

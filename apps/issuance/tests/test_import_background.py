@@ -46,8 +46,8 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]
     return sent
 
 
-def _batch(batch_id: int) -> ImportBatch:
-    with schema_context("ageo"):
+def _batch(city: Municipality, batch_id: int) -> ImportBatch:
+    with schema_context(city.schema_name):
         return ImportBatch.objects.get(pk=batch_id)
 
 
@@ -56,6 +56,7 @@ def test_a_large_file_is_validated_and_applied_in_the_background_with_progress(
     queued: list[tuple[str, tuple[Any, ...]]],
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
+    city: Municipality,
 ) -> None:
     monkeypatch.setattr(services_import, "CHUNK", 50)
     reported: list[int] = []
@@ -83,21 +84,21 @@ def test_a_large_file_is_validated_and_applied_in_the_background_with_progress(
         "running": True,
     }
 
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert tasks_import.validate_import(batch_id) == "ready"
     assert supervisor.get(f"/staff/cards/import/{batch_id}/progress/").json()["running"] is False
-    assert (_batch(batch_id).rows_new, _batch(batch_id).rows_total) == (120, 120)
+    assert (_batch(city, batch_id).rows_new, _batch(city, batch_id).rows_total) == (120, 120)
 
     queued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         supervisor.post(f"/staff/cards/import/{batch_id}/confirm/")
-    supervisor_id = _batch(batch_id).confirmed_by_id
+    supervisor_id = _batch(city, batch_id).confirmed_by_id
     assert queued == [("apps.issuance.tasks_import.apply_import", (batch_id, supervisor_id))]
-    assert _batch(batch_id).status == ImportBatch.Status.APPLYING
+    assert _batch(city, batch_id).status == ImportBatch.Status.APPLYING
     assert "取り込んでいます" in supervisor.get(f"/staff/cards/import/{batch_id}/").content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not Card.objects.exists()  # nothing until the task runs
-        path = stored_path(_batch(batch_id))
+        path = stored_path(_batch(city, batch_id))
         with django_capture_on_commit_callbacks(execute=True):
             assert tasks_import.apply_import(batch_id, supervisor_id) == "done"
         assert Card.objects.count() == 120
@@ -111,28 +112,28 @@ def test_a_large_file_is_validated_and_applied_in_the_background_with_progress(
         False,
     )
     assert not path.exists()
-    assert _batch(batch_id).file_deleted_at is not None
+    assert _batch(city, batch_id).file_deleted_at is not None
 
     # The task delivered twice (acks late) does nothing the second time.
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert tasks_import.apply_import(batch_id, supervisor_id) == "done"
         assert Card.objects.count() == 120
 
 
 def test_a_failing_background_apply_writes_nothing_and_says_so(
-    supervisor: Client, queued: list[tuple[str, tuple[Any, ...]]]
+    supervisor: Client, queued: list[tuple[str, tuple[Any, ...]]], city: Municipality
 ) -> None:
     batch_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(60))))
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         tasks_import.validate_import(batch_id)
     supervisor.post(f"/staff/cards/import/{batch_id}/confirm/")
-    with schema_context("ageo"):
-        stored_path(_batch(batch_id)).write_bytes(
+    with schema_context(city.schema_name):
+        stored_path(_batch(city, batch_id)).write_bytes(
             csv_bytes(numbered_rows(60, start=1))
         )  # changed behind our back
         assert tasks_import.apply_import(batch_id, None) == "failed"
         assert not Card.objects.exists()
-    batch = _batch(batch_id)
+    batch = _batch(city, batch_id)
     assert batch.status == ImportBatch.Status.FAILED
     assert "取込ファイルが確認時と異なります" in batch.message
 
@@ -141,8 +142,8 @@ def test_upload_files_are_private_and_served_by_no_url(
     supervisor: Client, city: Municipality, public_client: Client
 ) -> None:
     batch_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(3))))
-    with schema_context("ageo"):
-        path = stored_path(_batch(batch_id))
+    with schema_context(city.schema_name):
+        path = stored_path(_batch(city, batch_id))
     assert path.exists()
     assert path.parent == Path(django_settings.DATA_DIR) / "private" / "ageo" / "imports"
     assert os.stat(path).st_mode & 0o077 == 0  # readable by the service's own user only
@@ -165,31 +166,34 @@ def test_upload_files_are_private_and_served_by_no_url(
 
 
 def test_the_file_is_deleted_when_the_import_is_done_or_discarded(
-    supervisor: Client, django_capture_on_commit_callbacks: Any
+    supervisor: Client, django_capture_on_commit_callbacks: Any, city: Municipality
 ) -> None:
     done_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(3))))
     discarded_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(3, start=10))))
-    with schema_context("ageo"):
-        done_path, discarded_path = stored_path(_batch(done_id)), stored_path(_batch(discarded_id))
+    with schema_context(city.schema_name):
+        done_path, discarded_path = (
+            stored_path(_batch(city, done_id)),
+            stored_path(_batch(city, discarded_id)),
+        )
     with django_capture_on_commit_callbacks(execute=True):
         supervisor.post(f"/staff/cards/import/{done_id}/confirm/")
         supervisor.post(f"/staff/cards/import/{discarded_id}/discard/")
     assert not done_path.exists()
     assert not discarded_path.exists()
-    assert _batch(done_id).file_deleted_at is not None
-    assert _batch(discarded_id).file_deleted_at is not None
+    assert _batch(city, done_id).file_deleted_at is not None
+    assert _batch(city, discarded_id).file_deleted_at is not None
     page = supervisor.get(f"/staff/cards/import/{done_id}/").content.decode()
     assert "に削除しました" in page
 
 
 def test_the_periodic_cleanup_deletes_files_older_than_the_citys_setting(
-    supervisor: Client, django_capture_on_commit_callbacks: Any
+    supervisor: Client, django_capture_on_commit_callbacks: Any, city: Municipality
 ) -> None:
     old_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(3))))
     recent_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(3, start=10))))
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         ImportBatch.objects.filter(pk=old_id).update(created_at=timezone.now() - timedelta(days=8))
-        old_path, recent_path = stored_path(_batch(old_id)), stored_path(_batch(recent_id))
+        old_path, recent_path = stored_path(_batch(city, old_id)), stored_path(_batch(city, recent_id))
         stray_old = private_dir() / ("0" * 32 + ".csv")
         stray_old.write_bytes(b"x")
         eight_days_ago = time.time() - 8 * 86400
@@ -199,14 +203,14 @@ def test_the_periodic_cleanup_deletes_files_older_than_the_citys_setting(
     assert not old_path.exists()
     assert not stray_old.exists()
     assert recent_path.exists()
-    old = _batch(old_id)
+    old = _batch(city, old_id)
     assert old.file_deleted_at is not None
     assert old.status == ImportBatch.Status.DISCARDED
     assert "ファイルの保管期限が過ぎた" in old.message
-    assert _batch(recent_id).status == ImportBatch.Status.READY
+    assert _batch(city, recent_id).status == ImportBatch.Status.READY
     # A discarded batch can no longer be confirmed.
     supervisor.post(f"/staff/cards/import/{old_id}/confirm/")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not Card.objects.exists()
 
 
@@ -230,5 +234,5 @@ def test_another_city_cannot_see_a_running_batchs_progress(
     batch_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(60))))
     other = role_client(other_city, Role.SUPERVISOR)
     assert other.get(f"/staff/cards/import/{batch_id}/progress/").status_code == 404
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         assert not User.objects.filter(username="ageo-supervisor").exists()

@@ -40,13 +40,13 @@ def supervisor(city: Municipality) -> Client:
     return role_client(city, Role.SUPERVISOR)
 
 
-def _batch(batch_id: int) -> ImportBatch:
-    with schema_context("ageo"):
+def _batch(city: Municipality, batch_id: int) -> ImportBatch:
+    with schema_context(city.schema_name):
         return ImportBatch.objects.get(pk=batch_id)
 
 
-def _cards() -> dict[str, Card]:
-    with schema_context("ageo"):
+def _cards(city: Municipality) -> dict[str, Card]:
+    with schema_context(city.schema_name):
         return {card.notice_number: card for card in Card.objects.all()}
 
 
@@ -69,21 +69,21 @@ def _confirm(client: Client, batch_id: int) -> Any:
     ],
 )
 def test_a_file_in_each_encoding_is_previewed_then_imported(
-    supervisor: Client, content: bytes, encoding_shown: str
+    supervisor: Client, content: bytes, encoding_shown: str, city: Municipality
 ) -> None:
     batch_id = batch_id_of(upload(supervisor, content))
     page = supervisor.get(f"/staff/cards/import/{batch_id}/").content.decode()
     assert encoding_shown in page
     assert "まだ取り込んでいません" in page
-    assert _cards() == {}  # the preview writes nothing to the card list
+    assert _cards(city) == {}  # the preview writes nothing to the card list
 
     done = _confirm(supervisor, batch_id).content.decode()
     assert "取り込みました（新規 1件、変更 0件、変更なし 0件）" in done
-    card = _cards()["A1B-123456"]
+    card = _cards(city)["A1B-123456"]
     assert (card.name, card.address) == ("髙﨑 一郎", "上尾市原市① ㈱上尾ビル")
     assert card.state == CardState.DELIVERED
     assert card.kana_key == kana_key("アゲオ タロウ")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         event = CardEvent.objects.get(card=card)
         assert (event.kind, event.to_state, event.data) == (
             EventKind.IMPORTED,
@@ -94,22 +94,24 @@ def test_a_file_in_each_encoding_is_previewed_then_imported(
         assert event.by.username == "ageo-supervisor"
 
 
-def test_the_shipped_samples_import_as_they_are(supervisor: Client) -> None:
+def test_the_shipped_samples_import_as_they_are(supervisor: Client, city: Municipality) -> None:
     first = batch_id_of(upload(supervisor, (SAMPLES / "cards-ageo-sample.csv").read_bytes()))
-    assert _batch(first).status == ImportBatch.Status.READY, _batch(first).errors
+    assert _batch(city, first).status == ImportBatch.Status.READY, _batch(city, first).errors
     _confirm(supervisor, first)
-    cards = _cards()
+    cards = _cards(city)
     assert len(cards) == 30
     assert sum(card.express for card in cards.values()) == 2
     assert any("髙" in card.name for card in cards.values())
 
     # The cp932 copy holds the same cards: nothing new, nothing changed.
     second = batch_id_of(upload(supervisor, (SAMPLES / "cards-ageo-sample-cp932.csv").read_bytes()))
-    batch = _batch(second)
+    batch = _batch(city, second)
     assert (batch.encoding, batch.rows_new, batch.rows_changed, batch.rows_unchanged) == ("cp932", 0, 0, 30)
 
 
-def test_every_bad_row_is_listed_with_its_line_and_nothing_is_written(supervisor: Client) -> None:
+def test_every_bad_row_is_listed_with_its_line_and_nothing_is_written(
+    supervisor: Client, city: Municipality
+) -> None:
     rows = [
         card_row("A1B-000001"),
         card_row("A1B-000002", name=""),
@@ -121,7 +123,7 @@ def test_every_bad_row_is_listed_with_its_line_and_nothing_is_written(supervisor
     ]
     response = upload(supervisor, csv_bytes(rows))
     batch_id = batch_id_of(response)
-    batch = _batch(batch_id)
+    batch = _batch(city, batch_id)
     assert batch.status == ImportBatch.Status.INVALID
     assert (batch.rows_total, batch.rows_error) == (7, 5)
     page = supervisor.get(f"/staff/cards/import/{batch_id}/").content.decode()
@@ -137,53 +139,59 @@ def test_every_bad_row_is_listed_with_its_line_and_nothing_is_written(supervisor
     # The confirm button is not offered, and a confirm posted anyway writes nothing.
     assert "/confirm/" not in page
     assert "すでに確定または取りやめ" in _confirm(supervisor, batch_id).content.decode()
-    assert _cards() == {}
+    assert _cards(city) == {}
 
 
-def test_a_row_without_a_notice_number_is_an_error_never_a_made_up_number(supervisor: Client) -> None:
-    batch = _batch(batch_id_of(upload(supervisor, csv_bytes([card_row(""), card_row("A1B-000009")]))))
+def test_a_row_without_a_notice_number_is_an_error_never_a_made_up_number(
+    supervisor: Client, city: Municipality
+) -> None:
+    batch = _batch(city, batch_id_of(upload(supervisor, csv_bytes([card_row(""), card_row("A1B-000009")]))))
     assert batch.status == ImportBatch.Status.INVALID
     assert batch.errors == [
         {"line": 2, "column": "交付通知書番号", "code": "required", "params": {"column": "交付通知書番号"}}
     ]
-    assert _cards() == {}
+    assert _cards(city) == {}
 
 
-def test_an_individual_number_in_any_cell_refuses_the_file(supervisor: Client) -> None:
+def test_an_individual_number_in_any_cell_refuses_the_file(supervisor: Client, city: Municipality) -> None:
     headers = [*HEADERS, "備考"]
     rows = [[*card_row("A1B-000001"), ""], [*card_row("A1B-000002"), f"番号 {MY_NUMBER}"]]
     batch_id = batch_id_of(upload(supervisor, csv_bytes(rows, headers=headers)))
-    batch = _batch(batch_id)
+    batch = _batch(city, batch_id)
     assert batch.status == ImportBatch.Status.INVALID
     assert batch.errors == [{"line": 3, "column": "備考", "code": "individual_number", "params": {}}]
     page = supervisor.get(f"/staff/cards/import/{batch_id}/").content.decode()
     assert "個人番号（マイナンバー）と思われる12桁の番号があります。" in page
     assert MY_NUMBER not in page
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert MY_NUMBER not in str(list(ImportBatch.objects.values()))
         assert not AuditEvent.objects.filter(summary__contains=MY_NUMBER).exists()
-    assert _cards() == {}
+    assert _cards(city) == {}
 
 
-def test_reimporting_the_same_file_changes_and_creates_nothing(supervisor: Client) -> None:
+def test_reimporting_the_same_file_changes_and_creates_nothing(
+    supervisor: Client, city: Municipality
+) -> None:
     content = csv_bytes(numbered_rows(5))
     _confirm(supervisor, batch_id_of(upload(supervisor, content)))
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         events_before = CardEvent.objects.count()
         updated_before = {c.pk: c.updated_at for c in Card.objects.all()}
 
     again = batch_id_of(upload(supervisor, content))
-    batch = _batch(again)
+    batch = _batch(city, again)
     assert (batch.rows_new, batch.rows_changed, batch.rows_unchanged, batch.rows_error) == (0, 0, 5, 0)
     _confirm(supervisor, again)
-    assert _batch(again).status == ImportBatch.Status.DONE
-    with schema_context("ageo"):
+    assert _batch(city, again).status == ImportBatch.Status.DONE
+    with schema_context(city.schema_name):
         assert CardEvent.objects.count() == events_before
         assert {c.pk: c.updated_at for c in Card.objects.all()} == updated_before
         assert Card.objects.count() == 5
 
 
-def test_a_change_is_previewed_then_applied_as_an_event(supervisor: Client, in_city: Municipality) -> None:
+def test_a_change_is_previewed_then_applied_as_an_event(
+    supervisor: Client, in_city: Municipality, city: Municipality
+) -> None:
     card = cast(
         Card,
         CardFactory(
@@ -201,7 +209,7 @@ def test_a_change_is_previewed_then_applied_as_an_event(supervisor: Client, in_c
     )
     content = csv_bytes([card_row(name="上尾 次郎", kana="あげお じろう"), card_row("A1B-000002")])
     batch_id = batch_id_of(upload(supervisor, content))
-    batch = _batch(batch_id)
+    batch = _batch(city, batch_id)
     assert (batch.rows_new, batch.rows_changed, batch.rows_unchanged) == (1, 1, 0)
     page = supervisor.get(f"/staff/cards/import/{batch_id}/").content.decode()
     assert "A1B-123456" in page
@@ -220,31 +228,31 @@ def test_a_change_is_previewed_then_applied_as_an_event(supervisor: Client, in_c
     assert (event.from_state, event.to_state) == ("notice_mailed", "notice_mailed")
 
 
-def test_a_second_confirm_does_nothing(supervisor: Client) -> None:
+def test_a_second_confirm_does_nothing(supervisor: Client, city: Municipality) -> None:
     batch_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(3))))
     first = _confirm(supervisor, batch_id).content.decode()
     second = _confirm(supervisor, batch_id).content.decode()
     assert "取り込みました" in first
     assert "この取込はすでに確定または取りやめになっています。" in second
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Card.objects.count() == 3
         assert CardEvent.objects.filter(kind=EventKind.IMPORTED).count() == 3
         assert AuditEvent.objects.filter(action="import.applied").count() == 1
 
 
-def test_upload_confirm_and_discard_are_audited(supervisor: Client) -> None:
+def test_upload_confirm_and_discard_are_audited(supervisor: Client, city: Municipality) -> None:
     applied = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(2))))
     _confirm(supervisor, applied)
     discarded = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(2, start=10))))
     supervisor.post(f"/staff/cards/import/{discarded}/discard/")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         actions = list(AuditEvent.objects.order_by("sequence").values_list("action", "target"))
     assert ("import.uploaded", f"ImportBatch:{applied}") in actions
     assert ("import.confirmed", f"ImportBatch:{applied}") in actions
     assert ("import.applied", f"ImportBatch:{applied}") in actions
     assert ("import.discarded", f"ImportBatch:{discarded}") in actions
-    assert _batch(discarded).status == ImportBatch.Status.DISCARDED
-    assert set(_cards()) == {"B2C-000000", "B2C-000001"}
+    assert _batch(city, discarded).status == ImportBatch.Status.DISCARDED
+    assert set(_cards(city)) == {"B2C-000000", "B2C-000001"}
 
 
 @pytest.mark.parametrize(
@@ -264,26 +272,26 @@ def test_upload_confirm_and_discard_are_audited(supervisor: Client) -> None:
     ],
 )
 def test_a_bad_file_gets_a_japanese_400_and_keeps_nothing(
-    supervisor: Client, tmp_path: Path, name: str, content: bytes, message: str
+    supervisor: Client, tmp_path: Path, name: str, content: bytes, message: str, city: Municipality
 ) -> None:
     response = upload(supervisor, content, name=name)
     assert response.status_code == 400
     assert message in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not ImportBatch.objects.exists()
     assert not private_dir("ageo").exists() or not any(private_dir("ageo").iterdir())
 
 
-def test_a_file_over_the_size_limit_is_refused(supervisor: Client, settings: Any) -> None:
+def test_a_file_over_the_size_limit_is_refused(supervisor: Client, settings: Any, city: Municipality) -> None:
     settings.ISSUANCE_IMPORT_MAX_BYTES = 1024
     response = upload(supervisor, csv_bytes(numbered_rows(50)))
     assert response.status_code == 400
     assert "ファイルが大きすぎます" in response.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not ImportBatch.objects.exists()
 
 
-def test_a_saved_column_mapping_reads_the_citys_own_headers(supervisor: Client) -> None:
+def test_a_saved_column_mapping_reads_the_citys_own_headers(supervisor: Client, city: Municipality) -> None:
     own = ["通知書番号", "氏名漢字", "氏名カナ", "生年月日", "住所", "受領日"]
     saved = supervisor.post(
         "/staff/cards/import/mappings/add/",
@@ -302,7 +310,7 @@ def test_a_saved_column_mapping_reads_the_citys_own_headers(supervisor: Client) 
         },
     )
     assert saved.status_code == 302
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         mapping = ColumnMapping.objects.get(name="住基システム")
     content = csv_bytes(
         [["a1b123456", "上尾 太郎", "アゲオ タロウ", "S55.4.1", "上尾市本町", "R8.11.16"]], headers=own
@@ -312,7 +320,7 @@ def test_a_saved_column_mapping_reads_the_citys_own_headers(supervisor: Client) 
     assert "「交付通知書番号」" in refused.content.decode()
     batch_id = batch_id_of(upload(supervisor, content, mapping=str(mapping.pk)))
     _confirm(supervisor, batch_id)
-    card = _cards()["A1B-123456"]
+    card = _cards(city)["A1B-123456"]
     assert (str(card.birth_date), str(card.delivery_date), card.delivery_batch) == (
         "1980-04-01",
         "2026-11-16",
@@ -354,7 +362,7 @@ def test_counter_staff_get_403_and_anonymous_users_the_login(city: Municipality,
         assert anonymous.status_code == 302, path
         assert anonymous["Location"].startswith("/accounts/login/"), path
     assert upload(staff, csv_bytes([card_row()])).status_code == 403
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not ImportBatch.objects.exists()
 
 
@@ -367,7 +375,7 @@ def test_another_city_sees_no_batch_and_no_card(supervisor: Client, other_city: 
     assert other.post(f"/staff/cards/import/{batch_id}/confirm/").status_code == 404
     assert "B2C-000000" not in other.get("/staff/cards/import/").content.decode()
     assert "cards.csv" not in other.get("/staff/cards/import/").content.decode()
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         assert not Card.objects.exists()
         assert not ImportBatch.objects.exists()
 

@@ -9,12 +9,13 @@ from django_tenants.utils import schema_context
 
 from apps.issuance.models import ImportBatch
 from tenants.models import Municipality
+from tests.factories import ImportBatchFactory
 
 migration = importlib.import_module("apps.issuance.migrations.0003_mask_file_names")
 
 
 def _batch(name: str) -> ImportBatch:
-    return ImportBatch.objects.create(file_name=name, sha256="0" * 64)
+    return ImportBatchFactory.create(file_name=name, sha256="0" * 64)
 
 
 def test_old_batch_names_with_a_number_are_masked_and_others_kept(

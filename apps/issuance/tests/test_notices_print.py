@@ -22,7 +22,7 @@ from apps.issuance.services_notices import Selection, notices_print
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import CardFactory, UserFactory, role_client, supervisor_user
+from tests.factories import CardFactory, NoticePrintFactory, UserFactory, role_client, supervisor_user
 
 INDEX = "/staff/cards/notices/"
 LOG = "/staff/cards/notices/log/"
@@ -34,9 +34,9 @@ def card_pdf_url(card: Card, query: str = "") -> str:
     return f"/staff/cards/notices/card/{card.pk}.pdf{query}"
 
 
-def make_card(**kwargs: Any) -> Card:
-    with schema_context("ageo"):
-        return CardFactory(**kwargs)  # type: ignore[no-any-return]
+def make_card(city: Municipality, **kwargs: Any) -> Card:
+    with schema_context(city.schema_name):
+        return CardFactory.create(**kwargs)
 
 
 def pdf_pages(content: bytes) -> list[str]:
@@ -54,8 +54,8 @@ def form(**overrides: str) -> dict[str, str]:
     }
 
 
-def in_ageo(query: Any) -> Any:
-    with schema_context("ageo"):
+def in_schema(city: Municipality, query: Any) -> Any:
+    with schema_context(city.schema_name):
         return query()
 
 
@@ -72,10 +72,12 @@ def as_city(city: Municipality) -> Iterator[Municipality]:
     connection.set_schema_to_public()
 
 
-def test_a_batch_downloads_as_one_pdf_in_postal_code_order_and_is_logged(supervisor: Client) -> None:
-    far = make_card(postal_code="363-0001", address="埼玉県桶川市", state=CardState.SET_UP)
-    near = make_card(postal_code="362-0001", address="埼玉県上尾市", state=CardState.SET_UP)
-    make_card(delivery_batch="2026-10-01")  # another batch: not printed
+def test_a_batch_downloads_as_one_pdf_in_postal_code_order_and_is_logged(
+    supervisor: Client, city: Municipality
+) -> None:
+    far = make_card(city, postal_code="363-0001", address="埼玉県桶川市", state=CardState.SET_UP)
+    near = make_card(city, postal_code="362-0001", address="埼玉県上尾市", state=CardState.SET_UP)
+    make_card(city, delivery_batch="2026-10-01")  # another batch: not printed
 
     response = supervisor.post(INDEX, form())
 
@@ -97,35 +99,39 @@ def test_a_batch_downloads_as_one_pdf_in_postal_code_order_and_is_logged(supervi
     assert f"ageo.localhost/n/{near.notice_number.replace('-', '')}" in texts[0]
     assert "交付通知書、本人確認書類" in texts[0]  # the pickup purpose's things to bring
 
-    log = in_ageo(lambda: NoticePrint.objects.get())
+    log = in_schema(city, lambda: NoticePrint.objects.get())
     assert (log.variant, log.kind, log.delivery_batch, log.card_count) == ("letter", "notice", BATCH, 2)
-    assert in_ageo(lambda: set(log.cards.values_list("pk", flat=True))) == {near.pk, far.pk}
-    events = in_ageo(lambda: list(CardEvent.objects.filter(kind=EventKind.PRINTED).select_related("by")))
+    assert in_schema(city, lambda: set(log.cards.values_list("pk", flat=True))) == {near.pk, far.pk}
+    events = in_schema(
+        city, lambda: list(CardEvent.objects.filter(kind=EventKind.PRINTED).select_related("by"))
+    )
     assert {e.card_id for e in events} == {near.pk, far.pk}
     assert all(e.by.username == "notice-boss" for e in events)
     assert all(e.data["print_id"] == log.pk for e in events)
-    assert in_ageo(lambda: Card.objects.get(pk=near.pk).state) == CardState.SET_UP  # printing is not mailing
-    audit = in_ageo(lambda: AuditEvent.objects.filter(action="card.notices_printed").get())
+    assert (
+        in_schema(city, lambda: Card.objects.get(pk=near.pk).state) == CardState.SET_UP
+    )  # printing is not mailing
+    audit = in_schema(city, lambda: AuditEvent.objects.filter(action="card.notices_printed").get())
     assert audit.after["count"] == 2
 
 
-def test_mark_as_mailed_moves_the_set_up_cards_only(supervisor: Client) -> None:
-    ready = make_card(state=CardState.SET_UP)
-    waiting = make_card(state=CardState.NOTICE_MAILED)  # a reprint: stays as it is
+def test_mark_as_mailed_moves_the_set_up_cards_only(supervisor: Client, city: Municipality) -> None:
+    ready = make_card(city, state=CardState.SET_UP)
+    waiting = make_card(city, state=CardState.NOTICE_MAILED)  # a reprint: stays as it is
 
     response = supervisor.post(INDEX, form(mark_mailed="on"))
 
     assert response.status_code == 200
-    assert in_ageo(lambda: Card.objects.get(pk=ready.pk).state) == CardState.NOTICE_MAILED
-    assert in_ageo(lambda: Card.objects.get(pk=waiting.pk).state) == CardState.NOTICE_MAILED
-    mailed = in_ageo(lambda: list(CardEvent.objects.filter(kind=EventKind.NOTICE_MAILED)))
+    assert in_schema(city, lambda: Card.objects.get(pk=ready.pk).state) == CardState.NOTICE_MAILED
+    assert in_schema(city, lambda: Card.objects.get(pk=waiting.pk).state) == CardState.NOTICE_MAILED
+    mailed = in_schema(city, lambda: list(CardEvent.objects.filter(kind=EventKind.NOTICE_MAILED)))
     assert [e.card_id for e in mailed] == [ready.pk]
 
 
-def test_the_preview_counts_before_anything_is_printed(supervisor: Client) -> None:
-    make_card(state=CardState.SET_UP)
-    make_card(state=CardState.SET_UP)
-    make_card(state=CardState.NOTICE_MAILED)
+def test_the_preview_counts_before_anything_is_printed(supervisor: Client, city: Municipality) -> None:
+    make_card(city, state=CardState.SET_UP)
+    make_card(city, state=CardState.SET_UP)
+    make_card(city, state=CardState.NOTICE_MAILED)
 
     response = supervisor.post(INDEX, form(action="preview", mark_mailed="on"))
 
@@ -133,14 +139,16 @@ def test_the_preview_counts_before_anything_is_printed(supervisor: Client) -> No
     assert response.status_code == 200
     assert "印刷する通知書: 3枚" in body
     assert "「通知書発送済」にするカード: 2件" in body
-    assert in_ageo(lambda: NoticePrint.objects.count()) == 0
-    assert in_ageo(lambda: CardEvent.objects.count()) == 0
+    assert in_schema(city, lambda: NoticePrint.objects.count()) == 0
+    assert in_schema(city, lambda: CardEvent.objects.count()) == 0
 
 
-def test_final_and_cancelled_cards_refuse_the_whole_print_and_are_listed(supervisor: Client) -> None:
-    make_card(state=CardState.SET_UP)
-    issued = make_card(state=CardState.ISSUED)
-    cancelled = make_card(state=CardState.CANCELLED)
+def test_final_and_cancelled_cards_refuse_the_whole_print_and_are_listed(
+    supervisor: Client, city: Municipality
+) -> None:
+    make_card(city, state=CardState.SET_UP)
+    issued = make_card(city, state=CardState.ISSUED)
+    cancelled = make_card(city, state=CardState.CANCELLED)
 
     response = supervisor.post(INDEX, form())
 
@@ -151,17 +159,17 @@ def test_final_and_cancelled_cards_refuse_the_whole_print_and_are_listed(supervi
     assert cancelled.notice_number in body
     assert "交付済" in body
     assert 'value="2026-11-01" selected' in body  # the choice is kept
-    assert in_ageo(lambda: NoticePrint.objects.count()) == 0
-    assert in_ageo(lambda: CardEvent.objects.count()) == 0
+    assert in_schema(city, lambda: NoticePrint.objects.count()) == 0
+    assert in_schema(city, lambda: CardEvent.objects.count()) == 0
 
     preview = supervisor.post(INDEX, form(action="preview")).content.decode()
     assert issued.notice_number in preview
     assert "印刷できないカードが 2件あります" in preview
 
 
-def test_choosing_by_state_prints_only_that_state(supervisor: Client) -> None:
-    make_card(state=CardState.ISSUED)
-    ready = make_card(state=CardState.SET_UP, delivery_batch="2026-10-01")
+def test_choosing_by_state_prints_only_that_state(supervisor: Client, city: Municipality) -> None:
+    make_card(city, state=CardState.ISSUED)
+    ready = make_card(city, state=CardState.SET_UP, delivery_batch="2026-10-01")
 
     response = supervisor.post(INDEX, form(batch="", state="set_up"))
 
@@ -183,8 +191,10 @@ def test_nothing_chosen_or_nothing_found_is_a_clear_refusal(supervisor: Client) 
     assert response.status_code == 400
 
 
-def test_a_reminder_prints_a_reminder_heading_and_records_the_reminder(supervisor: Client) -> None:
-    waiting = make_card(state=CardState.NOTICE_MAILED)
+def test_a_reminder_prints_a_reminder_heading_and_records_the_reminder(
+    supervisor: Client, city: Municipality
+) -> None:
+    waiting = make_card(city, state=CardState.NOTICE_MAILED)
 
     response = supervisor.post(INDEX, form(kind="reminder", variant="postcard", mark_mailed="on"))
 
@@ -192,18 +202,20 @@ def test_a_reminder_prints_a_reminder_heading_and_records_the_reminder(superviso
     assert unquote(response["Content-Disposition"].split("''", 1)[1]).startswith("再通知_2026-11-01_はがき_")
     (text,) = pdf_pages(response.content)
     assert "（再通知）" in text
-    kinds = in_ageo(
-        lambda: sorted(CardEvent.objects.filter(card_id=waiting.pk).values_list("kind", flat=True))
+    kinds = in_schema(
+        city, lambda: sorted(CardEvent.objects.filter(card_id=waiting.pk).values_list("kind", flat=True))
     )
     assert kinds == [EventKind.PRINTED, EventKind.REMINDER]
-    card = in_ageo(lambda: Card.objects.get(pk=waiting.pk))
+    card = in_schema(city, lambda: Card.objects.get(pk=waiting.pk))
     assert card.state == CardState.NOTICE_MAILED
     assert card.notice_mailed_at is not None
-    assert in_ageo(lambda: NoticePrint.objects.get().kind) == "reminder"
+    assert in_schema(city, lambda: NoticePrint.objects.get().kind) == "reminder"
 
 
-def test_a_reminder_is_refused_for_a_card_whose_notice_was_never_mailed(supervisor: Client) -> None:
-    ready = make_card(state=CardState.SET_UP)
+def test_a_reminder_is_refused_for_a_card_whose_notice_was_never_mailed(
+    supervisor: Client, city: Municipality
+) -> None:
+    ready = make_card(city, state=CardState.SET_UP)
 
     response = supervisor.post(INDEX, form(kind="reminder"))
 
@@ -212,8 +224,8 @@ def test_a_reminder_is_refused_for_a_card_whose_notice_was_never_mailed(supervis
     assert "再通知は「通知書発送済」のカードにだけ印刷できます" in response.content.decode()
 
 
-def test_one_cards_pdf_in_each_variant(supervisor: Client) -> None:
-    card = make_card(state=CardState.SET_UP)
+def test_one_cards_pdf_in_each_variant(supervisor: Client, city: Municipality) -> None:
+    card = make_card(city, state=CardState.SET_UP)
 
     letter = supervisor.get(card_pdf_url(card))
     postcard = supervisor.get(card_pdf_url(card, "?variant=postcard&kind=notice"))
@@ -228,13 +240,17 @@ def test_one_cards_pdf_in_each_variant(supervisor: Client) -> None:
     assert unquote(letter["Content-Disposition"].split("''", 1)[1]).startswith(
         f"交付通知書_{card.notice_number}_A4_"
     )
-    logs = in_ageo(lambda: list(NoticePrint.objects.values_list("variant", "card_count", "delivery_batch")))
+    logs = in_schema(
+        city, lambda: list(NoticePrint.objects.values_list("variant", "card_count", "delivery_batch"))
+    )
     assert sorted(logs) == [("letter", 1, ""), ("postcard", 1, "")]
 
 
-def test_one_cards_pdf_is_refused_for_a_final_card_and_a_bad_query(supervisor: Client) -> None:
-    issued = make_card(state=CardState.ISSUED)
-    card = make_card()
+def test_one_cards_pdf_is_refused_for_a_final_card_and_a_bad_query(
+    supervisor: Client, city: Municipality
+) -> None:
+    issued = make_card(city, state=CardState.ISSUED)
+    card = make_card(city)
 
     refused = supervisor.get(card_pdf_url(issued))
     assert refused.status_code == 409
@@ -242,11 +258,13 @@ def test_one_cards_pdf_is_refused_for_a_final_card_and_a_bad_query(supervisor: C
     assert "「交付済」のカードには通知書を印刷できません。" in refused.content.decode()
     assert supervisor.get(card_pdf_url(card, "?variant=a3")).status_code == 400
     assert supervisor.get("/staff/cards/notices/card/999999.pdf").status_code == 404
-    assert in_ageo(lambda: NoticePrint.objects.count()) == 0
+    assert in_schema(city, lambda: NoticePrint.objects.count()) == 0
 
 
-def test_the_print_log_shows_who_when_how_many_which_batch_and_paper(supervisor: Client) -> None:
-    make_card(state=CardState.SET_UP)
+def test_the_print_log_shows_who_when_how_many_which_batch_and_paper(
+    supervisor: Client, city: Municipality
+) -> None:
+    make_card(city, state=CardState.SET_UP)
     supervisor.post(INDEX, form(variant="postcard"))
 
     body = supervisor.get(LOG).content.decode()
@@ -264,22 +282,22 @@ def test_the_print_log_query_count_does_not_grow_with_rows(supervisor: Client, c
             assert supervisor.get(LOG).status_code == 200
         return len(captured)
 
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         boss = supervisor_user(username="log-writer")
-        NoticePrint.objects.create(variant="letter", kind="notice", card_count=1, by=boss)
+        NoticePrintFactory.create(variant="letter", kind="notice", card_count=1, by=boss)
     queries()  # the first request of a session fills caches
     few = queries()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         for n in range(10):
             writer = supervisor_user(username=f"log-writer{n}")
-            NoticePrint.objects.create(variant="postcard", kind="reminder", card_count=n + 1, by=writer)
+            NoticePrintFactory.create(variant="postcard", kind="reminder", card_count=n + 1, by=writer)
     assert queries() == few
 
 
 def test_counter_staff_may_not_print_and_anonymous_goes_to_login(
     city: Municipality, city_client: Client
 ) -> None:
-    card = make_card(state=CardState.SET_UP)
+    card = make_card(city, state=CardState.SET_UP)
     staff = role_client(city, Role.STAFF)
     for url in (INDEX, LOG, card_pdf_url(card)):
         assert staff.get(url).status_code == 403
@@ -287,7 +305,7 @@ def test_counter_staff_may_not_print_and_anonymous_goes_to_login(
         assert anonymous.status_code == 302
         assert "/accounts/login/" in anonymous["Location"]
     assert staff.post(INDEX, form()).status_code == 403
-    assert in_ageo(lambda: NoticePrint.objects.count()) == 0
+    assert in_schema(city, lambda: NoticePrint.objects.count()) == 0
 
 
 def test_the_service_checks_the_permission_too(as_city: Municipality) -> None:
@@ -306,9 +324,9 @@ def test_the_service_checks_the_permission_too(as_city: Municipality) -> None:
 
 
 def test_another_city_gets_404_for_this_citys_card_and_sees_no_prints(
-    supervisor: Client, other_city: Municipality
+    supervisor: Client, other_city: Municipality, city: Municipality
 ) -> None:
-    card = make_card(state=CardState.SET_UP)
+    card = make_card(city, state=CardState.SET_UP)
     supervisor.post(INDEX, form())
     other = role_client(other_city, Role.SUPERVISOR, username="okegawa-notices")
 
@@ -336,28 +354,30 @@ def test_every_final_or_cancelled_state_is_refused(as_city: Municipality, state:
     assert CardEvent.objects.count() == 0
 
 
-def test_an_individual_number_in_the_form_is_refused_and_nothing_printed(supervisor: Client) -> None:
-    make_card(state=CardState.SET_UP)
+def test_an_individual_number_in_the_form_is_refused_and_nothing_printed(
+    supervisor: Client, city: Municipality
+) -> None:
+    make_card(city, state=CardState.SET_UP)
     response = supervisor.post(INDEX, form(batch="1234 5678 9018"))
     assert response.status_code == 400
     assert "個人番号（マイナンバー）は入力しないでください。" in response.content.decode()
-    assert in_ageo(lambda: NoticePrint.objects.count()) == 0
+    assert in_schema(city, lambda: NoticePrint.objects.count()) == 0
 
 
 def test_a_large_selection_is_printed_in_parts_in_postal_code_order(
-    supervisor: Client, monkeypatch: pytest.MonkeyPatch
+    supervisor: Client, monkeypatch: pytest.MonkeyPatch, city: Municipality
 ) -> None:
     from apps.issuance import services_notices
 
     monkeypatch.setattr(services_notices, "PART_SIZE", 2)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         for number, postal in (
             ("P1P-000001", "3620003"),
             ("P1P-000002", "3620001"),
             ("P1P-000003", "3620002"),
         ):
             make_card(
-                notice_number=number, postal_code=postal, delivery_batch="PARTS", state=CardState.SET_UP
+                city, notice_number=number, postal_code=postal, delivery_batch="PARTS", state=CardState.SET_UP
             )
     whole = supervisor.post(INDEX, form(batch="PARTS"))
     assert whole.status_code == 400

@@ -18,13 +18,20 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar import TOKYO
-from apps.booking.models import CounterGroup, Reservation, Slot
-from apps.booking.tests.test_staff_day import book, make_slot
+from apps.booking.models import Reservation, Slot
+from apps.booking.tests.test_staff_day import book
 from apps.issuance import selectors_reports as sel
-from apps.issuance.models import Card, CardEvent, CardState, EventKind
+from apps.issuance.models import Card, CardState, EventKind
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import CardFactory, role_client
+from tests.factories import (
+    CardEventFactory,
+    CardFactory,
+    CounterGroupFactory,
+    ReservationFactory,
+    SlotFactory,
+    role_client,
+)
 
 REPORT = "/staff/reports/"
 MONTHLY = "/staff/reports/monthly/"
@@ -40,7 +47,7 @@ def history(card: Card, *steps: tuple[str, datetime, str]) -> Card:
     """Events (kind, when, state after) in order; the card ends in the last state."""
     state = ""
     for kind, when, to in steps:
-        CardEvent.objects.create(card=card, kind=kind, from_state=state, to_state=to, at=when)
+        CardEventFactory.create(card=card, kind=kind, from_state=state, to_state=to, at=when)
         state = to
     Card.objects.filter(pk=card.pk).update(state=state or card.state)
     return card
@@ -127,7 +134,7 @@ def auditor(city: Municipality) -> Client:
 
 
 def test_monthly_summary_of_a_two_month_history(city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         two_months()
         rows = summary_rows(sel.monthly_summary(month=OCT))
         # November's events never change September's or October's month-end counts.
@@ -148,7 +155,7 @@ def test_monthly_summary_of_a_two_month_history(city: Municipality) -> None:
 
 
 def test_the_monthly_page_csv_and_pdf_show_the_same_figures(city: Municipality, auditor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         two_months()
     page = auditor.get(MONTHLY, {"month": "2026-10"})
     assert page.status_code == 200
@@ -187,15 +194,12 @@ def pdf_text(data: bytes) -> str:
 
 def test_counts_by_state_by_application_kind_and_by_counter(city: Municipality, auditor: Client) -> None:
     day = date(2026, 8, 10)
-    with schema_context("ageo"):
-        main = make_slot(day, time(9, 0))
-        reservation = book(main)
-        branch = CounterGroup.objects.create(name="大石支所", seats=1)
-        start = at(day, 14)
-        branch_slot = Slot.objects.create(
-            counter_group=branch, start=start, end=start + timedelta(minutes=30), seats=1
-        )
-        branch_booking = Reservation.objects.create(
+    with schema_context(city.schema_name):
+        main = SlotFactory.create(day=day, at=time(9, 0))
+        reservation = book(city, main)
+        branch = CounterGroupFactory.create(name="大石支所", seats=1)
+        branch_slot = SlotFactory.create(counter_group=branch, start=at(day, 14), seats=1)
+        branch_booking = ReservationFactory.create(
             code="BR0001",
             slot=branch_slot,
             purpose=reservation.purpose,
@@ -258,7 +262,7 @@ def chart_bars(page: str) -> list[tuple[int, str]]:
 def test_the_issued_per_day_chart_has_a_bar_per_day_with_its_count(
     city: Municipality, auditor: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         two_months()
     page = auditor.get(REPORT, {"unit": "day", "month": "2026-10"}).content.decode()
     bars = chart_bars(page)
@@ -277,14 +281,14 @@ def test_the_issued_per_day_chart_has_a_bar_per_day_with_its_count(
 
 def test_slot_use_and_no_show_rate_from_the_booking_side(city: Municipality, auditor: Client) -> None:
     first, second = date(2026, 10, 10), date(2026, 10, 12)
-    with schema_context("ageo"):
-        slot = make_slot(first, time(9, 0), seats=4)
-        done_family, missed = book(slot, persons=2), book(slot, name="欠席")
-        done = book(make_slot(first, time(9, 30)), name="来庁")
-        blocked = make_slot(first, time(10, 0))
+    with schema_context(city.schema_name):
+        slot = SlotFactory.create(day=first, at=time(9, 0), seats=4)
+        done_family, missed = book(city, slot, persons=2), book(city, slot, name="欠席")
+        done = book(city, SlotFactory.create(day=first, at=time(9, 30)), name="来庁")
+        blocked = SlotFactory.create(day=first, at=time(10, 0))
         Slot.objects.filter(pk=blocked.pk).update(blocked=True)
-        later = make_slot(second, time(9, 0))
-        missed_too, waiting = book(later, name="欠席2"), book(later, name="未来庁")
+        later = SlotFactory.create(day=second, at=time(9, 0))
+        missed_too, waiting = book(city, later, name="欠席2"), book(city, later, name="未来庁")
         Reservation.objects.filter(pk__in=[done_family.pk, done.pk]).update(status=Reservation.Status.DONE)
         Reservation.objects.filter(pk__in=[missed.pk, missed_too.pk]).update(
             status=Reservation.Status.NO_SHOW
@@ -312,7 +316,7 @@ def test_slot_use_and_no_show_rate_from_the_booking_side(city: Municipality, aud
 
 
 def test_the_daily_report_pdf_has_the_days_figures(city: Municipality, auditor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         two_months()
     response = auditor.get(REPORT + "pdf/", {"unit": "day", "month": "2026-10"})
     assert response.status_code == 200
@@ -329,11 +333,11 @@ def test_the_report_makes_the_same_queries_however_many_cards(city: Municipality
             assert auditor.get(MONTHLY, {"month": "2026-10"}).status_code == 200
         return len(captured.captured_queries)
 
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         two_months()
     queries()
     few = queries()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         for _n in range(3):
             two_months()
     assert queries() == few
@@ -379,15 +383,15 @@ def test_a_bad_month_is_a_400_with_a_japanese_message_and_the_input_kept(
 def test_another_citys_report_counts_none_of_this_citys_cards(
     city: Municipality, other_city: Municipality
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         two_months()
-        make_slot(date(2026, 10, 10))
+        SlotFactory.create(day=date(2026, 10, 10), at=time(9, 0))
     okegawa = role_client(other_city, Role.AUDITOR, "okegawa-auditor")
     response = okegawa.get(MONTHLY + "export/", {"month": "2026-10"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"), newline="")))
     assert len(rows) == 14  # header, twelve months, total
     assert all(value in ("0", "") for row in rows[1:] for value in row[1:])
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         report = sel.report(unit=sel.DAY, month=OCT)
     assert report.total.events == {}
     assert report.total.seats_offered == 0

@@ -14,13 +14,13 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar import TOKYO
-from apps.booking.tests.test_staff_day import book, make_slot
+from apps.booking.tests.test_staff_day import book
 from apps.issuance import selectors_reports as sel
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, IssuanceSettings
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import CardFactory, role_client
+from tests.factories import CardEventFactory, CardFactory, SlotFactory, role_client
 
 LISTS = "/staff/reports/lists/"
 UNCLAIMED = LISTS + "unclaimed/"
@@ -67,7 +67,7 @@ def test_unclaimed_takes_cards_mailed_exactly_n_weeks_ago_and_not_a_day_later(
 ) -> None:
     today = timezone.localdate()
     cutoff = today - timedelta(weeks=4)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         policy(weeks=4)
         late_on_the_day = CardFactory(notice_mailed_at=at(cutoff, 23, 59))
         early_next_day = CardFactory(notice_mailed_at=at(cutoff + timedelta(days=1)))
@@ -87,7 +87,7 @@ def test_unclaimed_takes_cards_mailed_exactly_n_weeks_ago_and_not_a_day_later(
 
 
 def test_a_reminder_restarts_the_wait(city: Municipality, supervisor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         policy(weeks=4)
         card = new_card(notice_mailed_at=timezone.now() - timedelta(weeks=10))
     confirm = supervisor.get(UNCLAIMED + "remind/")
@@ -99,7 +99,7 @@ def test_a_reminder_restarts_the_wait(city: Municipality, supervisor: Client) ->
     result = supervisor.post(UNCLAIMED + "remind/", {"cards": cards})
     assert result.status_code == 200
     assert "1件を変更しました。" in result.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card.refresh_from_db()
         assert card.state == CardState.NOTICE_MAILED
         assert card.notice_mailed_at is not None
@@ -111,7 +111,7 @@ def test_a_reminder_restarts_the_wait(city: Municipality, supervisor: Client) ->
     again = supervisor.post(UNCLAIMED + "remind/", {"cards": cards})
     assert "0件を変更しました。" in again.content.decode()
     assert "一覧の対象から外れていました。" in again.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert CardEvent.objects.filter(card=card, kind=EventKind.REMINDER).count() == 1
 
 
@@ -123,7 +123,7 @@ def test_retention_takes_cards_whose_retention_ends_today_and_not_tomorrow(
 ) -> None:
     today = timezone.localdate()
     cutoff = sel.retention_cutoff(today=today, months=6)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         policy(months=6)
         ends_today = CardFactory(state=CardState.SET_UP, delivery_date=cutoff)
         ends_tomorrow = CardFactory(state=CardState.SET_UP, delivery_date=cutoff + timedelta(days=1))
@@ -163,7 +163,7 @@ def test_expire_from_the_retention_list_skips_express_cards_and_says_why(
     city: Municipality, supervisor: Client
 ) -> None:
     old = timezone.localdate() - timedelta(days=400)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         policy(months=6)
         ordinary = CardFactory(state=CardState.NOTICE_MAILED, delivery_date=old)
         express = CardFactory(state=CardState.SET_UP, delivery_date=old, express=True)
@@ -175,7 +175,7 @@ def test_expire_from_the_retention_list_skips_express_cards_and_says_why(
     page = result.content.decode()
     assert "1件を変更しました。" in page
     assert express.notice_number in page
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Card.objects.get(pk=ordinary.pk).state == CardState.RETENTION_EXPIRED
         assert Card.objects.get(pk=express.pk).state == CardState.SET_UP
 
@@ -189,12 +189,12 @@ def test_a_tampered_card_list_is_refused_with_a_message(city: Municipality, supe
 def test_a_card_not_on_the_list_is_never_changed_by_posting_its_id(
     city: Municipality, supervisor: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         policy(months=6)
         fresh = CardFactory(state=CardState.SET_UP, delivery_date=timezone.localdate())
     result = supervisor.post(RETENTION + "expire/", {"cards": str(fresh.pk)})
     assert "0件を変更しました。" in result.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert Card.objects.get(pk=fresh.pk).state == CardState.SET_UP
 
 
@@ -202,7 +202,7 @@ def test_a_card_not_on_the_list_is_never_changed_by_posting_its_id(
 
 
 def test_returned_mail_lists_only_returned_cards(city: Municipality, supervisor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         returned = CardFactory(state=CardState.RETURNED_MAIL)
         mailed = CardFactory(state=CardState.NOTICE_MAILED)
     page = supervisor.get(RETURNED).content.decode()
@@ -212,16 +212,16 @@ def test_returned_mail_lists_only_returned_cards(city: Municipality, supervisor:
 
 def test_no_shows_within_the_chosen_days_both_included(city: Municipality, supervisor: Client) -> None:
     start, end = date(2026, 10, 1), date(2026, 10, 31)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         inside = {}
         for when in (at(start), at(end, 23, 59)):
             card = new_card()
-            CardEvent.objects.create(
+            CardEventFactory.create(
                 card=card, kind=EventKind.NO_SHOW, from_state="booked", to_state="notice_mailed", at=when
             )
             inside[card.notice_number] = when
         before = new_card()
-        CardEvent.objects.create(
+        CardEventFactory.create(
             card=before,
             kind=EventKind.NO_SHOW,
             from_state="booked",
@@ -250,9 +250,11 @@ def test_todays_pickups_show_time_and_booking_code_and_counter_staff_may_read_th
     city: Municipality, staff: Client
 ) -> None:
     today = timezone.localdate()
-    with schema_context("ageo"):
-        reservation = book(make_slot(today, time(10, 30)))
-        tomorrow = book(make_slot(today + timedelta(days=1), time(10, 30)), name="川越次郎")
+    with schema_context(city.schema_name):
+        reservation = book(city, SlotFactory.create(day=today, at=time(10, 30)))
+        tomorrow = book(
+            city, SlotFactory.create(day=today + timedelta(days=1), at=time(10, 30)), name="川越次郎"
+        )
         card = CardFactory(state=CardState.BOOKED, reservation=reservation, name="上尾 予約者")
         later = CardFactory(state=CardState.BOOKED, reservation=tomorrow)
         issued = CardFactory(state=CardState.ISSUED, reservation=reservation)
@@ -277,11 +279,13 @@ def test_todays_list_costs_the_same_queries_however_many_pickups(city: Municipal
     frames = iter(range(20))
 
     def add(count: int) -> None:
-        with schema_context("ageo"):
+        with schema_context(city.schema_name):
             for _n in range(count):
                 frame = next(frames)
                 reservation = book(
-                    make_slot(today, time(8 + frame // 2, 30 * (frame % 2))), name=f"予約{frame}"
+                    city,
+                    SlotFactory.create(day=today, at=time(8 + frame // 2, 30 * (frame % 2))),
+                    name=f"予約{frame}",
                 )
                 CardFactory(state=CardState.BOOKED, reservation=reservation)
 
@@ -311,10 +315,10 @@ def test_counter_staff_and_auditors_may_not_open_the_supervisors_lists(
 
 
 def test_an_auditor_cannot_run_a_bulk_action(city: Municipality, auditor: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         card = new_card(notice_mailed_at=timezone.now() - timedelta(weeks=40))
     assert auditor.post(UNCLAIMED + "remind/", {"cards": str(card.pk)}).status_code == 403
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not CardEvent.objects.filter(card=card).exists()
 
 
@@ -328,7 +332,7 @@ def test_anonymous_goes_to_the_login_page(city_client: Client) -> None:
 def test_the_index_counts_each_list_and_staff_see_only_todays(
     city: Municipality, supervisor: Client, staff: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         CardFactory(state=CardState.RETURNED_MAIL)
         CardFactory(state=CardState.RETURNED_MAIL)
     page = supervisor.get(LISTS).content.decode()
@@ -342,11 +346,11 @@ def test_the_index_counts_each_list_and_staff_see_only_todays(
 def test_list_pages_and_exports_record_the_view_of_personal_data(
     city: Municipality, supervisor: Client
 ) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         CardFactory(state=CardState.RETURNED_MAIL)
     supervisor.get(RETURNED)
     b"".join(supervisor.get(RETURNED + "export/").streaming_content)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         events = AuditEvent.objects.filter(action="personal_data.viewed", target="issuance:list:returned")
         summaries = list(events.values_list("summary", flat=True))
     assert len(summaries) == 2
@@ -354,7 +358,7 @@ def test_list_pages_and_exports_record_the_view_of_personal_data(
 
 
 def test_another_city_sees_none_of_these_cards(city: Municipality, other_city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         policy(weeks=1, months=1)
         cards: list[Any] = [
             CardFactory(state=CardState.RETURNED_MAIL, delivery_date=date(2020, 1, 1)),

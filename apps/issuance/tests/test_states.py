@@ -15,7 +15,7 @@ from apps.issuance.states import ACTIONS, BOOKABLE, FINAL
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import UserFactory, make_card
+from tests.factories import CardEventFactory, UserFactory, make_card
 
 S = CardState
 
@@ -168,7 +168,7 @@ def test_another_city_neither_sees_nor_changes_the_cards(
 
     with schema_context(city.schema_name):
         card = make_card(state=S.DELIVERED)
-        CardEvent.objects.create(card=card, kind="imported", at=card.state_changed_at)
+        CardEventFactory.create(card=card, kind="imported", at=card.state_changed_at)
     with schema_context(other_city.schema_name):
         supervisor = UserFactory(username="okegawa-card-supervisor", role=Role.SUPERVISOR)
         assert Card.objects.count() == 0

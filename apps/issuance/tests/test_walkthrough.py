@@ -11,13 +11,13 @@ from datetime import date
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from apps.booking.tests.resident_helpers import hidden, hold_url, make_slot, visit_day
+from apps.booking.tests.resident_helpers import hidden, hold_url
 from apps.issuance.models import Card, CardState
 from apps.issuance.tests.import_support import SAMPLES, batch_id_of, upload
 from apps.issuance.tests.test_counter_checklist import issue_data
 from apps.security.models import Role
 from tenants.models import Municipality
-from tests.factories import role_client
+from tests.factories import SlotFactory, role_client, visit_day
 
 SAMPLE = SAMPLES / "cards-ageo-sample.csv"
 NUMBER, BIRTH = "K7R-204113", date(1980, 4, 1)  # the sample's first row: 上尾 太郎
@@ -63,7 +63,7 @@ def test_import_print_book_and_hand_over_with_the_whole_history(
 
     # 4. The resident books a pickup with the notice's number (typed full-width, no hyphen) and date of birth.
     with schema_context(city.schema_name):
-        slot = make_slot(visit_day())
+        slot = SlotFactory.create(day=visit_day())
         url = hold_url(city_client, slot, purpose_code="pickup")
     html = city_client.get(url).content.decode()
     booked = city_client.post(
