@@ -239,7 +239,7 @@ def test_the_orm_refuses_before_the_database_does(in_city: Municipality) -> None
 
 
 def test_verify_passes_on_a_clean_chain(city: Municipality, other_city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         _record(5)
     output = _verify()
     assert "ageo: OK" in output

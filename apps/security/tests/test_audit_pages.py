@@ -93,7 +93,7 @@ def _csv_rows(response: object) -> list[list[str]]:
 @pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.AUDITOR])
 def test_supervisors_and_auditors_see_the_log(city: Municipality, city_client: Client, role: Role) -> None:
     _record("ageo", summary="監査テスト", target="SecurityPolicy:1")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         user: User = UserFactory(username=f"{role.value}-1", role=role)  # type: ignore[assignment]
     response = _signed_in(city_client, "ageo", user).get(LIST)
     body = response.content.decode()
@@ -106,12 +106,12 @@ def test_supervisors_and_auditors_see_the_log(city: Municipality, city_client: C
 
 
 def test_counter_staff_is_refused(city: Municipality, city_client: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         staff = staff_user(username="madoguchi")
     client = _signed_in(city_client, "ageo", staff)
     assert client.get(LIST).status_code == 403
     assert client.get(EXPORT).status_code == 403
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not AuditEvent.objects.filter(action="audit.exported").exists()
 
 
@@ -130,16 +130,16 @@ def test_the_filter_is_posted_and_shown_at_an_opaque_id(supervisor_client: Clien
 # --- What it shows -------------------------------------------------------------------------------------------------
 
 
-def test_times_are_shown_in_japan_in_24_hours(supervisor_client: Client) -> None:
+def test_times_are_shown_in_japan_in_24_hours(supervisor_client: Client, city: Municipality) -> None:
     (event,) = _record("ageo", summary="深夜の変更")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         _set_time(event, datetime(2026, 11, 1, 14, 30, 5, tzinfo=UTC))  # 23:30:05 in Japan
     assert "2026-11-01 23:30:05" in supervisor_client.get(LIST).content.decode()
 
 
-def test_newest_first_fifty_per_page(supervisor_client: Client) -> None:
+def test_newest_first_fifty_per_page(supervisor_client: Client, city: Municipality) -> None:
     events = _record("ageo", 60)
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         total = AuditEvent.objects.count()
     first = supervisor_client.get(LIST)
     shown = [event.sequence for event in first.context["page"].object_list]
@@ -176,7 +176,7 @@ def test_filter_by_action(supervisor_client: Client) -> None:
 
 
 def test_filter_by_actor_name_part(city: Municipality, supervisor_client: Client) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         sato, ito = staff_user(username="sato-hanako"), staff_user(username="ito-jiro")
         audit_record(action="policy.changed", actor=sato, summary="佐藤の操作")
         audit_record(action="policy.changed", actor=ito, summary="伊藤の操作")
@@ -186,7 +186,7 @@ def test_filter_by_actor_name_part(city: Municipality, supervisor_client: Client
 
 
 def test_filter_by_address(city: Municipality, supervisor_client: Client, rf: object) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         for address, summary in (("192.0.2.10", "窓口端末A"), ("192.0.2.11", "窓口端末B")):
             request = rf.get("/", REMOTE_ADDR=address)  # type: ignore[attr-defined]
             audit_record(action="auth.login_failed", request=request, summary=summary)
@@ -195,9 +195,9 @@ def test_filter_by_address(city: Municipality, supervisor_client: Client, rf: ob
     assert "窓口端末B" not in body
 
 
-def test_filter_by_dates_in_japan(supervisor_client: Client) -> None:
+def test_filter_by_dates_in_japan(supervisor_client: Client, city: Municipality) -> None:
     late, early = _record("ageo", summary="一日の夜"), _record("ageo", summary="二日の朝")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         _set_time(late[0], datetime(2026, 11, 1, 14, 59, tzinfo=UTC))  # 2026-11-01 23:59 in Japan
         _set_time(early[0], datetime(2026, 11, 1, 15, 1, tzinfo=UTC))  # 2026-11-02 00:01 in Japan
     second = filtered(supervisor_client, {"from": "2026-11-02", "to": "2026-11-02"}).content.decode()
@@ -220,7 +220,7 @@ def test_a_bad_filter_is_explained_in_japanese(supervisor_client: Client) -> Non
 
 
 def test_export_is_excel_ready_filtered_and_itself_audited(
-    supervisor_client: Client, supervisor: User
+    supervisor_client: Client, supervisor: User, city: Municipality
 ) -> None:
     _record("ageo", action="network.added", summary="追加した", target="AllowedNetwork:3")
     _record("ageo", action="network.removed", summary="削除した")
@@ -232,7 +232,7 @@ def test_export_is_excel_ready_filtered_and_itself_audited(
     assert header[:6] == ["連番", "日時", "操作者", "操作者の種別", "接続元アドレス", "操作"]
     assert [(row[6], row[7], row[8]) for row in rows] == [("network.added", "AllowedNetwork:3", "追加した")]
     assert rows[0][5] == "許可ネットワークの追加"
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         exported = AuditEvent.objects.filter(action="audit.exported").get()
     assert exported.actor_username == supervisor.username
     assert exported.address == "127.0.0.1"
@@ -247,8 +247,10 @@ def test_export_keeps_the_list_filters(supervisor_client: Client) -> None:
     assert "条件に合う記録はありません。" in body
 
 
-def test_export_cells_never_become_excel_formulas(supervisor_client: Client, rf: object) -> None:
-    with schema_context("ageo"):
+def test_export_cells_never_become_excel_formulas(
+    supervisor_client: Client, rf: object, city: Municipality
+) -> None:
+    with schema_context(city.schema_name):
         audit_record(action="auth.login_failed", request=rf.get("/"), target='=HYPERLINK("http://x")')  # type: ignore[attr-defined]
     _header, *rows = _csv_rows(export_of(supervisor_client, {"action": "auth.login_failed"}))
     assert rows[0][7] == '\'=HYPERLINK("http://x")'
@@ -262,7 +264,7 @@ def test_another_citys_supervisor_sees_only_their_own_citys_log(
 ) -> None:
     _record("ageo", summary="上尾の記録")
     _record("okegawa", summary="桶川の記録")
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         okegawa_supervisor = supervisor_user(username="okegawa-kanri")
     client = _signed_in(other_city_client, "okegawa", okegawa_supervisor)
     body = client.get(LIST).content.decode()
@@ -272,7 +274,7 @@ def test_another_citys_supervisor_sees_only_their_own_citys_log(
     summaries = {row[8] for row in rows}
     assert "桶川の記録" in summaries
     assert "上尾の記録" not in summaries
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not AuditEvent.objects.filter(action="audit.exported").exists()
 
 

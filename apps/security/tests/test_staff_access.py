@@ -12,7 +12,7 @@ from apps.security.network import client_ip
 from apps.security.policy import forget_policy
 from conftest import OUTSIDE_ADDRESS
 from tenants.models import Municipality
-from tests.factories import PASSWORD, UserFactory, login_as, totp_code, with_totp
+from tests.factories import PASSWORD, AllowedNetworkFactory, UserFactory, login_as, totp_code, with_totp
 
 LOGIN = "/accounts/login/"
 
@@ -110,7 +110,7 @@ def test_resident_pages_are_public(city: Municipality) -> None:
 
 def test_one_citys_networks_do_not_open_another(city: Municipality, other_city: Municipality) -> None:
     with schema_context(city.schema_name):
-        AllowedNetwork.objects.create(cidr="198.51.100.0/24", label="上尾市役所")
+        AllowedNetworkFactory.create(cidr="198.51.100.0/24", label="上尾市役所")
     from apps.security.network import forget_allowed_networks
 
     with schema_context(city.schema_name):
