@@ -17,7 +17,7 @@ from apps.security.models import AllowedNetwork, Role
 from apps.security.network import forget_allowed_networks
 from conftest import OUTSIDE_ADDRESS
 from tenants.models import Municipality
-from tests.factories import role_client
+from tests.factories import AllowedNetworkFactory, role_client
 
 NETWORKS = "/staff/security/networks/"
 TOO_BROAD = "範囲が広すぎます"
@@ -79,7 +79,7 @@ def test_the_vendors_command_refuses_it(city: Municipality) -> None:
 
 def test_a_broad_range_saved_earlier_opens_nothing_and_can_be_removed(city: Municipality) -> None:
     with schema_context(city.schema_name):
-        AllowedNetwork.objects.create(
+        AllowedNetworkFactory.create(
             cidr="0.0.0.0/0", label="以前の設定"
         )  # bypasses validation, as old data did
         forget_allowed_networks()

@@ -20,8 +20,9 @@ from django_tenants.utils import schema_context
 
 from apps.booking.models import Reservation
 from apps.booking.services import PersonInput, hold_create, reservation_confirm
-from apps.booking.tests.resident_helpers import application, make_slot, visit_day
+from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 BIRTH = date(1980, 4, 1)
 
@@ -32,7 +33,7 @@ def _mail_sync(settings: Any) -> None:
 
 
 def _book() -> Reservation:
-    slot = make_slot(visit_day(), seats=4)
+    slot = SlotFactory.create(day=visit_day(), seats=4)
     hold = hold_create(slot_id=slot.pk, purpose_id=application().pk, persons=1, now=timezone.now())
     return reservation_confirm(
         hold_token=hold.token,

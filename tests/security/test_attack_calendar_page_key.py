@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from apps.booking.calendar import TOKYO
 from apps.booking.page_cache import CSRF_PLACEHOLDER, page_key
-from apps.booking.tests.resident_helpers import make_slot, visit_day
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 def _visitor() -> Client:
@@ -43,7 +43,7 @@ def _secret(client: Client) -> str:
 
 def test_a_repeated_month_is_not_cached_and_carries_no_token(in_city: Municipality) -> None:
     month = f"{visit_day():%Y-%m}"
-    make_slot(visit_day())
+    SlotFactory.create(day=visit_day())
     cache.clear()
     url = f"/book/application/?month={month}&month={month}"
     first, second = _visitor(), _visitor()
@@ -57,7 +57,7 @@ def test_a_repeated_month_is_not_cached_and_carries_no_token(in_city: Municipali
 
 def test_the_placeholder_in_the_query_string_is_never_filled_with_a_token(in_city: Municipality) -> None:
     month = f"{visit_day():%Y-%m}"
-    make_slot(visit_day())
+    SlotFactory.create(day=visit_day())
     cache.clear()
     url = f"/book/application/?month={CSRF_PLACEHOLDER}&month={month}"
     for _ in range(2):  # the second visitor would get the first one's page from the cache
@@ -79,7 +79,7 @@ def _cached(month: str) -> object:
 
 def test_repeated_unknown_or_other_spellings_are_not_cached(in_city: Municipality) -> None:
     month = f"{visit_day():%Y-%m}"
-    make_slot(visit_day())
+    SlotFactory.create(day=visit_day())
     cache.clear()
     for query in (
         f"month={month}&month={month}",

@@ -14,11 +14,11 @@ from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
 from apps.security.audit_models import AuditEvent
-from apps.security.models import AllowedNetwork, Role
+from apps.security.models import Role
 from apps.security.network import address_buckets, forget_allowed_networks
 from conftest import OUTSIDE_ADDRESS
 from tenants.models import Municipality
-from tests.factories import UserFactory, login_as, with_totp
+from tests.factories import AllowedNetworkFactory, UserFactory, login_as, with_totp
 
 LOGIN = "/accounts/login/"
 OFFICE = "198.51.100.7"
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.usefixtures("offices")
 @pytest.fixture
 def offices(city: Municipality) -> None:
     with schema_context(city.schema_name):
-        AllowedNetwork.objects.create(cidr="198.51.100.0/24", label="本庁舎")
-        AllowedNetwork.objects.create(cidr="2001:db8:1::/48", label="支所")
+        AllowedNetworkFactory.create(cidr="198.51.100.0/24", label="本庁舎")
+        AllowedNetworkFactory.create(cidr="2001:db8:1::/48", label="支所")
         forget_allowed_networks()
 
 

@@ -18,8 +18,8 @@ from django_tenants.utils import schema_context
 from apps.booking.calendar import TOKYO
 from apps.booking.models import Hold, Slot
 from apps.booking.services import HOLDS_PER_ADDRESS, HOLDS_PER_SESSION
-from apps.booking.tests.resident_helpers import make_slot, visit_day
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 def _hold(client: Client, slot: Slot, persons: int = 1) -> Any:
@@ -33,7 +33,7 @@ def _client(address: str) -> Client:
 
 @pytest.fixture
 def slot(in_city: Municipality) -> Slot:
-    return make_slot(visit_day(), seats=200)
+    return SlotFactory.create(day=visit_day(), seats=200)
 
 
 def test_a_session_cannot_hold_more_than_its_cap(slot: Slot) -> None:
@@ -82,7 +82,7 @@ def test_the_bench_setting_raises_the_address_caps(slot: Slot, settings: Any) ->
 
 def test_holders_are_recorded_in_the_citys_schema_only(city: Municipality, other_city: Municipality) -> None:
     with schema_context(city.schema_name):
-        slot = make_slot(visit_day(), seats=5)
+        slot = SlotFactory.create(day=visit_day(), seats=5)
         assert _hold(_client("2001:db8:9:1::5"), slot).status_code == 302
         hold = Hold.objects.get()
         assert hold.session_key

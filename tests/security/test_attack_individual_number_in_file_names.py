@@ -36,8 +36,8 @@ def supervisor(city: Municipality) -> Client:
     return role_client(city, Role.SUPERVISOR)
 
 
-def _stored_files() -> list[Path]:
-    with schema_context("ageo"):
+def _stored_files(city: Municipality) -> list[Path]:
+    with schema_context(city.schema_name):
         folder = private_dir()
     return list(folder.glob("*")) if folder.exists() else []
 
@@ -52,15 +52,15 @@ def _stored_files() -> list[Path]:
     ],
 )
 def test_a_file_named_after_a_number_is_refused_and_nothing_is_stored(
-    supervisor: Client, name: str, number: str
+    supervisor: Client, name: str, number: str, city: Municipality
 ) -> None:
     response = upload(supervisor, csv_bytes([card_row("A1B-000001")]), name=name)
     assert response.status_code == 400
     body = response.content.decode()
     assert MESSAGE in body
     assert number not in body
-    assert _stored_files() == []
-    with schema_context("ageo"):
+    assert _stored_files(city) == []
+    with schema_context(city.schema_name):
         assert not ImportBatch.objects.exists()
         refusal = AuditEvent.objects.filter(action="import.refused").get()
         assert "[個人番号]" in refusal.summary
@@ -69,15 +69,15 @@ def test_a_file_named_after_a_number_is_refused_and_nothing_is_stored(
         assert number not in str(list(AuditEvent.objects.values()))
 
 
-def test_an_ordinary_file_name_still_imports(supervisor: Client) -> None:
+def test_an_ordinary_file_name_still_imports(supervisor: Client, city: Municipality) -> None:
     response = upload(supervisor, csv_bytes([card_row("A1B-000001")]), name="cards-2026-11-1234567890180.csv")
     assert response.status_code == 302  # 13 digits: not a 個人番号
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert ImportBatch.objects.get().file_name == "cards-2026-11-1234567890180.csv"
 
 
 def test_the_service_refuses_it_for_any_caller(city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         boss = supervisor_user(username="import-boss")
         upload_file = SimpleUploadedFile("123456789018.csv", csv_bytes([card_row()]), content_type="text/csv")
         with pytest.raises(ImportBatchError) as refused:
@@ -87,12 +87,12 @@ def test_the_service_refuses_it_for_any_caller(city: Municipality) -> None:
         assert AuditEvent.objects.filter(
             action="import.refused", summary__startswith="[個人番号].csv"
         ).exists()
-    assert _stored_files() == []
+    assert _stored_files(city) == []
 
 
 def test_another_city_records_nothing(
     city: Municipality, other_city: Municipality, supervisor: Client
 ) -> None:
     upload(supervisor, csv_bytes([card_row()]), name="123456789018.csv")
-    with schema_context("okegawa"):
+    with schema_context(other_city.schema_name):
         assert not AuditEvent.objects.filter(action="import.refused").exists()

@@ -36,7 +36,7 @@ NUMBER_FIELD = {"/staff/counter/": "q", "/staff/cards/": "q", "/staff/audit/": "
 
 @pytest.fixture
 def card(city: Municipality) -> Any:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         return CardFactory(notice_number="A1B-424242", kana="アゲオ ハナコ", state=CardState.NOTICE_MAILED)
 
 
@@ -71,14 +71,14 @@ def test_a_search_holding_the_number_is_refused_on_the_post_and_never_redirected
     city: Municipality, card: Any, path: str, typed: str
 ) -> None:
     client = _client(city, Role.SUPERVISOR, "b")
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         viewed = AuditEvent.objects.filter(action="personal_data.viewed").count()
     response = client.post(path, {NUMBER_FIELD[path]: typed})
     assert response.status_code == 400
     assert "Location" not in response
     assert MESSAGE in response.content.decode()
     assert _kept(client) == {}  # nothing kept, so no id can ever show it
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert AuditEvent.objects.filter(action="personal_data.viewed").count() == viewed
         assert not AuditEvent.objects.filter(summary__contains=NUMBER).exists()
 
@@ -88,7 +88,7 @@ def test_the_old_query_string_searches_nothing(city: Municipality, card: Any) ->
     page = client.get("/staff/counter/", {"q": "A1B-424242"})
     assert page.status_code == 200
     assert 'href="/staff/counter/card/' not in page.content.decode()
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         assert not AuditEvent.objects.filter(target="issuance:counter_search").exists()
 
 
@@ -105,7 +105,7 @@ def test_another_users_id_finds_nothing(city: Municipality, card: Any) -> None:
 def test_the_same_session_after_another_user_signs_in_finds_nothing(city: Municipality, card: Any) -> None:
     client = _client(city, Role.STAFF, "f")
     location = client.post("/staff/cards/", {"q": "アゲオ"})["Location"]
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         other = UserFactory(username="searcher-g", role=Role.STAFF)
         with_totp(other)
     # The kept search travels with the session; a different user on that session must not get it back.
@@ -139,7 +139,7 @@ def test_an_expired_id_finds_nothing(city: Municipality, card: Any, monkeypatch:
 
 
 def test_pages_and_the_csv_keep_the_id(city: Municipality) -> None:
-    with schema_context("ageo"):
+    with schema_context(city.schema_name):
         CardFactory.create_batch(51, kana="アゲオ タロウ", state=CardState.NOTICE_MAILED)
     staff = _client(city, Role.STAFF, "j")
     location = staff.post("/staff/cards/", {"q": "アゲオ"})["Location"]

@@ -16,10 +16,10 @@ from django.db import connection
 from django.test import Client
 
 from apps.booking.models import Reservation, Slot
-from apps.booking.tests.resident_helpers import hidden, hold_url, make_slot, person_data, visit_day
+from apps.booking.tests.resident_helpers import hidden, hold_url, person_data
 from apps.issuance.models import CardState
 from tenants.models import Municipality
-from tests.factories import make_card
+from tests.factories import SlotFactory, make_card, visit_day
 
 NUMBER = "K7M-204815"
 BIRTH = date(1980, 4, 1)
@@ -49,7 +49,7 @@ def _submit(client: Client, slot: Slot, birth: date) -> Any:
 
 def test_guessing_a_date_of_birth_from_many_addresses_meets_a_cool_down(in_city: Municipality) -> None:
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
-    slot = make_slot(visit_day(), seats=50)
+    slot = SlotFactory.create(day=visit_day(), seats=50)
     answers = [
         _submit(_client(f"198.51.100.{i + 1}"), slot, date(1990, 1, 1) + timedelta(days=i)) for i in range(12)
     ]
@@ -68,7 +68,7 @@ def test_guessing_a_date_of_birth_from_many_addresses_meets_a_cool_down(in_city:
             "UPDATE security_counter SET window_end = clock_timestamp() - interval '1 second'"
             " WHERE key LIKE 'booking:cool:notice:turn:%%'"
         )
-    booked = _submit(resident, make_slot(visit_day(), at=time(11, 0)), BIRTH)
+    booked = _submit(resident, SlotFactory.create(day=visit_day(), at=time(11, 0)), BIRTH)
     assert booked.status_code == 302
     assert "/book/done/" in booked["Location"]
     card.refresh_from_db()

@@ -22,8 +22,9 @@ from django.test import Client
 
 from apps.booking.calendar import TOKYO
 from apps.booking.models import Reservation, Slot
-from apps.booking.tests.resident_helpers import make_slot, person_data, visit_day
+from apps.booking.tests.resident_helpers import person_data
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 CARRIER_NAT = "192.0.2.77"
 
@@ -59,7 +60,7 @@ def _confirm(client: Client, url: str, index: int) -> int:
 
 def test_two_hundred_residents_behind_one_ipv4_address_each_book_once(in_city: Municipality) -> None:
     day = visit_day()
-    slots = [make_slot(day, at=time(9 + i // 2, 30 * (i % 2)), seats=20) for i in range(10)]
+    slots = [SlotFactory.create(day=day, at=time(9 + i // 2, 30 * (i % 2)), seats=20) for i in range(10)]
     residents = [_client(CARRIER_NAT) for _ in range(200)]  # each phone its own browser (session)
     # In waves of 10, as in a rush: ten residents hold a time, then all ten send their forms.
     for wave in range(20):

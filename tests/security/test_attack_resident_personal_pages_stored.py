@@ -18,15 +18,9 @@ from django.utils import timezone
 from apps.booking.models import BookingSettings, Reservation
 from apps.booking.services import PersonInput, hold_create, reservation_confirm
 from apps.booking.services_resident import email_link_token, manage_token
-from apps.booking.tests.resident_helpers import (
-    application,
-    hidden,
-    hold_url,
-    make_slot,
-    person_data,
-    visit_day,
-)
+from apps.booking.tests.resident_helpers import application, hidden, hold_url, person_data
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +33,7 @@ def _no_store(response: Any) -> bool:
 
 
 def _book() -> Reservation:
-    slot = make_slot(visit_day(), seats=4)
+    slot = SlotFactory.create(day=visit_day(), seats=4)
     hold = hold_create(slot_id=slot.pk, purpose_id=application().pk, persons=1, now=timezone.now())
     return reservation_confirm(
         hold_token=hold.token,
@@ -64,7 +58,7 @@ def test_the_manage_and_change_pages_are_not_stored(city_client: Client, in_city
 
 
 def test_the_form_and_the_done_page_are_not_stored(city_client: Client, in_city: Municipality) -> None:
-    url = hold_url(city_client, make_slot(visit_day()))
+    url = hold_url(city_client, SlotFactory.create(day=visit_day()))
     form = city_client.get(url)
     assert _no_store(form)
     data = {
@@ -94,7 +88,7 @@ def test_the_find_and_email_start_pages_are_not_stored(city_client: Client, in_c
     assert typed.status_code == 400
     assert _no_store(typed)
     BookingSettings.objects.update(confirm_email_first=True)
-    slot = make_slot(visit_day())
+    slot = SlotFactory.create(day=visit_day())
     token = email_link_token(slot_id=slot.pk, purpose_id=application().pk, persons=1, email="a@example.jp")
     start = city_client.get(f"/book/start/{token}/")
     assert start.status_code == 200

@@ -22,8 +22,9 @@ from apps.booking.calendar import TOKYO
 from apps.booking.models import Reservation
 from apps.booking.services import PersonInput, hold_create, reservation_confirm
 from apps.booking.services_resident import LEGACY_MANAGE_SALT, email_link_token, manage_token
-from apps.booking.tests.resident_helpers import application, make_slot, visit_day
+from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
+from tests.factories import SlotFactory, visit_day
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +33,7 @@ def _mail_sync(settings: Any) -> None:
 
 
 def _book(code: str | None = None) -> Reservation:
-    slot = make_slot(visit_day(), seats=4)
+    slot = SlotFactory.create(day=visit_day(), seats=4)
     hold = hold_create(slot_id=slot.pk, purpose_id=application().pk, persons=1, now=timezone.now())
     reservation = reservation_confirm(
         hold_token=hold.token,
@@ -114,7 +115,7 @@ def test_an_email_first_link_of_one_city_fails_at_another(
     city: Municipality, other_city: Municipality, city_client: Client, other_city_client: Client
 ) -> None:
     with schema_context(city.schema_name):
-        slot = make_slot(visit_day())
+        slot = SlotFactory.create(day=visit_day())
         token = email_link_token(
             slot_id=slot.pk, purpose_id=application().pk, persons=1, email="a@example.jp"
         )
