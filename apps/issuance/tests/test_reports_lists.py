@@ -35,7 +35,7 @@ def at(day: date, hour: int = 0, minute: int = 0) -> datetime:
 
 
 def new_card(**fields: Any) -> Card:
-    return CardFactory(**fields)  # type: ignore[return-value]
+    return CardFactory.create(**fields)
 
 
 def policy(*, weeks: int = 4, months: int = 6) -> None:
@@ -69,13 +69,13 @@ def test_unclaimed_takes_cards_mailed_exactly_n_weeks_ago_and_not_a_day_later(
     cutoff = today - timedelta(weeks=4)
     with schema_context(city.schema_name):
         policy(weeks=4)
-        late_on_the_day = CardFactory(notice_mailed_at=at(cutoff, 23, 59))
-        early_next_day = CardFactory(notice_mailed_at=at(cutoff + timedelta(days=1)))
-        long_ago = CardFactory(notice_mailed_at=at(today - timedelta(weeks=20)))
-        returned = CardFactory(
+        late_on_the_day = CardFactory.create(notice_mailed_at=at(cutoff, 23, 59))
+        early_next_day = CardFactory.create(notice_mailed_at=at(cutoff + timedelta(days=1)))
+        long_ago = CardFactory.create(notice_mailed_at=at(today - timedelta(weeks=20)))
+        returned = CardFactory.create(
             state=CardState.RETURNED_MAIL, notice_mailed_at=at(today - timedelta(weeks=20))
         )
-        booked = CardFactory(state=CardState.BOOKED, notice_mailed_at=at(today - timedelta(weeks=20)))
+        booked = CardFactory.create(state=CardState.BOOKED, notice_mailed_at=at(today - timedelta(weeks=20)))
         picked = set(sel.unclaimed_cards(today=today, weeks=4).values_list("notice_number", flat=True))
     assert picked == {late_on_the_day.notice_number, long_ago.notice_number}
     page = supervisor.get(UNCLAIMED).content.decode()
@@ -125,11 +125,13 @@ def test_retention_takes_cards_whose_retention_ends_today_and_not_tomorrow(
     cutoff = sel.retention_cutoff(today=today, months=6)
     with schema_context(city.schema_name):
         policy(months=6)
-        ends_today = CardFactory(state=CardState.SET_UP, delivery_date=cutoff)
-        ends_tomorrow = CardFactory(state=CardState.SET_UP, delivery_date=cutoff + timedelta(days=1))
-        returned = CardFactory(state=CardState.RETURNED_MAIL, delivery_date=cutoff - timedelta(days=40))
-        issued = CardFactory(state=CardState.ISSUED, delivery_date=cutoff - timedelta(days=40))
-        booked = CardFactory(state=CardState.BOOKED, delivery_date=cutoff - timedelta(days=40))
+        ends_today = CardFactory.create(state=CardState.SET_UP, delivery_date=cutoff)
+        ends_tomorrow = CardFactory.create(state=CardState.SET_UP, delivery_date=cutoff + timedelta(days=1))
+        returned = CardFactory.create(
+            state=CardState.RETURNED_MAIL, delivery_date=cutoff - timedelta(days=40)
+        )
+        issued = CardFactory.create(state=CardState.ISSUED, delivery_date=cutoff - timedelta(days=40))
+        booked = CardFactory.create(state=CardState.BOOKED, delivery_date=cutoff - timedelta(days=40))
         picked = set(sel.retention_cards(today=today, months=6).values_list("notice_number", flat=True))
     assert sel.retention_end(cutoff, 6) <= today < sel.retention_end(cutoff + timedelta(days=1), 6)
     assert picked == {ends_today.notice_number, returned.notice_number}
@@ -165,8 +167,8 @@ def test_expire_from_the_retention_list_skips_express_cards_and_says_why(
     old = timezone.localdate() - timedelta(days=400)
     with schema_context(city.schema_name):
         policy(months=6)
-        ordinary = CardFactory(state=CardState.NOTICE_MAILED, delivery_date=old)
-        express = CardFactory(state=CardState.SET_UP, delivery_date=old, express=True)
+        ordinary = CardFactory.create(state=CardState.NOTICE_MAILED, delivery_date=old)
+        express = CardFactory.create(state=CardState.SET_UP, delivery_date=old, express=True)
     confirm = supervisor.get(RETENTION + "expire/")
     page = confirm.content.decode()
     assert confirm.context["will_do"] == 1
@@ -191,7 +193,7 @@ def test_a_card_not_on_the_list_is_never_changed_by_posting_its_id(
 ) -> None:
     with schema_context(city.schema_name):
         policy(months=6)
-        fresh = CardFactory(state=CardState.SET_UP, delivery_date=timezone.localdate())
+        fresh = CardFactory.create(state=CardState.SET_UP, delivery_date=timezone.localdate())
     result = supervisor.post(RETENTION + "expire/", {"cards": str(fresh.pk)})
     assert "0件を変更しました。" in result.content.decode()
     with schema_context(city.schema_name):
@@ -203,8 +205,8 @@ def test_a_card_not_on_the_list_is_never_changed_by_posting_its_id(
 
 def test_returned_mail_lists_only_returned_cards(city: Municipality, supervisor: Client) -> None:
     with schema_context(city.schema_name):
-        returned = CardFactory(state=CardState.RETURNED_MAIL)
-        mailed = CardFactory(state=CardState.NOTICE_MAILED)
+        returned = CardFactory.create(state=CardState.RETURNED_MAIL)
+        mailed = CardFactory.create(state=CardState.NOTICE_MAILED)
     page = supervisor.get(RETURNED).content.decode()
     assert returned.notice_number in page
     assert mailed.notice_number not in page
@@ -242,8 +244,9 @@ def test_no_show_period_errors_are_a_400_with_the_input_kept(city: Municipality,
     assert "終了日は開始日以降の日付にしてください。" in page
     assert 'value="2026-10-31"' in page
     number = supervisor.get(NO_SHOWS, {"from": "1234 5678 9018"})
-    assert number.status_code == 400
-    assert "個人番号（マイナンバー）は入力しないでください。" in number.content.decode()
+    assert number.status_code == 400  # an address holding a 個人番号 is refused before the list reads it
+    assert "個人番号を含むアドレスは開けません" in number.content.decode()
+    assert "1234 5678 9018" not in number.content.decode()
 
 
 def test_todays_pickups_show_time_and_booking_code_and_counter_staff_may_read_them(
@@ -255,9 +258,9 @@ def test_todays_pickups_show_time_and_booking_code_and_counter_staff_may_read_th
         tomorrow = book(
             city, SlotFactory.create(day=today + timedelta(days=1), at=time(10, 30)), name="川越次郎"
         )
-        card = CardFactory(state=CardState.BOOKED, reservation=reservation, name="上尾 予約者")
-        later = CardFactory(state=CardState.BOOKED, reservation=tomorrow)
-        issued = CardFactory(state=CardState.ISSUED, reservation=reservation)
+        card = CardFactory.create(state=CardState.BOOKED, reservation=reservation, name="上尾 予約者")
+        later = CardFactory.create(state=CardState.BOOKED, reservation=tomorrow)
+        issued = CardFactory.create(state=CardState.ISSUED, reservation=reservation)
     response = staff.get(TODAY)
     assert response.status_code == 200
     page = response.content.decode()
@@ -287,7 +290,7 @@ def test_todays_list_costs_the_same_queries_however_many_pickups(city: Municipal
                     SlotFactory.create(day=today, at=time(8 + frame // 2, 30 * (frame % 2))),
                     name=f"予約{frame}",
                 )
-                CardFactory(state=CardState.BOOKED, reservation=reservation)
+                CardFactory.create(state=CardState.BOOKED, reservation=reservation)
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -333,8 +336,8 @@ def test_the_index_counts_each_list_and_staff_see_only_todays(
     city: Municipality, supervisor: Client, staff: Client
 ) -> None:
     with schema_context(city.schema_name):
-        CardFactory(state=CardState.RETURNED_MAIL)
-        CardFactory(state=CardState.RETURNED_MAIL)
+        CardFactory.create(state=CardState.RETURNED_MAIL)
+        CardFactory.create(state=CardState.RETURNED_MAIL)
     page = supervisor.get(LISTS).content.decode()
     assert "返戻" in page
     assert "2件" in page
@@ -347,7 +350,7 @@ def test_list_pages_and_exports_record_the_view_of_personal_data(
     city: Municipality, supervisor: Client
 ) -> None:
     with schema_context(city.schema_name):
-        CardFactory(state=CardState.RETURNED_MAIL)
+        CardFactory.create(state=CardState.RETURNED_MAIL)
     supervisor.get(RETURNED)
     b"".join(supervisor.get(RETURNED + "export/").streaming_content)
     with schema_context(city.schema_name):
@@ -361,8 +364,8 @@ def test_another_city_sees_none_of_these_cards(city: Municipality, other_city: M
     with schema_context(city.schema_name):
         policy(weeks=1, months=1)
         cards: list[Any] = [
-            CardFactory(state=CardState.RETURNED_MAIL, delivery_date=date(2020, 1, 1)),
-            CardFactory(notice_mailed_at=timezone.now() - timedelta(weeks=40)),
+            CardFactory.create(state=CardState.RETURNED_MAIL, delivery_date=date(2020, 1, 1)),
+            CardFactory.create(notice_mailed_at=timezone.now() - timedelta(weeks=40)),
         ]
     okegawa = role_client(other_city, Role.SUPERVISOR, "okegawa-boss")
     for path in (UNCLAIMED, RETENTION, RETURNED, LISTS):
