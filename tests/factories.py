@@ -28,7 +28,7 @@ from apps.security.models import AllowedNetwork, Role, User
 PASSWORD = "correct-horse-battery-staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -45,11 +45,11 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def staff_user(**kwargs: object) -> User:
-    return UserFactory(role=Role.STAFF, **kwargs)  # type: ignore[return-value]
+    return UserFactory.create(role=Role.STAFF, **kwargs)
 
 
 def supervisor_user(**kwargs: object) -> User:
-    return UserFactory(role=Role.SUPERVISOR, **kwargs)  # type: ignore[return-value]
+    return UserFactory.create(role=Role.SUPERVISOR, **kwargs)
 
 
 def with_totp(user: User) -> str:

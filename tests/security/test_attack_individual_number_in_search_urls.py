@@ -37,7 +37,9 @@ NUMBER_FIELD = {"/staff/counter/": "q", "/staff/cards/": "q", "/staff/audit/": "
 @pytest.fixture
 def card(city: Municipality) -> Any:
     with schema_context(city.schema_name):
-        return CardFactory(notice_number="A1B-424242", kana="アゲオ ハナコ", state=CardState.NOTICE_MAILED)
+        return CardFactory.create(
+            notice_number="A1B-424242", kana="アゲオ ハナコ", state=CardState.NOTICE_MAILED
+        )
 
 
 def _client(city: Municipality, role: Role, name: str) -> Client:

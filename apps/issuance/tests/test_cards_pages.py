@@ -397,7 +397,7 @@ def test_a_booked_card_links_to_its_booking_day(city: Municipality, staff: Clien
 
     with schema_context(city.schema_name):
         reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))
-        card = CardFactory(state=CardState.BOOKED, reservation=reservation)
+        card = CardFactory.create(state=CardState.BOOKED, reservation=reservation)
     body = text(staff.get(card_url(card)))
     assert reservation.code in body
     assert f"/staff/booking/day/?date={TOMORROW:%Y-%m-%d}" in body
@@ -442,7 +442,7 @@ def test_bulk_on_ticked_cards_previews_then_skips_the_ones_that_do_not_fit(
 def test_bulk_over_a_whole_delivery_batch(city: Municipality, supervisor: Client) -> None:
     with schema_context(city.schema_name):
         batch = CardFactory.create_batch(60, state=CardState.DELIVERED, delivery_batch="2026-10-15")
-        other = CardFactory(state=CardState.DELIVERED, delivery_batch="2026-11-01")
+        other = CardFactory.create(state=CardState.DELIVERED, delivery_batch="2026-11-01")
     data = {"action": "set_up", "scope": "batch", "target_batch": "2026-10-15"}
     assert "60件を「交付前設定済にする」" in text(_bulk(supervisor, data))
     assert "60件を変更しました。対象外 0件" in text(_bulk(supervisor, data, confirm=True))

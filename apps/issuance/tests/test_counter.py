@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -67,7 +67,7 @@ def book(cards: list[Card], *, link: bool = True, slot: Slot | None = None) -> R
 
 
 def a_card(**kwargs: Any) -> Card:
-    return cast(Card, CardFactory(**kwargs))
+    return CardFactory.create(**kwargs)
 
 
 def adult(**kwargs: Any) -> Card:

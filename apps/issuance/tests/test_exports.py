@@ -131,7 +131,7 @@ def _mailed_long_ago(name: str) -> None:
 
     from django.utils import timezone
 
-    CardFactory(name=name, notice_mailed_at=timezone.now() - timedelta(weeks=30))
+    CardFactory.create(name=name, notice_mailed_at=timezone.now() - timedelta(weeks=30))
 
 
 def test_the_list_export_refuses_cp932_with_a_japanese_page_and_offers_utf8(

@@ -309,7 +309,7 @@ def test_counter_staff_may_not_print_and_anonymous_goes_to_login(
 
 
 def test_the_service_checks_the_permission_too(as_city: Municipality) -> None:
-    card = CardFactory(state=CardState.SET_UP)
+    card = CardFactory.create(state=CardState.SET_UP)
     staff = UserFactory(username="counter-only", role=Role.STAFF)
     with pytest.raises(PermissionDenied):
         notices_print(selection=Selection(card_ids=[card.pk]), variant="letter", kind="notice", actor=staff)
@@ -346,7 +346,7 @@ def test_another_city_gets_404_for_this_citys_card_and_sees_no_prints(
     "state", [CardState.ISSUED, CardState.DISPOSED, CardState.MAILED, CardState.CANCELLED], ids=str
 )
 def test_every_final_or_cancelled_state_is_refused(as_city: Municipality, state: str) -> None:
-    card = CardFactory(state=state, express=state == CardState.MAILED)
+    card = CardFactory.create(state=state, express=state == CardState.MAILED)
     boss = UserFactory(username="final-boss", role=Role.SUPERVISOR)
     with pytest.raises(CardError, match=re.escape(str(card.notice_number))):
         notices_print(selection=Selection(card_ids=[card.pk]), variant="postcard", kind="notice", actor=boss)
