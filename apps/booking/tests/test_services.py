@@ -240,6 +240,14 @@ def test_pickup_asks_the_registered_check_and_gives_one_answer(booking: tuple[Co
         hooks.unregister_notice_checker(checker)
 
 
+def test_booking_works_with_nothing_plugged_into_its_hooks(in_city: Municipality) -> None:
+    # Booking's tests run with the hooks emptied (conftest): whatever issuance registers at start-up, a notice
+    # number is then checked for its shape only and nobody hears of bookings.
+    assert hooks.check_notice(hooks.NoticeCheck("Z9Z999999", date(1970, 1, 1), "pickup")) is None
+    for signal in (hooks.reservation_booked, hooks.reservation_cancelled, hooks.reservation_no_show):
+        assert not signal.has_listeners()
+
+
 def test_kana_key_folds_width_script_dashes_and_spaces() -> None:
     assert kana_key("やまだ　たろう") == kana_key("ﾔﾏﾀﾞ ﾀﾛｳ") == "ヤマダタロウ"
     assert kana_key("スーパー") == kana_key("すーぱー") == kana_key("ス-パ-")
