@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.booking import hooks
 from apps.booking.models import CounterGroup, Person, Purpose, Reservation, Slot
 from apps.booking.services import (
     BookingError,
@@ -69,6 +70,13 @@ def _post(client: Client, url: str, html: str, pairs: list[tuple[str, date]]) ->
 
 def _events(card: Card) -> list[str]:
     return list(CardEvent.objects.filter(card=card).values_list("kind", flat=True))
+
+
+def test_issuances_tests_run_with_its_check_and_receivers_plugged_into_booking(in_city: Municipality) -> None:
+    # Booking's own tests empty the hooks (apps/booking/tests/conftest.py); issuance's keep what it registers.
+    assert hooks.check_notice(hooks.NoticeCheck("Z9Z999999", date(1970, 1, 1), "pickup")) == refusal_message()
+    for signal in (hooks.reservation_booked, hooks.reservation_cancelled, hooks.reservation_no_show):
+        assert signal.has_listeners()
 
 
 @pytest.mark.parametrize("typed", ["K7M-204815", "k7m204815", "Ｋ７Ｍ－２０４８１５", "ｋ７ｍ２０４８１５"])
