@@ -56,7 +56,7 @@ def transition_url(card: Card) -> str:
 
 
 def person(username: str, **kwargs: Any) -> User:
-    return UserFactory(username=username, **kwargs)  # type: ignore[no-any-return]
+    return UserFactory.create(username=username, **kwargs)
 
 
 def make_card(city: Municipality, **kwargs: Any) -> Card:
