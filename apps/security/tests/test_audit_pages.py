@@ -94,7 +94,7 @@ def _csv_rows(response: object) -> list[list[str]]:
 def test_supervisors_and_auditors_see_the_log(city: Municipality, city_client: Client, role: Role) -> None:
     _record("ageo", summary="監査テスト", target="SecurityPolicy:1")
     with schema_context(city.schema_name):
-        user: User = UserFactory(username=f"{role.value}-1", role=role)  # type: ignore[assignment]
+        user: User = UserFactory.create(username=f"{role.value}-1", role=role)
     response = _signed_in(city_client, "ageo", user).get(LIST)
     body = response.content.decode()
     assert response.status_code == 200

@@ -12,9 +12,9 @@ from tests.factories import UserFactory, login_as, with_totp
 
 def test_an_account_cannot_be_deleted_from_the_console_but_can_be_deactivated(city: Municipality) -> None:
     with schema_context("public"):
-        root: User = UserFactory(username="vendor-root", is_staff=True, is_superuser=True)  # type: ignore[assignment]
+        root: User = UserFactory.create(username="vendor-root", is_staff=True, is_superuser=True)
         with_totp(root)
-        other: User = UserFactory(username="vendor-ops", is_staff=True)  # type: ignore[assignment]
+        other: User = UserFactory.create(username="vendor-ops", is_staff=True)
     console = login_as(Client(HTTP_HOST="localhost"), root, "public")
     assert console.get(f"/console/security/user/{other.pk}/delete/").status_code == 403
     listing = console.post(
