@@ -35,7 +35,7 @@ REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.l
 def vendor(city: Municipality) -> Client:
     """The vendor's superuser on the public host (the city exists so its row can be edited)."""
     with schema_context("public"):
-        user: User = UserFactory(username="vendor-root", is_staff=True, is_superuser=True)  # type: ignore[assignment]
+        user: User = UserFactory.create(username="vendor-root", is_staff=True, is_superuser=True)
         with_totp(user)  # staff pages need a second factor
     client = Client(HTTP_HOST="localhost")
     return login_as(client, user, "public")

@@ -30,7 +30,7 @@ from tests.factories import PASSWORD, UserFactory, totp_code, with_totp
 @pytest.fixture
 def staff(city: Municipality) -> User:
     with schema_context(city.schema_name):
-        return UserFactory(username="ikeda", role=Role.STAFF)  # type: ignore[return-value]
+        return UserFactory.create(username="ikeda", role=Role.STAFF)
 
 
 def _stored(city: Municipality, user: User) -> str:
