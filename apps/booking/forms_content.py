@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
-from django.utils.translation import gettext_lazy as _
 
 from apps.booking.mail_texts import placeholder_errors
 from apps.booking.models_content import Announcement, EmailText
@@ -16,6 +13,8 @@ _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-
 
 
 class AnnouncementForm(RefusesIndividualNumber, forms.ModelForm):
+    """An end before the start is refused by the model's clean() (base.notices.BilingualNotice), on the end field."""
+
     class Meta:
         model = Announcement
         fields = ANNOUNCEMENT_FIELDS
@@ -25,14 +24,6 @@ class AnnouncementForm(RefusesIndividualNumber, forms.ModelForm):
             "body_ja": forms.Textarea(attrs={"rows": 6}),
             "body_en": forms.Textarea(attrs={"rows": 6}),
         }
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        starts, ends = data.get("starts_at"), data.get("ends_at")
-        if starts and ends and ends <= starts:
-            self.add_error("ends_at", _("掲載終了は掲載開始より後にしてください。"))
-        return data
 
 
 class EmailTextForm(RefusesIndividualNumber, forms.ModelForm):

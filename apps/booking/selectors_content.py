@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
-from django.utils.safestring import SafeString, mark_safe
+from django.db.models import QuerySet
+from django.utils.safestring import SafeString
 
 from apps.booking.models_content import Announcement, EmailText
-from base.sanitize import sanitize_rich_text
 
 
 def announcements_current(now: datetime) -> QuerySet[Announcement]:
     """The announcements shown at `now`: started, and not yet ended (no end means until withdrawn)."""
-    return Announcement.objects.filter(starts_at__lte=now).filter(
-        Q(ends_at__isnull=True) | Q(ends_at__gt=now)
-    )
+    return Announcement.objects.shown_at(now)
 
 
 def announcements_shown(now: datetime, language: str) -> list[dict[str, str | SafeString | datetime]]:
-    """The current announcements ready for a page in `language`: the body is sanitised again as it goes out."""
+    """The current announcements ready for a page in `language` (the body is sanitised again as it goes out)."""
     return [
-        {
-            "title": a.title(language),
-            # mark_safe only on nh3's output: the allow-list (base/sanitize.py) is what makes it safe.
-            "body": mark_safe(sanitize_rich_text(a.body(language))),  # noqa: S308
-            "starts_at": a.starts_at,
-        }
+        {"title": a.title_for(language), "body": a.body_for(language), "starts_at": a.starts_at}
         for a in announcements_current(now).order_by("-starts_at", "-pk")
     ]
 

@@ -60,7 +60,7 @@ def _form_errors(form: AnnouncementForm | EmailTextForm, exc: ValidationError) -
 @require_permission(CONFIGURE_BOOKING)
 def announcements(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    rows = [(a, a.starts_at <= now and (a.ends_at is None or now < a.ends_at)) for a in announcements_all()]
+    rows = [(a, a.is_shown_at(now)) for a in announcements_all()]
     return render(request, "booking/staff/announcements.html", {"announcements": rows})
 
 

@@ -8,12 +8,13 @@ from datetime import datetime
 from django.db.models import Q
 from django_tenants.utils import schema_context
 
+from base.notices import BilingualText, shown_at_q, window_open
 from console.models import MaintenanceNotice
 
 
 @dataclass(frozen=True)
-class NoticeView:
-    """A notice ready for a template (plain values: safe to cache)."""
+class NoticeView(BilingualText):
+    """A notice ready for a template (plain values: safe to cache); `title_for`/`body_for` as on the model."""
 
     title_ja: str
     title_en: str
@@ -21,8 +22,17 @@ class NoticeView:
     body_en: str
     window_start: datetime | None
     window_end: datetime | None
+    starts_at: datetime
     ends_at: datetime | None
     in_progress: bool
+
+    def is_shown_at(self, now: datetime) -> bool:
+        # Recomputed from a cached copy: a notice whose end has passed leaves the page within the cache's minute.
+        return window_open(self.starts_at, self.ends_at, now)
+
+    def in_progress_at(self, now: datetime) -> bool:
+        # Recomputed per request: a cached list must not say "planned" once the window has begun.
+        return window_open(self.window_start, self.window_end, now)
 
 
 def maintenance_notices_for(municipality_id: int | None, now: datetime) -> list[NoticeView]:
@@ -35,19 +45,17 @@ def maintenance_notices_for(municipality_id: int | None, now: datetime) -> list[
         targets |= Q(municipalities__id=municipality_id)
     with schema_context("public"):
         rows = (
-            MaintenanceNotice.objects.filter(targets, starts_at__lte=now)
-            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-            .distinct()
-            .order_by("starts_at", "pk")
+            MaintenanceNotice.objects.filter(targets, shown_at_q(now)).distinct().order_by("starts_at", "pk")
         )
         return [
             NoticeView(
                 title_ja=row.title_ja,
                 title_en=row.title_en,
-                body_ja=row.body("ja"),
-                body_en=row.body("en"),
+                body_ja=row.body_ja,
+                body_en=row.body_en,
                 window_start=row.window_start,
                 window_end=row.window_end,
+                starts_at=row.starts_at,
                 ends_at=row.ends_at,
                 in_progress=row.in_progress(now),
             )
