@@ -1,4 +1,4 @@
-"""Japanese text conventions as pure functions: NFKC folding, kana keys, 和暦, notice numbers, postal codes.
+"""Japanese text conventions as pure functions: NFKC, kana keys, 和暦, notice numbers, postal codes, cp932.
 
 Every app reads and writes Japanese the same way (DOMAIN.md): what a resident types at home, what staff type at
 the counter and what a city's CSV holds are folded by the same rules, so a name or a notice number typed one way
@@ -113,3 +113,16 @@ def notice_number_normalise(text: str) -> str | None:
     folded = "".join(c for c in folded if c not in DASHES and not c.isspace())
     match = _NOTICE.fullmatch(folded)
     return f"{match.group(1)}-{match.group(2)}" if match else None
+
+
+def cp932_unencodable(text: str) -> str:
+    """The characters of `text` that cp932 (Windows Shift_JIS, what Excel and city systems read) cannot hold, each
+    once, in order: 𠮷, 𩸽, an em dash. Never `shift_jis`, which also fails on ①, ㈱, 髙 and 﨑."""
+    bad: list[str] = []
+    for ch in text:
+        try:
+            ch.encode("cp932")
+        except UnicodeEncodeError:
+            if ch not in bad:
+                bad.append(ch)
+    return "".join(bad)

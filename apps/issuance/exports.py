@@ -25,6 +25,7 @@ from django_tenants.utils import schema_context
 
 from apps.security.audit import csv_cell
 from base import downloads
+from base.japanese import cp932_unencodable
 from tenants.db import current_schema
 
 UTF8_BOM = "utf8"
@@ -131,23 +132,12 @@ def _in_schema(schema: str, chunks: Iterator[Any]) -> Iterator[Any]:
         yield from chunks
 
 
-def _bad_characters(text: str) -> str:
-    bad: list[str] = []
-    for ch in text:
-        try:
-            ch.encode(CP932)
-        except UnicodeEncodeError:
-            if ch not in bad:
-                bad.append(ch)
-    return "".join(bad)
-
-
 def cp932_problems(line: int, cells: Sequence[str], headers: Sequence[str]) -> list[Unencodable]:
     """The cells of one line that cp932 cannot hold, each with its characters."""
     key = cells[0] if cells else ""
     found = []
     for index, text in enumerate(cells):
-        bad = _bad_characters(text)
+        bad = cp932_unencodable(text)
         if bad:
             column = headers[index] if index < len(headers) else str(index + 1)
             found.append(Unencodable(line=line, key=key, column=str(column), characters=bad))
