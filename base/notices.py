@@ -89,6 +89,16 @@ class BilingualNoticeQuerySet(models.QuerySet[_N]):
         return self.filter(shown_at_q(now))
 
 
+class BilingualNoticeManager(models.Manager[_N]):
+    """The manager each concrete notice declares with its own model type (`objects: ClassVar[...]`)."""
+
+    def get_queryset(self) -> BilingualNoticeQuerySet[_N]:
+        return BilingualNoticeQuerySet(self.model, using=self._db)
+
+    def shown_at(self, now: datetime) -> BilingualNoticeQuerySet[_N]:
+        return self.get_queryset().shown_at(now)
+
+
 class BilingualNotice(BilingualText, models.Model):
     """Title and body in Japanese (required title) and English (optional), shown from `starts_at` to `ends_at`."""
 
@@ -101,7 +111,7 @@ class BilingualNotice(BilingualText, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = BilingualNoticeQuerySet.as_manager()
+    objects = BilingualNoticeManager()
 
     class Meta:
         abstract = True
