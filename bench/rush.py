@@ -67,9 +67,9 @@ def rush_setup(cities: Cities, seats: int) -> tuple[str, str, dt.date, int]:
     from django_tenants.utils import schema_context
     from psycopg import sql
 
-    from apps.booking.calendar import TOKYO
+    from apps.booking.calendar.hours import TOKYO
     from apps.booking.models import CounterGroup, Slot
-    from apps.booking.services import slots_sync
+    from apps.booking.reservations.services import slots_sync
 
     book, _ = cities.create("clone")
     browse, _ = cities.create("clone")
@@ -254,7 +254,7 @@ def rush_check(result: RushResult, schema: str) -> dict[str, Any]:
                     f"slot {slot.pk}: taken {slot.taken} ≠ booked {seats_booked} + held {seats_held}"
                 )
         reservations = Reservation.objects.filter(status=Reservation.Status.BOOKED).count()
-        from apps.booking.calendar import TOKYO
+        from apps.booking.calendar.hours import TOKYO
 
         day = dt.date.fromisoformat(result.day)
         day_slots = Slot.objects.filter(

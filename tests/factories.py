@@ -10,7 +10,7 @@ import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import (
     CalendarDay,
     CounterGroup,

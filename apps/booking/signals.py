@@ -7,7 +7,7 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from django_tenants.signals import post_schema_sync
 
-from apps.booking.services import appearance_ensure, defaults_ensure
+from apps.booking.reservations.services import appearance_ensure, defaults_ensure
 from tenants.db import current_schema
 
 
@@ -30,7 +30,7 @@ def defaults_for_new_city(sender: Any, **kwargs: Any) -> None:
 
 
 def _context_changed(sender: Any, **kwargs: Any) -> None:
-    from apps.booking.page_cache import resident_context_changed
+    from apps.booking.resident.page_cache import resident_context_changed
 
     resident_context_changed()
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from apps.booking import hooks
 from apps.booking.models import Reservation
-from apps.booking.services import NoticeRefusedError
+from apps.booking.reservations.services import NoticeRefusedError
 from apps.issuance.models import Card, CardState
 from apps.issuance.services import CardError, TransitionInput, card_transition
 from apps.issuance.states import BOOKABLE

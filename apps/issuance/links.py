@@ -6,7 +6,7 @@ Short and free of letters that are easy to mistype, so a resident can also type 
 
 from __future__ import annotations
 
-from apps.booking.selectors import city_base_url
+from apps.booking.reservations.selectors import city_base_url
 
 SHORT_PREFIX = "/n/"
 

@@ -17,7 +17,7 @@ from apps.issuance import selectors
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, EventKind
 from base.japanese import notice_number_normalise
 
-# Booking's codes: 8 characters of A–Z and 2–9 without I and O (apps/booking/services.py `_new_code`).
+# Booking's codes: 8 characters of A–Z and 2–9 without I and O (apps/booking/reservations/services.py `_new_code`).
 _BOOKING_CODE = re.compile(r"[A-HJ-NP-Z2-9]{8}")
 _DASHES = "-‐‑‒–—―−ー"
 

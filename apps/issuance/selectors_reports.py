@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation, Slot
 from apps.issuance.models import Card, CardEvent, CardState, EventKind
 from apps.issuance.states import ACTIONS

@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from apps.booking import services_staff
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation
-from apps.booking.services import BookingError
+from apps.booking.reservations.services import BookingError
+from apps.booking.staff import services as services_staff
 from apps.issuance import selectors_counter
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, IdentityDocument, ProxyReason
 from apps.issuance.services import CardError, TransitionInput, card_transition, refusal

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from apps.booking.models import CounterGroup, Purpose
-from apps.booking.selectors import city_base_url, city_name, city_phone
+from apps.booking.reservations.selectors import city_base_url, city_name, city_phone
 from apps.issuance import notices
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, NoticePrint
 from apps.issuance.services import (

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from apps.booking.calendar import TOKYO, WEEKDAYS
+from apps.booking.calendar.hours import TOKYO, WEEKDAYS
 from apps.issuance import selectors_reports as sel
 from apps.issuance.charts import Bar, bar_chart_svg
 from apps.issuance.exports import CsvTable, NotEncodableError, csv_response

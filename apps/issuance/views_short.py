@@ -12,8 +12,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
 from apps.booking.models import Purpose
-from apps.booking.selectors_resident import purposes_active
-from apps.booking.services_resident import notice_prefill_remember
+from apps.booking.resident.selectors import purposes_active
+from apps.booking.resident.services import notice_prefill_remember
 from base.japanese import notice_number_normalise
 
 PICKUP_CODE = "pickup"

@@ -13,7 +13,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
     is_city = tenant is not None and current_schema() != "public"
     appearance = None
     if is_city:
-        from apps.booking.page_cache import resident_context
+        from apps.booking.resident.page_cache import resident_context
 
         appearance = resident_context(request).appearance
     return {"city": tenant if is_city else None, "appearance": appearance}

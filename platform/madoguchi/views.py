@@ -16,7 +16,7 @@ def vendor_home(request: HttpRequest) -> HttpResponse:
 
 
 def city_home(request: HttpRequest) -> HttpResponse:
-    from apps.booking.selectors_content import announcements_shown
+    from apps.booking.content.selectors import announcements_shown
 
     language = "en" if (translation.get_language() or "ja").startswith("en") else "ja"
     return render(request, "city/home.html", {"announcements": announcements_shown(timezone.now(), language)})
@@ -34,7 +34,7 @@ def theme_version(updated_at: datetime | None) -> str:
 @require_safe
 def theme_css(request: HttpRequest) -> HttpResponse:
     """The city's colour as a stylesheet, so that no page needs an inline <style> (CSP style-src 'self')."""
-    from apps.booking.selectors import appearance_get
+    from apps.booking.reservations.selectors import appearance_get
 
     appearance = appearance_get()
     # The model validates the colour; checking again keeps anything else stored there out of a stylesheet.

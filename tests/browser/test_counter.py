@@ -21,9 +21,9 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Person, Purpose, Reservation, Slot
-from apps.booking.services import PersonInput, reservation_book_for_caller
+from apps.booking.reservations.services import PersonInput, reservation_book_for_caller
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck
 from apps.security.models import Role, User
 from tests.browser.test_staff_day import CounterStaff, log_in, url

@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Hold, Reservation, Slot
 from tests.browser.conftest import MAIL_DIR
 

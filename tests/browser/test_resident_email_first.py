@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import BookingSettings, CounterGroup, Hold, Reservation, Slot
 from tests.browser.test_resident_booking import _mail_to, _text_part, url
 

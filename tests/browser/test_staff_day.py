@@ -16,9 +16,9 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Hold, Person, Purpose, Reservation, Slot
-from apps.booking.services import PersonInput, hold_create, reservation_confirm
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
 from apps.security.models import Role, User
 from tests.factories import PASSWORD, UserFactory, totp_code, with_totp
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.models import Reservation
-from apps.booking.services import PersonInput, hold_create, reservation_confirm
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
 from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from apps.booking.calendar import TOKYO
-from apps.booking.page_cache import CSRF_PLACEHOLDER, page_key
+from apps.booking.calendar.hours import TOKYO
+from apps.booking.resident.page_cache import CSRF_PLACEHOLDER, page_key
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day
 

@@ -15,9 +15,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Hold, Slot
-from apps.booking.services import HOLDS_PER_ADDRESS, HOLDS_PER_SESSION
+from apps.booking.reservations.services import HOLDS_PER_ADDRESS, HOLDS_PER_SESSION
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day
 

@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation, Slot
 from apps.booking.tests.resident_helpers import person_data
 from tenants.models import Municipality

@@ -16,8 +16,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.booking.models import BookingSettings, Reservation
-from apps.booking.services import PersonInput, hold_create, reservation_confirm
-from apps.booking.services_resident import email_link_token, manage_token
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
+from apps.booking.resident.services import email_link_token, manage_token
 from apps.booking.tests.resident_helpers import application, hidden, hold_url, person_data
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day

@@ -18,10 +18,10 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation
-from apps.booking.services import PersonInput, hold_create, reservation_confirm
-from apps.booking.services_resident import LEGACY_MANAGE_SALT, email_link_token, manage_token
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
+from apps.booking.resident.services import LEGACY_MANAGE_SALT, email_link_token, manage_token
 from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day

@@ -7,7 +7,7 @@ import re
 
 from django.test import Client
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Purpose, Slot
 
 

@@ -18,9 +18,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Hold, Person, Purpose, Reservation, Slot
-from apps.booking.services import hold_create
+from apps.booking.reservations.services import hold_create
 from apps.booking.tests.resident_helpers import hidden, person_data
 from tenants.db import use_public_schema
 from tenants.models import Municipality

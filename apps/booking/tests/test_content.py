@@ -9,8 +9,8 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.booking.content.selectors import announcements_current
 from apps.booking.models import Announcement
-from apps.booking.selectors_content import announcements_current
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality

@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.booking.models import BookingSettings, Hold, Slot
-from apps.booking.services import settings_ensure
-from apps.booking.services_resident import email_link_token
+from apps.booking.reservations.services import settings_ensure
+from apps.booking.resident.services import email_link_token
 from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day

@@ -11,11 +11,11 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.mail import BOOKED, CANCELLED, send_reservation_mail
-from apps.booking.mail_texts import placeholder_errors, render_text
 from apps.booking.models import EmailText, Reservation
-from apps.booking.reminders import compose_reminder
-from apps.booking.services import PersonInput, hold_create, reservation_confirm
+from apps.booking.reminders.services import compose_reminder
+from apps.booking.reservations.mail import BOOKED, CANCELLED, send_reservation_mail
+from apps.booking.reservations.mail_texts import placeholder_errors, render_text
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
 from apps.booking.tests.resident_helpers import application
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role

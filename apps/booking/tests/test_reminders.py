@@ -9,10 +9,15 @@ import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Purpose, ReminderSent, Reservation
-from apps.booking.reminders import compose_reminder, reminders_send_due, reminders_unknown
-from apps.booking.services import PersonInput, hold_create, reservation_cancel, reservation_confirm
+from apps.booking.reminders.services import compose_reminder, reminders_send_due, reminders_unknown
+from apps.booking.reservations.services import (
+    PersonInput,
+    hold_create,
+    reservation_cancel,
+    reservation_confirm,
+)
 from tenants.models import Municipality
 from tests.factories import ReminderSentFactory, SlotFactory
 

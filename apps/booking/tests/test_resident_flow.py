@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.models import Hold, Person, Reservation, Slot
-from apps.booking.services_resident import manage_token
+from apps.booking.resident.services import manage_token
 from apps.booking.tests.resident_helpers import hidden, hold_url, person_data
 from tenants.models import Municipality
 from tests.factories import SlotFactory, make_card, visit_day

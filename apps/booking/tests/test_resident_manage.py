@@ -14,10 +14,15 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.booking.availability import month_availability
+from apps.booking.calendar.availability import month_availability
 from apps.booking.models import BookingSettings, Reservation, Slot
-from apps.booking.services import OutsideWindowError, PersonInput, hold_create, reservation_confirm
-from apps.booking.services_resident import manage_token, reservation_move
+from apps.booking.reservations.services import (
+    OutsideWindowError,
+    PersonInput,
+    hold_create,
+    reservation_confirm,
+)
+from apps.booking.resident.services import manage_token, reservation_move
 from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day
@@ -218,7 +223,7 @@ def test_a_move_into_a_full_slot_or_after_the_deadline_is_refused(in_city: Munic
 
 
 def test_past_days_read_outside_the_booking_period_not_closed(in_city: Municipality) -> None:
-    from apps.booking.availability import CLOSED, OUTSIDE, month_availability
+    from apps.booking.calendar.availability import CLOSED, OUTSIDE, month_availability
 
     today = timezone.localdate()
     days = month_availability(

@@ -9,9 +9,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.booking import hooks
-from apps.booking.calendar import TOKYO, is_national_holiday, open_ranges
+from apps.booking.calendar.hours import TOKYO, is_national_holiday, open_ranges
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, Hold, Purpose, Reservation, Slot
-from apps.booking.services import (
+from apps.booking.reservations.services import (
     BookingError,
     OutsideWindowError,
     PersonInput,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.models import CounterGroup, Purpose, Reservation, Slot
-from apps.booking.services import PersonInput, reservation_book_for_caller
+from apps.booking.reservations.services import PersonInput, reservation_book_for_caller
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -263,7 +263,7 @@ def test_the_printable_list_links_its_print_stylesheet_and_has_no_buttons(
 
 
 def test_saving_the_counter_keeps_a_frames_raised_seats(city: Municipality, supervisor: Client) -> None:
-    from apps.booking.services_staff import COUNTER_FIELDS, counter_group_save
+    from apps.booking.staff.services import COUNTER_FIELDS, counter_group_save
 
     with schema_context(city.schema_name):
         group = CounterGroup.objects.get()

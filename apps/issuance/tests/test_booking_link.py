@@ -18,15 +18,15 @@ from django_tenants.utils import schema_context
 
 from apps.booking import hooks
 from apps.booking.models import CounterGroup, Person, Purpose, Reservation, Slot
-from apps.booking.services import (
+from apps.booking.reservations.services import (
     BookingError,
     NoticeRefusedError,
     PersonInput,
     hold_create,
     reservation_confirm,
 )
-from apps.booking.services_resident import manage_token, reservation_move
-from apps.booking.services_staff import reservation_book_by_staff, reservation_mark
+from apps.booking.resident.services import manage_token, reservation_move
+from apps.booking.staff.services import reservation_book_by_staff, reservation_mark
 from apps.booking.tests.resident_helpers import hidden, hold_url, person_data
 from apps.issuance.booking_link import refusal_message
 from apps.issuance.links import notice_path

@@ -12,9 +12,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Purpose, Reservation, Slot
-from apps.booking.services import PersonInput, reservation_book_for_caller
+from apps.booking.reservations.services import PersonInput, reservation_book_for_caller
 from apps.issuance.models import Card, CardState
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role

@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking import services_staff
 from apps.booking.models import Reservation
-from apps.booking.services import BookingError
+from apps.booking.reservations.services import BookingError
+from apps.booking.staff import services as services_staff
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck
 from apps.issuance.services import CardError
 from apps.issuance.services_counter import (

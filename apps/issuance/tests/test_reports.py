@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation, Slot
 from apps.booking.tests.test_staff_day import book
 from apps.issuance import selectors_reports as sel

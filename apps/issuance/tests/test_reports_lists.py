@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.tests.test_staff_day import book
 from apps.issuance import selectors_reports as sel
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, IssuanceSettings

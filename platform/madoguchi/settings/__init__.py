@@ -69,7 +69,7 @@ TENANT_BASE_SCHEMA = "city_template"
 TENANT_CREATION_FAKES_MIGRATIONS = CONFIG.web.tenant_creation == "clone"
 TENANT_CREATION = CONFIG.web.tenant_creation
 BOOKING_MAIL_SYNC = CONFIG.web.booking_mail_sync
-# Residents' limits (apps.booking.services_resident.RATE_LIMITS): overrides {name: (attempts, seconds)}.
+# Residents' limits (apps.booking.resident.services.RATE_LIMITS): overrides {name: (attempts, seconds)}.
 BOOKING_RATE_LIMITS: dict[str, tuple[int, int]] = {}
 # MADOGUCHI_BENCH_LIMITS=true, for benchmarks and load tests only (bench/run.py): all their clients come from
 # 127.0.0.1, so the per-address limits and hold caps are multiplied by this. Refused in secure mode.
@@ -157,7 +157,9 @@ CELERY_TASK_DEFAULT_QUEUE = CONFIG.redis.celery_queue
 CELERY_IMPORTS = [
     "apps.security.audit_tasks",
     "apps.security.signs_tasks",
-    "apps.booking.tasks_mail",
+    "apps.booking.calendar.tasks",
+    "apps.booking.reminders.tasks",
+    "apps.booking.reservations.tasks",
     "apps.issuance.tasks_import",
 ]
 CELERY_TASK_IGNORE_RESULT = True

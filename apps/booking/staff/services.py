@@ -17,9 +17,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.booking import hooks, mail
-from apps.booking.availability import availability_changed
-from apps.booking.calendar import TOKYO
+from apps.booking import hooks
+from apps.booking.calendar.availability import availability_changed
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import (
     CalendarDay,
     CounterGroup,
@@ -28,7 +28,8 @@ from apps.booking.models import (
     Reservation,
     Slot,
 )
-from apps.booking.services import (
+from apps.booking.reservations import mail
+from apps.booking.reservations.services import (
     BookingError,
     PersonInput,
     SlotFullError,

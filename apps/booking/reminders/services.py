@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
+from apps.booking.content.selectors import email_text_get
 from apps.booking.models import ReminderSent, Reservation
-from apps.booking.selectors_content import email_text_get
 
 DAY_BEFORE = "day_before"
 REMINDER = "reminder"  # the EmailText kind of the day-before mail
@@ -28,8 +28,8 @@ STALE_CLAIM = timedelta(minutes=30)
 
 
 def compose_reminder(reservation: Reservation) -> EmailMessage:
-    from apps.booking.mail import city_text, mail_context
-    from apps.booking.selectors import city_base_url
+    from apps.booking.reservations.mail import city_text, mail_context
+    from apps.booking.reservations.selectors import city_base_url
 
     language = reservation.language or "ja"
     own = email_text_get(REMINDER, language)

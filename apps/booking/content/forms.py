@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from apps.booking.mail_texts import placeholder_errors
+from apps.booking.content.services import ANNOUNCEMENT_FIELDS
 from apps.booking.models_content import Announcement, EmailText
-from apps.booking.services_content import ANNOUNCEMENT_FIELDS
+from apps.booking.reservations.mail_texts import placeholder_errors
 from apps.security.mynumber import RefusesIndividualNumber
 
 _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

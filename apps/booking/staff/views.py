@@ -19,9 +19,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.booking import selectors_staff, services_staff
-from apps.booking.calendar import TOKYO
-from apps.booking.forms_staff import (
+from apps.booking.calendar.hours import TOKYO
+from apps.booking.models import CalendarDay, CounterGroup, OpeningHours, Purpose, Reservation, Slot
+from apps.booking.reservations.services import BookingError, SlotSyncResult, settings_ensure
+from apps.booking.staff import selectors as selectors_staff
+from apps.booking.staff import services as services_staff
+from apps.booking.staff.forms import (
     BookingSettingsForm,
     CalendarDayForm,
     CounterGroupForm,
@@ -32,8 +35,6 @@ from apps.booking.forms_staff import (
     SlotChoiceForm,
     StaffBookingForm,
 )
-from apps.booking.models import CalendarDay, CounterGroup, OpeningHours, Purpose, Reservation, Slot
-from apps.booking.services import BookingError, SlotSyncResult, settings_ensure
 from apps.security.audit import audit_record
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, require_permission
 

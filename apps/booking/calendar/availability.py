@@ -15,9 +15,9 @@ from datetime import date, datetime, timedelta
 from django.core.cache import cache
 from django.db import transaction
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import BookingSettings, Purpose, Slot
-from apps.booking.page_cache import calendar_pages_forget
+from apps.booking.resident.page_cache import calendar_pages_forget
 
 CACHE_SECONDS = 10 * 60
 # A day is "残りわずか" when the persons it can still take are at most this many, or this share of its seats.

@@ -18,8 +18,8 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from apps.booking import hooks
-from apps.booking.availability import availability_changed, availability_months_changed
-from apps.booking.calendar import TOKYO, group_frames
+from apps.booking.calendar.availability import availability_changed, availability_months_changed
+from apps.booking.calendar.hours import TOKYO, group_frames
 from apps.booking.models import (
     BookingSettings,
     CounterGroup,

@@ -31,7 +31,7 @@ from django.middleware.csrf import get_token
 from apps.booking.models import BookingSettings, Purpose, SiteAppearance
 from base.prefetch import prefetched
 
-CONTEXT_KEY = "booking:resident-context"
+CONTEXT_KEY = "booking:resident-context:v2"  # v2: ResidentContext moved to apps.booking.resident.page_cache
 CONTEXT_SECONDS = 5 * 60
 PAGE_SECONDS = 60
 _CONTEXT_ATTR = "_resident_context"
@@ -78,8 +78,8 @@ def page_with_csrf(request: HttpRequest, html: str) -> HttpResponse:
 
 
 def _build() -> ResidentContext:
-    from apps.booking.selectors import appearance_get
-    from apps.booking.services import settings_ensure
+    from apps.booking.reservations.selectors import appearance_get
+    from apps.booking.reservations.services import settings_ensure
 
     purposes = Purpose.objects.filter(active=True).order_by("order", "pk")
     return ResidentContext(

@@ -22,24 +22,13 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from apps.booking import mail
-from apps.booking.availability import AVAILABLE, CLOSED, FEW, FULL, OUTSIDE, month_availability
-from apps.booking.calendar import TOKYO, WEEKDAYS
-from apps.booking.forms_resident import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
+from apps.booking.calendar.availability import AVAILABLE, CLOSED, FEW, FULL, OUTSIDE, month_availability
+from apps.booking.calendar.hours import TOKYO, WEEKDAYS
+from apps.booking.content.selectors import announcements_shown
 from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
-from apps.booking.page_cache import (
-    CONTEXT_KEY,
-    CSRF_PLACEHOLDER,
-    PAGE_SECONDS,
-    canonical_query,
-    page_key,
-    page_with_csrf,
-    resident_context,
-)
-from apps.booking.selectors import city_phone
-from apps.booking.selectors_content import announcements_shown
-from apps.booking.selectors_resident import day_times, hold_get, other_days, purpose_get, purposes_active
-from apps.booking.services import (
+from apps.booking.reservations import mail
+from apps.booking.reservations.selectors import city_phone
+from apps.booking.reservations.services import (
     BookingError,
     HoldClient,
     HoldLimitError,
@@ -52,7 +41,18 @@ from apps.booking.services import (
     reservation_confirm,
     settings_ensure,
 )
-from apps.booking.services_resident import (
+from apps.booking.resident.forms import ContactForm, EmailFirstForm, LookupForm, PersonForm, PersonsForm
+from apps.booking.resident.page_cache import (
+    CONTEXT_KEY,
+    CSRF_PLACEHOLDER,
+    PAGE_SECONDS,
+    canonical_query,
+    page_key,
+    page_with_csrf,
+    resident_context,
+)
+from apps.booking.resident.selectors import day_times, hold_get, other_days, purpose_get, purposes_active
+from apps.booking.resident.services import (
     NOTICE_PREFILL_SESSION_KEY,
     Refusal,
     address_hit,

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import F, Prefetch, QuerySet
 
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Person, Reservation, Slot
 
 # Cancelled bookings stay on the day list (staff are asked about them on the phone), greyed out by the template.

@@ -8,8 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from apps.booking.calendar import TOKYO
-from apps.booking.forms_resident import NOTICE_SHAPE_MESSAGE
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import (
     BookingSettings,
     CalendarDay,
@@ -19,8 +18,9 @@ from apps.booking.models import (
     Reservation,
     Slot,
 )
-from apps.booking.services import PersonInput
-from apps.booking.services_staff import CALENDAR_FIELDS, COUNTER_FIELDS, PURPOSE_FIELDS, SETTINGS_FIELDS
+from apps.booking.reservations.services import PersonInput
+from apps.booking.resident.forms import NOTICE_SHAPE_MESSAGE
+from apps.booking.staff.services import CALENDAR_FIELDS, COUNTER_FIELDS, PURPOSE_FIELDS, SETTINGS_FIELDS
 from apps.security.mynumber import RefusesIndividualNumber
 from base.japanese import notice_number_normalise
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from apps.booking import views_content, views_staff
+from apps.booking.content import views as views_content
+from apps.booking.staff import views as views_staff
 
 app_name = "booking_staff"
 

@@ -14,10 +14,10 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from apps.booking.availability import availability_changed
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.availability import availability_changed
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation, Slot
-from apps.booking.services import (
+from apps.booking.reservations.services import (
     ADDRESS_SITE_FACTOR,
     BookingError,
     OutsideWindowError,

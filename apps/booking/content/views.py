@@ -10,11 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.booking import services_content
-from apps.booking.forms_content import AnnouncementForm, EmailTextForm
-from apps.booking.mail_texts import PLACEHOLDERS, render_text
+from apps.booking.content import services as services_content
+from apps.booking.content.forms import AnnouncementForm, EmailTextForm
+from apps.booking.content.selectors import announcements_all, email_text_get, email_texts
 from apps.booking.models_content import Announcement, EmailText
-from apps.booking.selectors_content import announcements_all, email_text_get, email_texts
+from apps.booking.reservations.mail_texts import PLACEHOLDERS, render_text
 from apps.security.roles import CONFIGURE_BOOKING, require_permission
 
 # What the preview fills the placeholders with (the reservation does not exist yet).

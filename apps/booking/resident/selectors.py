@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from apps.booking.availability import AVAILABLE, FEW, bookable_range, month_availability
-from apps.booking.calendar import TOKYO
+from apps.booking.calendar.availability import AVAILABLE, FEW, bookable_range, month_availability
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import BookingSettings, Hold, Purpose, Slot
 
 

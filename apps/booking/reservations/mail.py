@@ -1,6 +1,6 @@
 """Confirmation, change and cancellation emails, in the reservation's language, with an .ics of the visit.
 
-Sent after the booking's transaction commits, through a Celery task (apps.booking.tasks_mail) so a slow mail
+Sent after the booking's transaction commits, through a Celery task (apps.booking.reservations.tasks) so a slow mail
 server never holds up the resident's page. `settings.BOOKING_MAIL_SYNC = True` sends inside the on_commit
 callback instead (tests, and a server without a worker such as the browser tests'): the same function runs.
 """
@@ -18,11 +18,11 @@ from django.utils import timezone, translation
 from django.utils.html import linebreaks, urlize
 from django.utils.translation import gettext as _
 
-from apps.booking.calendar import TOKYO
-from apps.booking.mail_texts import render_text
+from apps.booking.calendar.hours import TOKYO
+from apps.booking.content.selectors import email_text_get
 from apps.booking.models import EmailText, Reservation
-from apps.booking.selectors import city_base_url, city_name, city_phone
-from apps.booking.selectors_content import email_text_get
+from apps.booking.reservations.mail_texts import render_text
+from apps.booking.reservations.selectors import city_base_url, city_name, city_phone
 from base.japanese import to_wareki
 
 BOOKED, CHANGED, CANCELLED = "booked", "changed", "cancelled"
@@ -30,7 +30,7 @@ KINDS = (BOOKED, CHANGED, CANCELLED)
 
 
 def mail_context(reservation: Reservation, base_url: str) -> dict[str, object]:
-    from apps.booking.services_resident import manage_token
+    from apps.booking.resident.services import manage_token
 
     language = reservation.language or "ja"
     start = reservation.slot.start.astimezone(TOKYO)
@@ -130,7 +130,7 @@ JA_WEEKDAYS = ("月", "火", "水", "木", "金", "土", "日")
 
 
 def text_values(reservation: Reservation, context: dict[str, object], language: str) -> dict[str, str]:
-    """The values of a city's own email text's placeholders (apps.booking.mail_texts.PLACEHOLDERS)."""
+    """The values of a city's own email text's placeholders (apps.booking.reservations.mail_texts.PLACEHOLDERS)."""
     start, end = reservation.slot.start.astimezone(TOKYO), reservation.slot.end.astimezone(TOKYO)
     counter = reservation.slot.counter_group
     if language == "en":
@@ -211,6 +211,6 @@ def send_after_commit(reservation_id: int, kind: str, base_url: str = "") -> Non
     if getattr(settings, "BOOKING_MAIL_SYNC", False):
         transaction.on_commit(lambda: send_reservation_mail(reservation_id, kind, base_url))
         return
-    from apps.booking.tasks_mail import send_reservation_mail_task
+    from apps.booking.reservations.tasks import send_reservation_mail_task
 
     transaction.on_commit(lambda: send_reservation_mail_task.delay(reservation_id, kind, base_url))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.booking import views_resident as views
+from apps.booking.resident import views
 
 app_name = "booking"
 
