@@ -68,8 +68,8 @@ def rush_setup(cities: Cities, seats: int) -> tuple[str, str, dt.date, int]:
     from psycopg import sql
 
     from apps.booking.calendar.hours import TOKYO
+    from apps.booking.calendar.services import slots_sync
     from apps.booking.models import CounterGroup, Slot
-    from apps.booking.reservations.services import slots_sync
 
     book, _ = cities.create("clone")
     browse, _ = cities.create("clone")

@@ -7,7 +7,7 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from django_tenants.signals import post_schema_sync
 
-from apps.booking.reservations.services import appearance_ensure, defaults_ensure
+from apps.booking.calendar.services import appearance_ensure, defaults_ensure
 from tenants.db import current_schema
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.booking.reservations.services import appearance_update, slots_sync
+from apps.booking.calendar.services import appearance_update, slots_sync
 from apps.security.models import AllowedNetwork, Role, User
 from apps.security.services import network_add, staff_user_ensure
 from tenants.db import use_public_schema

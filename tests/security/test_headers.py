@@ -15,8 +15,8 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from apps.booking.calendar.services import appearance_update
 from apps.booking.models import SiteAppearance
-from apps.booking.reservations.services import appearance_update
 from tenants.models import Municipality
 
 ROOT = Path(__file__).resolve().parents[2]

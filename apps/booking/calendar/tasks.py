@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from apps.booking.reservations.services import slots_sync
+from apps.booking.calendar.services import slots_sync
 from tenants.fanout import for_each_city
 
 

@@ -78,8 +78,8 @@ def page_with_csrf(request: HttpRequest, html: str) -> HttpResponse:
 
 
 def _build() -> ResidentContext:
+    from apps.booking.calendar.services import settings_ensure
     from apps.booking.reservations.selectors import appearance_get
-    from apps.booking.reservations.services import settings_ensure
 
     purposes = Purpose.objects.filter(active=True).order_by("order", "pk")
     return ResidentContext(

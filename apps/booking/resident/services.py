@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from apps.booking.calendar.availability import availability_changed
 from apps.booking.calendar.hours import TOKYO
+from apps.booking.calendar.services import settings_ensure
 from apps.booking.models import Reservation, Slot
 from apps.booking.reservations.services import (
     ADDRESS_SITE_FACTOR,
@@ -23,7 +24,6 @@ from apps.booking.reservations.services import (
     OutsideWindowError,
     SlotFullError,
     address_limit_factor,
-    settings_ensure,
 )
 from apps.security.counters import counter_clear, counter_hit, counter_peek
 from apps.security.counters import subject as counter_subject

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from apps.booking import hooks
 from apps.booking.calendar.availability import availability_changed
 from apps.booking.calendar.hours import TOKYO
+from apps.booking.calendar.services import SlotSyncResult, settings_ensure, slots_sync
 from apps.booking.models import (
     CalendarDay,
     CounterGroup,
@@ -33,11 +34,8 @@ from apps.booking.reservations.services import (
     BookingError,
     PersonInput,
     SlotFullError,
-    SlotSyncResult,
     reservation_book_for_caller,
     reservation_cancel,
-    settings_ensure,
-    slots_sync,
 )
 from apps.security.audit import audit_record
 from apps.security.audited import audited_save, config_picture

@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.booking.calendar.hours import TOKYO
+from apps.booking.calendar.services import SlotSyncResult, settings_ensure
 from apps.booking.models import CalendarDay, CounterGroup, OpeningHours, Purpose, Reservation, Slot
-from apps.booking.reservations.services import BookingError, SlotSyncResult, settings_ensure
+from apps.booking.reservations.services import BookingError
 from apps.booking.staff import selectors as selectors_staff
 from apps.booking.staff import services as services_staff
 from apps.booking.staff.forms import (

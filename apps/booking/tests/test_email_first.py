@@ -9,8 +9,8 @@ from django.core import mail, signing
 from django.test import Client
 from django.utils import timezone
 
+from apps.booking.calendar.services import settings_ensure
 from apps.booking.models import BookingSettings, Hold, Slot
-from apps.booking.reservations.services import settings_ensure
 from apps.booking.resident.services import email_link_token
 from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality

@@ -10,6 +10,7 @@ from django_tenants.utils import schema_context
 
 from apps.booking import hooks
 from apps.booking.calendar.hours import TOKYO, is_national_holiday, open_ranges
+from apps.booking.calendar.services import slots_sync
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, Hold, Purpose, Reservation, Slot
 from apps.booking.reservations.services import (
     BookingError,
@@ -20,7 +21,6 @@ from apps.booking.reservations.services import (
     holds_release_expired,
     reservation_cancel,
     reservation_confirm,
-    slots_sync,
 )
 from base.japanese import kana_key
 from tenants.models import Municipality

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO, is_national_holiday, is_year_end
+from apps.booking.calendar.services import slots_sync
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, OpeningHours, Reservation, Slot
-from apps.booking.reservations.services import slots_sync
 from apps.booking.tests.test_staff_day import book
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
