@@ -49,7 +49,7 @@ def generate_file(path: Path, rows: int, seed: int = 6) -> None:
     """A plausible card list: unique notice numbers, mixed kana scripts, a few express cards."""
     import csv
 
-    from apps.issuance.csv_read import COLUMNS
+    from apps.issuance.imports.csv_read import COLUMNS
 
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -92,7 +92,8 @@ def worker_import(schema: str, path: Path) -> dict[str, Any]:
     from django.core.files.uploadedfile import UploadedFile
     from django_tenants.utils import schema_context
 
-    from apps.issuance import services_import, tasks_import
+    from apps.issuance.imports import services as services_import
+    from apps.issuance.imports import tasks as tasks_import
     from apps.issuance.models import ImportBatch
     from apps.security.models import Role
     from apps.security.services import staff_user_ensure
@@ -190,8 +191,8 @@ def _search(schema: str, samples: int) -> dict[str, Timing]:
     from django.db import connection
     from django_tenants.utils import schema_context
 
+    from apps.issuance.cards.selectors import card_by_notice_number, cards_by_kana
     from apps.issuance.models import Card
-    from apps.issuance.selectors import card_by_notice_number, cards_by_kana
 
     rng = random.Random(8)
     with schema_context(schema):

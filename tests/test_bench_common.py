@@ -60,7 +60,7 @@ def test_the_bench_imports_of_the_project_resolve() -> None:
             missing.append(f"{filename}: from {module} import {name} ({error})")
             continue
         if not hasattr(imported, name):
-            try:  # a submodule (`from apps.issuance import tasks_import`)
+            try:  # a submodule (`from apps.issuance.imports import tasks`)
                 importlib.import_module(f"{module}.{name}")
             except ImportError:
                 missing.append(f"{filename}: from {module} import {name}")

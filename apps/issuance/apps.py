@@ -7,7 +7,8 @@ class IssuanceConfig(AppConfig):
     verbose_name = "Issuance"
 
     def ready(self) -> None:
-        from apps.issuance import booking_link, signals  # noqa: F401
+        from apps.issuance import signals  # noqa: F401
+        from apps.issuance.counter import booking_link
 
         booking_link.connect()
 

@@ -7,7 +7,7 @@ from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django_tenants.signals import post_schema_sync
 
-from apps.issuance.services import defaults_ensure
+from apps.issuance.cards.services import defaults_ensure
 from tenants.db import current_schema
 
 

@@ -34,7 +34,7 @@ def main() -> None:
     django.setup()
     import pypdfium2 as pdfium
 
-    from apps.issuance.notices import LETTER, NOTICE, POSTCARD, Sender, notices_pdf
+    from apps.issuance.notices.pdf import LETTER, NOTICE, POSTCARD, Sender, notices_pdf
 
     sender = Sender(
         city_name="上尾市",

@@ -3,7 +3,7 @@
 from tests.security.targets import FormTarget
 
 # The card page's transition forms need a card, which the attack modules do not create: their refusals (state,
-# missing fields, 個人番号, permissions, another city) are tested in apps/issuance/tests/test_cards_pages.py.
+# missing fields, 個人番号, permissions, another city) are tested in apps/issuance/cards/tests/test_cards_pages.py.
 FORMS: list[FormTarget] = [
     FormTarget(
         "card list filter",

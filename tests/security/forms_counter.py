@@ -2,7 +2,7 @@
 
 Only the search is listed: the checklist lives at a card's own address (`/staff/counter/card/<pk>/`) and the
 attack modules' database holds no card, so a target there would meet a 404 and attack nothing.
-apps/issuance/tests/test_counter_checklist.py posts markup and a 個人番号 into a real card's checklist instead.
+apps/issuance/counter/tests/test_counter_checklist.py posts markup and a 個人番号 into a real card's checklist instead.
 """
 
 from tests.security.targets import FormTarget

@@ -1,7 +1,7 @@
 """The import pages' forms for tests/security/ (see targets.py: FormTarget).
 
 The upload form is a multipart file upload with no field a person types into (a file and a select), which a
-FormTarget cannot carry; its file handling is tested in apps/issuance/tests/test_import_flow.py (bad, binary, too
+FormTarget cannot carry; its file handling is tested in apps/issuance/imports/tests/test_import_flow.py (bad, binary, too
 big, wrong headers, 個人番号 cells). The column mapping form is all typed text: every field gets the payloads.
 """
 

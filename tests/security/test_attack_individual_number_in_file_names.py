@@ -15,9 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from apps.issuance.imports.services import ImportBatchError, import_upload, private_dir
+from apps.issuance.imports.tests.support import card_row, csv_bytes, upload
 from apps.issuance.models import ImportBatch
-from apps.issuance.services_import import ImportBatchError, import_upload, private_dir
-from apps.issuance.tests.import_support import card_row, csv_bytes, upload
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality

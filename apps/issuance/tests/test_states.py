@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apps.issuance.cards.services import CardError, TransitionInput, card_transition, cards_transition
 from apps.issuance.models import CancelReason, Card, CardEvent, CardState, DisposalMethod
-from apps.issuance.services import CardError, TransitionInput, card_transition, cards_transition
 from apps.issuance.states import ACTIONS, BOOKABLE, FINAL
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role

@@ -12,9 +12,9 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.booking.tests.resident_helpers import hidden, hold_url
+from apps.issuance.counter.tests.test_counter_checklist import issue_data
+from apps.issuance.imports.tests.support import SAMPLES, batch_id_of, upload
 from apps.issuance.models import Card, CardState
-from apps.issuance.tests.import_support import SAMPLES, batch_id_of, upload
-from apps.issuance.tests.test_counter_checklist import issue_data
 from apps.security.models import Role
 from tenants.models import Municipality
 from tests.factories import SlotFactory, role_client, visit_day

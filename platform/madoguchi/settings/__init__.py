@@ -160,7 +160,7 @@ CELERY_IMPORTS = [
     "apps.booking.calendar.tasks",
     "apps.booking.reminders.tasks",
     "apps.booking.reservations.tasks",
-    "apps.issuance.tasks_import",
+    "apps.issuance.imports.tasks",
 ]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
