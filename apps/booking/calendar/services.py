@@ -1,17 +1,36 @@
-"""Calendar writes: the city's booking settings and appearance, the defaults a new city starts with, and the slot
-sync that keeps the slot rows in line with the opening hours and closures. Each service is one transaction."""
+"""Calendar writes: the city's booking settings and appearance, the defaults a new city starts with, the staff's
+configuration of counters, purposes, hours and closures (audited), and the slot sync that keeps the slot rows in line
+with them. Each service is one transaction; a change of the rules runs `slots_sync` afterwards, so the slot rows
+follow at once, and a frame that still holds bookings is never dropped but listed for staff
+(staff.selectors.affected_reservations)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.booking.calendar.availability import availability_months_changed
+from apps.booking.calendar.availability import availability_changed, availability_months_changed
 from apps.booking.calendar.hours import TOKYO, group_frames
-from apps.booking.models import BookingSettings, CounterGroup, OpeningHours, Purpose, SiteAppearance, Slot
+from apps.booking.errors import BookingError
+from apps.booking.models import (
+    BookingSettings,
+    CalendarDay,
+    CounterGroup,
+    OpeningHours,
+    Purpose,
+    SiteAppearance,
+    Slot,
+)
+from apps.security.audit import audit_record
+from apps.security.audited import audited_save, config_picture
+from apps.security.roles import CONFIGURE_BOOKING, ensure_permission
 
 
 def appearance_ensure() -> SiteAppearance:
@@ -145,3 +164,218 @@ def slots_sync(*, today: date) -> SlotSyncResult:
                     result.orphaned.append(slot.pk)
         availability_months_changed(counter_group_id=group.pk, first=first, last=last)
     return result
+
+
+SETTINGS_FIELDS = [
+    "opens_days_ahead",
+    "closes_hours_before",
+    "hold_minutes",
+    "change_deadline_hours",
+    "max_persons",
+    "max_future_bookings",
+    "no_show_grace_minutes",
+    "closed_year_end",
+    "closed_on_holidays",
+    "confirm_email_first",
+]
+
+
+COUNTER_FIELDS = ["name", "location", "frame_minutes", "seats", "staff_seats", "active"]
+
+
+PURPOSE_FIELDS = [
+    "code",
+    "name_ja",
+    "name_en",
+    "counter_group",
+    "seats_per_person",
+    "requires_notice_number",
+    "bring_ja",
+    "bring_en",
+    "active",
+    "order",
+]
+
+
+CALENDAR_FIELDS = ["date", "kind", "counter_group", "start", "end", "reason"]
+
+
+def config_delete(
+    *,
+    model: type[models.Model],
+    pk: int,
+    fields: list[str],
+    action: str,
+    actor: Any,
+    request: HttpRequest | None,
+    summary: Callable[[Any], str] = str,
+) -> None:
+    """Delete one configuration row under a lock and audit what it held (supervisors only)."""
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        instance = model._default_manager.select_for_update().get(pk=pk)
+        before = config_picture(instance, fields)
+        instance.delete()
+        audit_record(
+            action=action,
+            request=request,
+            actor=actor,
+            target=f"{model.__name__}:{pk}",
+            summary=summary(instance),
+            before=before,
+        )
+
+
+def _sync() -> SlotSyncResult:
+    """Rebuild the slots, then forget the residents' cached availability of every month in the window."""
+    today = timezone.localdate()
+    result = slots_sync(today=today)
+    last = today + timedelta(days=settings_ensure().opens_days_ahead)
+    months = {(d.year, d.month) for d in (today + timedelta(days=n) for n in range((last - today).days + 1))}
+    for group_id in CounterGroup.objects.values_list("pk", flat=True):
+        for year, month in months:
+            start = datetime.combine(date(year, month, 1), datetime.min.time(), TOKYO)
+            availability_changed(Slot(counter_group_id=group_id, start=start))
+    return result
+
+
+def _config_save(
+    *,
+    instance: models.Model,
+    fields: list[str],
+    values: dict[str, Any],
+    action: str,
+    actor: Any,
+    request: HttpRequest | None,
+) -> models.Model:
+    """Apply `values` to `instance` (new or locked), validate, save, audit with before/after (supervisors)."""
+    return audited_save(
+        instance=instance,
+        fields=fields,
+        values=values,
+        action=action,
+        permission=CONFIGURE_BOOKING,
+        actor=actor,
+        request=request,
+    )
+
+
+def booking_settings_update(
+    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> SlotSyncResult:
+    _config_save(
+        instance=settings_ensure(),
+        fields=SETTINGS_FIELDS,
+        values=values,
+        action="booking.settings_changed",
+        actor=actor,
+        request=request,
+    )
+    return _sync()
+
+
+def counter_group_save(
+    *, group_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> tuple[CounterGroup, SlotSyncResult]:
+    before = CounterGroup.objects.filter(pk=group_id).values("seats").first() if group_id else None
+    group = _config_save(
+        instance=CounterGroup(pk=group_id) if group_id else CounterGroup(),
+        fields=COUNTER_FIELDS,
+        values=values,
+        action="booking.counter_saved",
+        actor=actor,
+        request=request,
+    )
+    assert isinstance(group, CounterGroup)
+    if before is not None:
+        # Future frames take the new capacity; a frame never gets fewer seats than it has taken, and a frame whose
+        # seats a supervisor raised (slot_raise_seats, with a reason) keeps them unless the new capacity is higher.
+        future = Slot.objects.filter(counter_group=group, start__gte=timezone.now())
+        future.filter(seats=before["seats"], taken__lte=group.seats).update(
+            seats=group.seats, staff_seats=group.staff_seats
+        )
+        future.filter(seats__gt=before["seats"], seats__lt=group.seats).update(
+            seats=group.seats, staff_seats=group.staff_seats
+        )
+    return group, _sync()
+
+
+def purpose_save(
+    *, purpose_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> Purpose:
+    purpose = _config_save(
+        instance=Purpose(pk=purpose_id) if purpose_id else Purpose(),
+        fields=PURPOSE_FIELDS,
+        values=values,
+        action="booking.purpose_saved",
+        actor=actor,
+        request=request,
+    )
+    assert isinstance(purpose, Purpose)
+    return purpose
+
+
+def opening_hours_add(
+    *, group_id: int, weekday: int, start: Any, end: Any, actor: Any, request: HttpRequest | None = None
+) -> SlotSyncResult:
+    ensure_permission(actor, CONFIGURE_BOOKING)
+    with transaction.atomic():
+        group = CounterGroup.objects.select_for_update().get(pk=group_id)  # serialises edits of one week
+        clash = OpeningHours.objects.filter(
+            counter_group=group, weekday=weekday, start__lt=end, end__gt=start
+        )
+        if clash.exists():
+            raise BookingError(_("ほかの受付時間と重なっています。"))
+        hours = OpeningHours(counter_group=group, weekday=weekday, start=start, end=end)
+        hours.full_clean()
+        hours.save()
+        audit_record(
+            action="booking.hours_added",
+            request=request,
+            actor=actor,
+            target=f"OpeningHours:{hours.pk}",
+            summary=f"{group.name} {hours}",
+            after={"counter_group": group.pk, "weekday": weekday, "start": start, "end": end},
+        )
+    return _sync()
+
+
+def opening_hours_remove(*, hours_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
+    config_delete(
+        model=OpeningHours,
+        pk=hours_id,
+        fields=["counter_group", "weekday", "start", "end"],
+        action="booking.hours_removed",
+        actor=actor,
+        request=request,
+    )
+    return _sync()
+
+
+def calendar_day_add(
+    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> SlotSyncResult:
+    _config_save(
+        instance=CalendarDay(),
+        fields=CALENDAR_FIELDS,
+        values=values,
+        action="booking.calendar_day_added",
+        actor=actor,
+        request=request,
+    )
+    return _sync()
+
+
+def calendar_day_remove(*, day_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
+    config_delete(
+        model=CalendarDay,
+        pk=day_id,
+        fields=CALENDAR_FIELDS,
+        action="booking.calendar_day_removed",
+        actor=actor,
+        request=request,
+    )
+    return _sync()
+
+
+# The counter's day

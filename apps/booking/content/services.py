@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from apps.booking.calendar.services import config_delete
 from apps.booking.models_content import Announcement, EmailText
 from apps.booking.reservations.mail_texts import placeholder_errors
-from apps.booking.staff.services import config_delete
 from apps.security.audit import audit_record
 from apps.security.audited import config_picture
 from apps.security.roles import CONFIGURE_BOOKING, ensure_permission

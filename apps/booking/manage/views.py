@@ -14,13 +14,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from apps.booking.calendar.hours import TOKYO
+from apps.booking.errors import BookingError
 from apps.booking.models import Reservation
 from apps.booking.reservations import mail
-from apps.booking.reservations.services import (
-    BookingError,
-    reservation_cancel,
-    settings_ensure,
-)
+from apps.booking.reservations.services import reservation_cancel, settings_ensure
 from apps.booking.resident.forms import LookupForm
 from apps.booking.resident.presenters import (
     day_context,

@@ -20,6 +20,13 @@ from django.utils.translation import gettext as _
 from apps.booking import hooks
 from apps.booking.calendar.availability import availability_changed
 from apps.booking.calendar.services import settings_ensure
+from apps.booking.errors import (
+    BookingError,
+    HoldLimitError,
+    NoticeRefusedError,
+    OutsideWindowError,
+    SlotFullError,
+)
 from apps.booking.models import (
     BookingSettings,
     Hold,
@@ -31,37 +38,6 @@ from apps.booking.models import (
 from apps.security.network import address_buckets
 from base.japanese import kana_key
 from tenants.db import current_schema
-
-
-class BookingError(Exception):
-    """A refusal the resident or the staff member can act on; `str(error)` is the message in their language."""
-
-
-class SlotFullError(BookingError):
-    pass
-
-
-class OutsideWindowError(BookingError):
-    pass
-
-
-class NoticeRefusedError(BookingError):
-    """A notice number and date of birth the registered check (or a `reservation_booked` receiver) refused.
-
-    Its own class so the resident pages can count failed pairs per address (services_resident.RATE_LIMITS) and
-    per notice number (`notice_number`, when the check knows which one; services_resident.COOL_DOWNS)."""
-
-    def __init__(self, message: str, *, notice_number: str = "") -> None:
-        super().__init__(message)
-        self.notice_number = notice_number
-
-
-class HoldLimitError(BookingError):
-    """The resident's session or address already holds as many seats as it may (HOLDS_PER_SESSION/ADDRESS)."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def _lock_slot(slot_id: int) -> Slot:

@@ -17,14 +17,9 @@ from django.utils.translation import gettext as _
 from apps.booking.calendar.availability import availability_changed
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.calendar.services import settings_ensure
+from apps.booking.errors import BookingError, OutsideWindowError, SlotFullError
 from apps.booking.models import Reservation, Slot
-from apps.booking.reservations.services import (
-    ADDRESS_SITE_FACTOR,
-    BookingError,
-    OutsideWindowError,
-    SlotFullError,
-    address_limit_factor,
-)
+from apps.booking.reservations.services import ADDRESS_SITE_FACTOR, address_limit_factor
 from apps.security.counters import counter_clear, counter_hit, counter_peek
 from apps.security.counters import subject as counter_subject
 from apps.security.network import address_buckets

@@ -23,16 +23,18 @@ from django.views.decorators.http import require_http_methods
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.content.selectors import announcements_shown
-from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
-from apps.booking.reservations import mail
-from apps.booking.reservations.services import (
+from apps.booking.errors import (
     BookingError,
-    HoldClient,
     HoldLimitError,
     NoticeRefusedError,
     OutsideWindowError,
-    PersonInput,
     SlotFullError,
+)
+from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
+from apps.booking.reservations import mail
+from apps.booking.reservations.services import (
+    HoldClient,
+    PersonInput,
     hold_create,
     reservation_confirm,
     settings_ensure,

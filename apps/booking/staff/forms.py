@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.booking.calendar.hours import TOKYO
+from apps.booking.calendar.services import CALENDAR_FIELDS, COUNTER_FIELDS, PURPOSE_FIELDS, SETTINGS_FIELDS
 from apps.booking.models import (
     BookingSettings,
     CalendarDay,
@@ -20,7 +21,6 @@ from apps.booking.models import (
 )
 from apps.booking.reservations.services import PersonInput
 from apps.booking.resident.forms import NOTICE_SHAPE_MESSAGE
-from apps.booking.staff.services import CALENDAR_FIELDS, COUNTER_FIELDS, PURPOSE_FIELDS, SETTINGS_FIELDS
 from apps.security.mynumber import RefusesIndividualNumber
 from base.japanese import notice_number_normalise
 

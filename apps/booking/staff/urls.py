@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.booking.calendar import views as views_calendar
 from apps.booking.content import views as views_content
 from apps.booking.staff import views as views_staff
 
@@ -17,17 +18,17 @@ urlpatterns = [
     ),
     path("reservations/<int:reservation_id>/move/", views_staff.reservation_move, name="reservation_move"),
     path("affected/", views_staff.affected, name="affected"),
-    path("settings/", views_staff.booking_settings, name="settings"),
-    path("counters/", views_staff.counters, name="counters"),
-    path("counters/add/", views_staff.counter_edit, name="counter_add"),
-    path("counters/<int:group_id>/", views_staff.counter_edit, name="counter_edit"),
-    path("counters/<int:group_id>/hours/", views_staff.hours, name="hours"),
-    path("hours/<int:hours_id>/remove/", views_staff.hours_remove, name="hours_remove"),
-    path("purposes/", views_staff.purposes, name="purposes"),
-    path("purposes/add/", views_staff.purpose_edit, name="purpose_add"),
-    path("purposes/<int:purpose_id>/", views_staff.purpose_edit, name="purpose_edit"),
-    path("calendar/", views_staff.calendar_days, name="calendar"),
-    path("calendar/<int:day_id>/remove/", views_staff.calendar_day_remove, name="calendar_day_remove"),
+    path("settings/", views_calendar.booking_settings, name="settings"),
+    path("counters/", views_calendar.counters, name="counters"),
+    path("counters/add/", views_calendar.counter_edit, name="counter_add"),
+    path("counters/<int:group_id>/", views_calendar.counter_edit, name="counter_edit"),
+    path("counters/<int:group_id>/hours/", views_calendar.hours, name="hours"),
+    path("hours/<int:hours_id>/remove/", views_calendar.hours_remove, name="hours_remove"),
+    path("purposes/", views_calendar.purposes, name="purposes"),
+    path("purposes/add/", views_calendar.purpose_edit, name="purpose_add"),
+    path("purposes/<int:purpose_id>/", views_calendar.purpose_edit, name="purpose_edit"),
+    path("calendar/", views_calendar.calendar_days, name="calendar"),
+    path("calendar/<int:day_id>/remove/", views_calendar.calendar_day_remove, name="calendar_day_remove"),
     path("announcements/", views_content.announcements, name="announcements"),
     path("announcements/new/", views_content.announcement_edit, name="announcement_add"),
     path(

@@ -1,4 +1,5 @@
-"""Staff booking pages: the supervisor's configuration, the counter's day, and the bookings that need a decision.
+"""Staff booking pages: the counter's day (check-in, phone and walk-in bookings), and the bookings that need a
+decision. The configuration pages are calendar.views.
 
 Thin views: parse a form, call one service or selector, render. Pages that show residents' personal data record
 a `personal_data.viewed` event (the audit middleware records writes, not reads).
@@ -7,10 +8,8 @@ a `personal_data.viewed` event (the audit middleware records writes, not reads).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,195 +19,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.booking.calendar.hours import TOKYO
-from apps.booking.calendar.services import SlotSyncResult, settings_ensure
-from apps.booking.models import CalendarDay, CounterGroup, OpeningHours, Purpose, Reservation, Slot
-from apps.booking.reservations.services import BookingError
+from apps.booking.calendar.services import settings_ensure
+from apps.booking.errors import BookingError
+from apps.booking.models import Reservation, Slot
 from apps.booking.staff import selectors as selectors_staff
 from apps.booking.staff import services as services_staff
 from apps.booking.staff.forms import (
-    BookingSettingsForm,
-    CalendarDayForm,
-    CounterGroupForm,
     MarkForm,
-    OpeningHoursForm,
-    PurposeForm,
     RaiseSeatsForm,
     SlotChoiceForm,
     StaffBookingForm,
 )
+from apps.booking.staff.pages import form_errors, next_or
 from apps.security.audit import audit_record
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, require_permission
-
-
-def _sync_message(request: HttpRequest, result: SlotSyncResult) -> None:
-    messages.success(
-        request,
-        _("予約枠を更新しました（追加 %(created)d、再開 %(reopened)d、停止 %(withdrawn)d）。")
-        % {"created": result.created, "reopened": result.reopened, "withdrawn": result.withdrawn},
-    )
-    if result.orphaned:
-        messages.warning(
-            request,
-            _(
-                "受付時間外になった枠に予約が残っています（%(count)d枠）。「要対応の予約」で移すか取り消してください。"
-            )
-            % {"count": len(result.orphaned)},
-        )
-
-
-def _form_errors(form: Any, exc: ValidationError | BookingError) -> None:
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
-
-
-def _next_or(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
-
-
-# Configuration (supervisors)
-
-
-@require_permission(CONFIGURE_BOOKING)
-def booking_settings(request: HttpRequest) -> HttpResponse:
-    current = settings_ensure()
-    form = BookingSettingsForm(request.POST or None, instance=current)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = services_staff.booking_settings_update(
-                values=form.cleaned_data, actor=request.user, request=request
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("予約の設定を保存しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:settings")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "booking/staff/settings.html", {"form": form}, status=status)
-
-
-@require_permission(CONFIGURE_BOOKING)
-def counters(request: HttpRequest) -> HttpResponse:
-    return render(request, "booking/staff/counters.html", {"groups": selectors_staff.counter_groups()})
-
-
-@require_permission(CONFIGURE_BOOKING)
-def counter_edit(request: HttpRequest, group_id: int | None = None) -> HttpResponse:
-    group = get_object_or_404(CounterGroup, pk=group_id) if group_id else None
-    form = CounterGroupForm(request.POST or None, instance=group)
-    if request.method == "POST" and form.is_valid():
-        try:
-            _group, result = services_staff.counter_group_save(
-                group_id=group_id, values=form.cleaned_data, actor=request.user, request=request
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("窓口を保存しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:counters")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "booking/staff/counter_form.html", {"form": form, "group": group}, status=status)
-
-
-@require_permission(CONFIGURE_BOOKING)
-def purposes(request: HttpRequest) -> HttpResponse:
-    rows = Purpose.objects.select_related("counter_group").order_by("order", "pk")
-    return render(request, "booking/staff/purposes.html", {"purposes": rows})
-
-
-@require_permission(CONFIGURE_BOOKING)
-def purpose_edit(request: HttpRequest, purpose_id: int | None = None) -> HttpResponse:
-    purpose = get_object_or_404(Purpose, pk=purpose_id) if purpose_id else None
-    form = PurposeForm(request.POST or None, instance=purpose)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services_staff.purpose_save(
-                purpose_id=purpose_id, values=form.cleaned_data, actor=request.user, request=request
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("用件を保存しました。"))
-            return redirect("booking_staff:purposes")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "booking/staff/purpose_form.html", {"form": form, "purpose": purpose}, status=status
-    )
-
-
-@require_permission(CONFIGURE_BOOKING)
-def hours(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = get_object_or_404(CounterGroup, pk=group_id)
-    existing = list(group.hours.order_by("weekday", "start"))
-    form = OpeningHoursForm(request.POST or None, existing=existing)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = services_staff.opening_hours_add(
-                group_id=group.pk,
-                weekday=form.cleaned_data["weekday"],
-                start=form.cleaned_data["start"],
-                end=form.cleaned_data["end"],
-                actor=request.user,
-                request=request,
-            )
-        except (ValidationError, BookingError) as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("受付時間を追加しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:hours", group_id=group.pk)
-    status = 400 if request.method == "POST" else 200
-    context = {"group": group, "hours": existing, "form": form}
-    return render(request, "booking/staff/hours.html", context, status=status)
-
-
-@require_permission(CONFIGURE_BOOKING)
-@require_POST
-def hours_remove(request: HttpRequest, hours_id: int) -> HttpResponse:
-    row = get_object_or_404(OpeningHours, pk=hours_id)
-    result = services_staff.opening_hours_remove(hours_id=row.pk, actor=request.user, request=request)
-    messages.success(request, _("受付時間を削除しました。"))
-    _sync_message(request, result)
-    return redirect("booking_staff:hours", group_id=row.counter_group_id)
-
-
-@require_permission(CONFIGURE_BOOKING)
-def calendar_days(request: HttpRequest) -> HttpResponse:
-    form = CalendarDayForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = services_staff.calendar_day_add(
-                values=form.cleaned_data, actor=request.user, request=request
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("休み・特別開庁を登録しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:calendar")
-    days = CalendarDay.objects.filter(date__gte=timezone.localdate()).select_related("counter_group")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "booking/staff/calendar.html", {"form": form, "days": days}, status=status)
-
-
-@require_permission(CONFIGURE_BOOKING)
-@require_POST
-def calendar_day_remove(request: HttpRequest, day_id: int) -> HttpResponse:
-    day = get_object_or_404(CalendarDay, pk=day_id)
-    result = services_staff.calendar_day_remove(day_id=day.pk, actor=request.user, request=request)
-    messages.success(request, _("休み・特別開庁を削除しました。"))
-    _sync_message(request, result)
-    return redirect("booking_staff:calendar")
-
-
-# Bookings that need a decision
 
 
 @require_permission(WORK_COUNTER)
@@ -244,7 +68,7 @@ def reservation_move(request: HttpRequest, reservation_id: int) -> HttpResponse:
                 request=request,
             )
         except BookingError as exc:
-            _form_errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, _("予約 %(code)s を移しました。") % {"code": reservation.code})
             return redirect("booking_staff:affected")
@@ -286,7 +110,7 @@ def reservation_mark(request: HttpRequest, reservation_id: int) -> HttpResponse:
     form = MarkForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("操作を選んでください。"))
-        return redirect(_next_or(request, default))
+        return redirect(next_or(request, default))
     try:
         marked = services_staff.reservation_mark(
             reservation_id=reservation.pk,
@@ -302,7 +126,7 @@ def reservation_mark(request: HttpRequest, reservation_id: int) -> HttpResponse:
         _("予約 %(code)s を「%(status)s」にしました。")
         % {"code": marked.code, "status": marked.get_status_display()},
     )
-    return redirect(_next_or(request, default))
+    return redirect(next_or(request, default))
 
 
 # The counter's day
@@ -393,7 +217,7 @@ def day_book(request: HttpRequest) -> HttpResponse:
                 now=timezone.now(),
             )
         except BookingError as exc:
-            _form_errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, _("予約 %(code)s を受け付けました。") % {"code": reservation.code})
             query = f"&counter={counter_id}" if counter_id else ""
@@ -412,7 +236,7 @@ def slot_block(request: HttpRequest, slot_id: int) -> HttpResponse:
     except BookingError as exc:
         return _day_page(request, day=day, counter_id=None, error=str(exc), status=409)
     messages.success(request, _("受付を止めました。") if blocked else _("受付を再開しました。"))
-    return redirect(_next_or(request, f"{reverse('booking_staff:day')}?date={day:%Y-%m-%d}"))
+    return redirect(next_or(request, f"{reverse('booking_staff:day')}?date={day:%Y-%m-%d}"))
 
 
 @require_permission(CONFIGURE_BOOKING)
@@ -435,4 +259,4 @@ def slot_seats(request: HttpRequest, slot_id: int) -> HttpResponse:
     except BookingError as exc:
         return _day_page(request, day=day, counter_id=None, error=str(exc), status=409)
     messages.success(request, _("席数を変更しました。"))
-    return redirect(_next_or(request, f"{reverse('booking_staff:day')}?date={day:%Y-%m-%d}"))
+    return redirect(next_or(request, f"{reverse('booking_staff:day')}?date={day:%Y-%m-%d}"))

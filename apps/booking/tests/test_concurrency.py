@@ -16,8 +16,9 @@ from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.booking.errors import BookingError
 from apps.booking.models import CounterGroup, Purpose, Reservation, Slot
-from apps.booking.reservations.services import BookingError, PersonInput, hold_create, reservation_confirm
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create

@@ -15,13 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.booking.calendar.availability import month_availability
+from apps.booking.errors import OutsideWindowError
 from apps.booking.models import BookingSettings, Reservation, Slot
-from apps.booking.reservations.services import (
-    OutsideWindowError,
-    PersonInput,
-    hold_create,
-    reservation_confirm,
-)
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm
 from apps.booking.resident.services import manage_token, reservation_move
 from apps.booking.tests.resident_helpers import application
 from tenants.models import Municipality

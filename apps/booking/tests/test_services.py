@@ -11,12 +11,10 @@ from django_tenants.utils import schema_context
 from apps.booking import hooks
 from apps.booking.calendar.hours import TOKYO, is_national_holiday, open_ranges
 from apps.booking.calendar.services import slots_sync
+from apps.booking.errors import BookingError, OutsideWindowError, SlotFullError
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, Hold, Purpose, Reservation, Slot
 from apps.booking.reservations.services import (
-    BookingError,
-    OutsideWindowError,
     PersonInput,
-    SlotFullError,
     hold_create,
     holds_release_expired,
     reservation_cancel,

@@ -263,7 +263,7 @@ def test_the_printable_list_links_its_print_stylesheet_and_has_no_buttons(
 
 
 def test_saving_the_counter_keeps_a_frames_raised_seats(city: Municipality, supervisor: Client) -> None:
-    from apps.booking.staff.services import COUNTER_FIELDS, counter_group_save
+    from apps.booking.calendar.services import COUNTER_FIELDS, counter_group_save
 
     with schema_context(city.schema_name):
         group = CounterGroup.objects.get()
