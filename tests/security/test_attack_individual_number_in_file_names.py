@@ -15,7 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from apps.issuance.imports.services import ImportBatchError, import_upload, private_dir
+from apps.issuance.imports.services import import_upload
+from apps.issuance.imports.storage import ImportBatchError, private_dir
 from apps.issuance.imports.tests.support import card_row, csv_bytes, upload
 from apps.issuance.models import ImportBatch
 from apps.security.audit_models import AuditEvent

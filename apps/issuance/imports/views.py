@@ -10,10 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.issuance.imports import engine, mappings
 from apps.issuance.imports import selectors as selectors_import
 from apps.issuance.imports import services as services_import
 from apps.issuance.imports.forms import ColumnMappingForm, ImportUploadForm
-from apps.issuance.imports.services import ImportBatchError, background_rows
+from apps.issuance.imports.services import background_rows
+from apps.issuance.imports.storage import ImportBatchError
 from apps.issuance.models import ColumnMapping, ImportBatch
 from apps.security import mynumber
 from apps.security.audit import audit_record
@@ -88,10 +90,10 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         "changes": changes,
         "progress": selectors_import.batch_progress(item),
         "encoding": selectors_import.encoding_label(item),
-        "problems_capped": len(item.errors) >= services_import.ERRORS_KEPT,
+        "problems_capped": len(item.errors) >= engine.ERRORS_KEPT,
         "changes_capped": item.rows_changed > len(item.changes),
-        "errors_kept": services_import.ERRORS_KEPT,
-        "changes_kept": services_import.CHANGES_KEPT,
+        "errors_kept": engine.ERRORS_KEPT,
+        "changes_kept": engine.CHANGES_KEPT,
     }
     return render(request, "issuance/import/batch.html", context)
 
@@ -155,7 +157,7 @@ def mapping_edit(request: HttpRequest, mapping_id: int | None = None) -> HttpRes
     instance = get_object_or_404(ColumnMapping, pk=mapping_id) if mapping_id else None
     form = ColumnMappingForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        services_import.column_mapping_save(
+        mappings.column_mapping_save(
             mapping_id=mapping_id,
             name=form.cleaned_data["name"],
             columns=form.columns(),
@@ -174,7 +176,7 @@ def mapping_edit(request: HttpRequest, mapping_id: int | None = None) -> HttpRes
 @require_POST
 def mapping_delete(request: HttpRequest, mapping_id: int) -> HttpResponse:
     try:
-        services_import.column_mapping_delete(mapping_id=mapping_id, actor=request.user, request=request)
+        mappings.column_mapping_delete(mapping_id=mapping_id, actor=request.user, request=request)
     except ImportBatchError as refused:
         raise Http404 from refused
     messages.success(request, _("列の対応を削除しました。"))

@@ -17,9 +17,10 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.issuance.imports import engine
 from apps.issuance.imports import services as services_import
 from apps.issuance.imports import tasks as tasks_import
-from apps.issuance.imports.services import private_dir, stored_path
+from apps.issuance.imports.storage import private_dir, stored_path
 from apps.issuance.imports.tests.support import batch_id_of, csv_bytes, numbered_rows, upload
 from apps.issuance.models import Card, CardEvent, EventKind, ImportBatch
 from apps.security.models import Role, User
@@ -59,7 +60,7 @@ def test_a_large_file_is_validated_and_applied_in_the_background_with_progress(
     django_capture_on_commit_callbacks: Any,
     city: Municipality,
 ) -> None:
-    monkeypatch.setattr(services_import, "CHUNK", 50)
+    monkeypatch.setattr(engine, "CHUNK", 50)
     reported: list[int] = []
     side_progress = services_import._SideProgress.__call__
 

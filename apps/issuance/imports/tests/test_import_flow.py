@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from apps.issuance.imports.services import private_dir
+from apps.issuance.imports.storage import private_dir
 from apps.issuance.imports.tests.support import (
     HEADERS,
     SAMPLES,
