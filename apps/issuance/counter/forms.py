@@ -1,6 +1,6 @@
 """The counter's forms: the one-box search and the checklist. Both refuse a 個人番号 in every field.
 
-The checklist's rules are the service's (`services_counter.check_problems`): the form only parses the input and
+The checklist's rules are the service's (`services.check_problems`): the form only parses the input and
 puts the service's messages next to the fields they are about.
 """
 

@@ -1,6 +1,6 @@
 """Reading a city's card-list CSV: the documented columns, encoding detection, and one row's validation.
 
-Pure functions, no database: `services_import` walks the rows and compares them with the card list. The format is
+Pure functions, no database: `engine.py` walks the rows and compares them with the card list. The format is
 documented in docs/card-import.md; the defaults below are that document's headers.
 
 Encodings: a UTF-8 BOM means UTF-8; otherwise the whole file must decode as UTF-8, else as cp932 (Windows

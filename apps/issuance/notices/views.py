@@ -1,6 +1,6 @@
 """Staff pages for notice letters (交付通知書): choose and print, one card's PDF, and the print log.
 
-A PDF is a print: every download goes through `services_notices.notices_print`, which records it in the print
+A PDF is a print: every download goes through `services.notices_print`, which records it in the print
 log, on each card's history and in the audit log.
 """
 
