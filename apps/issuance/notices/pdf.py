@@ -1,6 +1,6 @@
 """Notice letters (交付通知書) drawn as PDF: an A4 letter for a 長形3号 window envelope, or a postcard.
 
-Drawing only: no database writes, no permission checks (`services_notices.notices_print` does those). The
+Drawing only: no database writes, no permission checks (`services.notices_print` does those). The
 measurements are in millimetres from the top-left corner of the page, as a designer measures them on paper; they
 are written down in docs/notices.md. Every text is Japanese: the letter goes to residents and the post office.
 """
