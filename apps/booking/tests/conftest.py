@@ -1,5 +1,5 @@
 """Booking's tests run with nothing plugged into booking's hooks: issuance registers its notice check and its
-receivers at start-up (apps.issuance.booking_link), and booking must work without them. Issuance's tests keep them."""
+receivers at start-up (apps.issuance.counter.booking_link), and booking must work without them. Issuance's tests keep them."""
 
 from __future__ import annotations
 
