@@ -1,4 +1,6 @@
-"""The card list, each card's page with its whole history, state changes (one card or many), and the settings.
+"""The card list, each card's page with its whole history, and state changes (one card or many).
+
+The history's rows are built in cards/presenters.py; the settings pages are cards/settings_views.py.
 
 Counter staff (ISSUE_CARDS) may look; supervisors (MANAGE_CARDS) may change. Pages that show residents' data
 record `personal_data.viewed` once per page view. Thin views: parse a form, call one selector or service, render.
@@ -6,52 +8,37 @@ record `personal_data.viewed` once per page view. Thin views: parse a form, call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.booking.calendar.hours import TOKYO
 from apps.issuance.cards import selectors as selectors_cards
-from apps.issuance.cards import settings_services as services_cards
 from apps.issuance.cards.forms import (
-    ActiveForm,
     BulkForm,
     CardFilterForm,
-    IdentityDocumentForm,
-    IssuanceSettingsForm,
-    ProxyReasonForm,
     TransitionForm,
 )
+from apps.issuance.cards.presenters import Row, choice_label, history_row
 from apps.issuance.cards.selectors import CardFilter
 from apps.issuance.cards.services import (
     CardError,
     card_transition,
     cards_transition,
     refusal,
-    settings_ensure,
 )
 from apps.issuance.models import (
     CancelReason,
     Card,
-    CardEvent,
-    CardState,
-    CounterCheck,
     DisposalMethod,
-    IdentityDocument,
-    NoticePrint,
-    ProxyReason,
 )
 from apps.issuance.states import ACTIONS, Action, actions_for
 from apps.security import searches
@@ -66,185 +53,6 @@ SEARCH_SCOPE = "issuance.cards"
 ELSEWHERE = frozenset({"book", "cancel_booking", "no_show", "issue", "not_issue", "print"})
 STAFF_ACTIONS = [action for name, action in ACTIONS.items() if name not in ELSEWHERE]
 SKIPPED_IN_MESSAGE = 10
-
-
-@dataclass(frozen=True)
-class Row:
-    card: Card
-    birth_wareki: str
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One line of a card's history, ready to show."""
-
-    at: datetime
-    title: str
-    from_state: str
-    to_state: str
-    by: str
-    reason: str
-    details: list[tuple[str, str]]
-
-
-def _label(choices: type[models.TextChoices], value: Any) -> str:
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
-def _field_label(name: str) -> str:
-    try:
-        field = Card._meta.get_field(name)
-    except FieldDoesNotExist:
-        return name
-    return str(getattr(field, "verbose_name", name))
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return _("はい") if value else _("いいえ")
-    return str(value)
-
-
-def _changes(changes: Any) -> list[tuple[str, str]]:
-    """The import's changed fields: {field: {"before": x, "after": y}} or {field: [x, y]}."""
-    rows: list[tuple[str, str]] = []
-    if not isinstance(changes, dict):
-        return [(_("変更"), _shown(changes))]
-    for name, change in changes.items():
-        if isinstance(change, dict):
-            before, after = change.get("before"), change.get("after")
-        elif isinstance(change, list | tuple) and len(change) == 2:
-            before, after = change
-        else:
-            rows.append((_field_label(name), _shown(change)))
-            continue
-        rows.append((_field_label(name), f"{_shown(before)} → {_shown(after)}"))
-    return rows
-
-
-_DATA_LABELS = {
-    "batch": gettext_lazy("取込の番号"),
-    "line": gettext_lazy("取込ファイルの行"),
-    "print_id": gettext_lazy("印刷の番号"),
-    "counter_check": gettext_lazy("窓口での確認の番号"),
-    "reservation": gettext_lazy("予約番号"),
-    "reservation_code": gettext_lazy("予約番号"),
-    "reservation_id": gettext_lazy("予約"),
-    "file_name": gettext_lazy("ファイル名"),
-}
-# Labels of coded values some services put in an event's data.
-_DATA_CHOICES: dict[str, tuple[Any, type[models.TextChoices]]] = {
-    "disposal_method": (gettext_lazy("廃棄の方法"), DisposalMethod),
-    "cancel_reason": (gettext_lazy("取消の理由"), CancelReason),
-    "variant": (gettext_lazy("用紙"), NoticePrint.Variant),
-    "kind": (gettext_lazy("種類"), NoticePrint.Kind),
-    "identity_kind": (gettext_lazy("本人確認"), CounterCheck.IdentityKind),
-}
-
-
-def _event_details(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """An event's data as label/value pairs. The import's changes come as {"before": {field: x}, "after":
-    {field: y}}; older or other shapes ({"changes": {field: {"before", "after"} or [x, y]}}) are read too."""
-    details: list[tuple[str, str]] = []
-    before, after = data.get("before"), data.get("after")
-    if isinstance(before, dict) and isinstance(after, dict):
-        for name in dict.fromkeys([*before, *after]):
-            details.append((_field_label(name), f"{_shown(before.get(name))} → {_shown(after.get(name))}"))
-    for key, value in data.items():
-        if key in ("before", "after") and isinstance(before, dict) and isinstance(after, dict):
-            continue
-        if key == "reservation_id" and "reservation_code" in data:
-            continue  # the code is what staff know the booking by
-        if key in _DATA_CHOICES:
-            label, choices = _DATA_CHOICES[key]
-            details.append((str(label), _label(choices, value)))
-        elif key in ("changes", "changed"):
-            details += _changes(value)
-        elif key == "proxy":
-            details.append((_("代理人による受取"), _shown(bool(value))))
-        else:
-            details.append((str(_DATA_LABELS.get(key, key)), _shown(value)))
-    return details
-
-
-# Who acted, when it was not a staff member (CardEvent.by_label written by the system or the booking wiring).
-_ACTOR_LABELS = {"resident": gettext_lazy("住民（予約の画面から）"), "system": gettext_lazy("システム")}
-
-
-def _user_label(user: Any) -> str:
-    if user is None:
-        return _("システム")
-    return str(getattr(user, "display_name", "") or user.get_username())
-
-
-def _history_row(entry: selectors_cards.HistoryEntry) -> HistoryRow:
-    if entry.kind == "event":
-        event: CardEvent = entry.item
-        moved = event.to_state and event.from_state != event.to_state
-        return HistoryRow(
-            at=event.at,
-            title=event.get_kind_display(),
-            from_state=_label(CardState, event.from_state) if moved and event.from_state else "",
-            to_state=_label(CardState, event.to_state) if moved else "",
-            by=str(_ACTOR_LABELS.get(event.by_label, event.by_label)) or _user_label(event.by),
-            reason=event.reason,
-            details=_event_details(event.data if isinstance(event.data, dict) else {}),
-        )
-    if entry.kind == "print":
-        printed: NoticePrint = entry.item
-        return HistoryRow(
-            at=printed.at,
-            title=_("%(kind)sを印刷") % {"kind": printed.get_kind_display()},
-            from_state="",
-            to_state="",
-            by=_user_label(printed.by),
-            reason="",
-            details=[
-                (_("用紙"), printed.get_variant_display()),
-                (_("一緒に印刷した枚数"), str(printed.card_count)),
-                *([(_("納品回"), printed.delivery_batch)] if printed.delivery_batch else []),
-            ],
-        )
-    check: CounterCheck = entry.item
-    details = [
-        (_("結果"), check.get_outcome_display()),
-        (_("本人確認"), check.get_identity_kind_display()),
-        (_("確認した書類"), "、".join(map(str, check.documents)) or "—"),
-    ]
-    if check.proxy:
-        details += [
-            (_("代理人による受取"), check.proxy_reason or _("はい")),
-            (_("代理人の確認書類"), "、".join(map(str, check.proxy_documents)) or "—"),
-        ]
-    if check.guardian:
-        details.append((_("法定代理人（15歳未満）"), _("同席")))
-    if check.old_cards:
-        details.append(
-            (_("回収したカード"), "、".join(_label(CounterCheck.OldCard, c) for c in check.old_cards))
-        )
-    details.append((_("受領書に署名"), _shown(check.receipt_signed)))
-    return HistoryRow(
-        at=check.at,
-        title=_("窓口での確認"),
-        from_state="",
-        to_state="",
-        by=_user_label(check.by),
-        reason=check.not_issued_reason,
-        details=details,
-    )
-
-
-def _form_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _list_url(request: HttpRequest, filters: CardFilter | None = None) -> str:
@@ -368,7 +176,7 @@ def _card_page(
     context = {
         "card": card,
         "birth_wareki": to_wareki(card.birth_date),
-        "history": [_history_row(entry) for entry in selectors_cards.card_history(card)],
+        "history": [history_row(entry) for entry in selectors_cards.card_history(card)],
         "action_forms": forms,
         "can_manage": can_manage,
         "error": error,
@@ -472,8 +280,8 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
             "form": form,
             "action": action,
             "scope_label": dict(BulkForm.SCOPES)[data["scope"]],
-            "disposal_label": _label(DisposalMethod, data.get("disposal_method")),
-            "cancel_label": _label(CancelReason, data.get("cancel_reason")),
+            "disposal_label": choice_label(DisposalMethod, data.get("disposal_method")),
+            "cancel_label": choice_label(CancelReason, data.get("cancel_reason")),
             "preview": preview,
             "skipped": [(card, refusal(action, card)) for card in preview.skipped],
             "filter_query": filters.query(),
@@ -493,123 +301,3 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
         return redirect(_list_url(request, filters))
     _bulk_result_messages(request, action, result.done, result.skipped)
     return redirect(_list_url(request, filters))
-
-
-# Settings
-
-
-@require_permission(MANAGE_CARDS)
-def settings_page(request: HttpRequest) -> HttpResponse:
-    form = IssuanceSettingsForm(request.POST or None, instance=settings_ensure())
-    if request.method == "POST" and form.is_valid():
-        try:
-            services_cards.issuance_settings_update(
-                values=form.cleaned_data, actor=request.user, request=request
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("交付の設定を保存しました。"))
-            return redirect("issuance_cards:settings")
-    context = {
-        "form": form,
-        "documents": IdentityDocument.objects.order_by("kind", "order", "pk"),
-        "reasons": ProxyReason.objects.order_by("order", "pk"),
-    }
-    status = 400 if request.method == "POST" else 200
-    return render(request, "issuance/cards/settings.html", context, status=status)
-
-
-def _entry_edit(
-    request: HttpRequest,
-    *,
-    model: type[IdentityDocument] | type[ProxyReason],
-    pk: int | None,
-    form_class: Any,
-    save: Any,
-    saved: str,
-    titles: tuple[str, str],
-) -> HttpResponse:
-    """Add or edit one entry of a city's list (identity documents, proxy reasons) through its audited service."""
-    entry = get_object_or_404(model, pk=pk) if pk else None
-    form = form_class(request.POST or None, instance=entry)
-    if request.method == "POST" and form.is_valid():
-        try:
-            save(pk, form.cleaned_data)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, saved)
-            return redirect("issuance_cards:settings")
-    status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": titles[0] if entry else titles[1]}
-    return render(request, "issuance/cards/entry_form.html", context, status=status)
-
-
-@require_permission(MANAGE_CARDS)
-def document_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    return _entry_edit(
-        request,
-        model=IdentityDocument,
-        pk=pk,
-        form_class=IdentityDocumentForm,
-        save=lambda pk, values: services_cards.identity_document_save(
-            document_id=pk, values=values, actor=request.user, request=request
-        ),
-        saved=_("本人確認書類を保存しました。"),
-        titles=(_("本人確認書類の編集"), _("本人確認書類の追加")),
-    )
-
-
-@require_permission(MANAGE_CARDS)
-def reason_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    return _entry_edit(
-        request,
-        model=ProxyReason,
-        pk=pk,
-        form_class=ProxyReasonForm,
-        save=lambda pk, values: services_cards.proxy_reason_save(
-            reason_id=pk, values=values, actor=request.user, request=request
-        ),
-        saved=_("代理受取の理由を保存しました。"),
-        titles=(_("代理受取の理由の編集"), _("代理受取の理由の追加")),
-    )
-
-
-def _entry_active(
-    request: HttpRequest, entry: IdentityDocument | ProxyReason, set_active: Any
-) -> HttpResponse:
-    """Stop offering an entry at the counter, or offer it again (the row stays for past checklists)."""
-    form = ActiveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("操作を読み取れませんでした。もう一度お試しください。"))
-        return redirect("issuance_cards:settings")
-    active = form.cleaned_data["active"]
-    set_active(entry.pk, active)
-    text = _("「%(name)s」を使用中に戻しました。") if active else _("「%(name)s」を使用停止にしました。")
-    messages.success(request, text % {"name": entry.name_ja})
-    return redirect("issuance_cards:settings")
-
-
-@require_permission(MANAGE_CARDS)
-@require_POST
-def document_active(request: HttpRequest, pk: int) -> HttpResponse:
-    return _entry_active(
-        request,
-        get_object_or_404(IdentityDocument, pk=pk),
-        lambda pk, active: services_cards.identity_document_set_active(
-            document_id=pk, active=active, actor=request.user, request=request
-        ),
-    )
-
-
-@require_permission(MANAGE_CARDS)
-@require_POST
-def reason_active(request: HttpRequest, pk: int) -> HttpResponse:
-    return _entry_active(
-        request,
-        get_object_or_404(ProxyReason, pk=pk),
-        lambda pk, active: services_cards.proxy_reason_set_active(
-            reason_id=pk, active=active, actor=request.user, request=request
-        ),
-    )
