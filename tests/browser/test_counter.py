@@ -23,8 +23,10 @@ from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Person, Purpose, Reservation, Slot
-from apps.booking.reservations.services import PersonInput, reservation_book_for_caller
+from apps.booking.reservations.services import PersonInput
+from apps.booking.staff.services import reservation_book_by_staff
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck
+from apps.security.actors import as_actor
 from apps.security.models import Role, User
 from tests.browser.test_staff_day import CounterStaff, log_in, url
 from tests.factories import CardFactory, UserFactory, with_totp
@@ -82,7 +84,7 @@ def booked_card(django_db_blocker: Any, server_port: int) -> Iterator[BookedCard
             defaults={"end": start + timedelta(minutes=30), "seats": 3},
         )
         taken_before = slot.taken
-        reservation = reservation_book_for_caller(
+        reservation = reservation_book_by_staff(
             slot_id=slot.pk,
             purpose_id=Purpose.objects.get(code="pickup").pk,
             persons=[
@@ -97,7 +99,7 @@ def booked_card(django_db_blocker: Any, server_port: int) -> Iterator[BookedCard
             email="",
             channel=Reservation.Channel.PHONE,
             now=timezone.now(),
-            actor=helper,
+            actor=as_actor(helper),
         )
         Card.objects.filter(pk=card.pk).update(reservation=reservation, state=CardState.BOOKED)
     yield BookedCard(card, reservation)

@@ -14,8 +14,10 @@ from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Purpose, Reservation, Slot
-from apps.booking.reservations.services import PersonInput, reservation_book_for_caller
+from apps.booking.reservations.services import PersonInput
+from apps.booking.staff.services import reservation_book_by_staff
 from apps.issuance.models import Card, CardState
+from apps.security.actors import as_actor
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -43,7 +45,7 @@ def book(cards: list[Card], *, link: bool = True, slot: Slot | None = None) -> R
     """A booking for `cards`' holders made through booking's own service; then the cards are linked and booked
     directly (the booking → card wiring is another part's work and not what these tests are about)."""
     staff = UserFactory(username="counter-booking-helper", role=Role.STAFF)
-    reservation = reservation_book_for_caller(
+    reservation = reservation_book_by_staff(
         slot_id=(slot or make_slot()).pk,
         purpose_id=Purpose.objects.get(code="application").pk,
         persons=[
@@ -54,7 +56,7 @@ def book(cards: list[Card], *, link: bool = True, slot: Slot | None = None) -> R
         email="counter@example.jp",
         channel=Reservation.Channel.PHONE,
         now=timezone.now(),
-        actor=staff,
+        actor=as_actor(staff),
     )
     ids = [c.pk for c in cards]
     if link:
