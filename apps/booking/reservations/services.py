@@ -40,7 +40,7 @@ from base.japanese import kana_key
 from tenants.db import current_schema
 
 
-def _lock_slot(slot_id: int) -> Slot:
+def lock_slot(slot_id: int) -> Slot:
     return Slot.objects.select_for_update(of=("self",)).select_related("counter_group").get(pk=slot_id)
 
 
@@ -131,7 +131,7 @@ def hold_create(
     with transaction.atomic():
         if caps:
             _check_hold_caps(caps, now)
-        slot = _lock_slot(slot_id)
+        slot = lock_slot(slot_id)
         if slot.counter_group_id != purpose.counter_group_id or slot.blocked:
             raise SlotFullError(_("この時間は予約できません。ほかの時間を選んでください。"))
         _check_window(slot, settings, now)
@@ -164,7 +164,7 @@ def holds_release_expired(*, now: datetime) -> int:
             )
             if hold is None:
                 continue  # confirmed or released meanwhile
-            _lock_slot(hold.slot_id)
+            lock_slot(hold.slot_id)
             Slot.objects.filter(pk=hold.slot_id).update(taken=F("taken") - hold.seats)
             availability_changed(hold.slot)
             hold.delete()
@@ -180,7 +180,7 @@ class PersonInput:
     notice_number: str = ""
 
 
-def _persons_create(reservation: Reservation, persons: list[PersonInput]) -> None:
+def persons_create(reservation: Reservation, persons: list[PersonInput]) -> None:
     Person.objects.bulk_create(
         Person(
             reservation=reservation,
@@ -198,11 +198,11 @@ def _persons_create(reservation: Reservation, persons: list[PersonInput]) -> Non
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
 
-def _new_code() -> str:
+def new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
-def _check_persons(
+def check_persons(
     persons: list[PersonInput], purpose: Purpose, settings: BookingSettings, now: datetime
 ) -> None:
     for person in persons:
@@ -258,12 +258,12 @@ def reservation_confirm(
             )
         if len(persons) != hold.persons:
             raise BookingError(_("人数が変わっています。もう一度時間を選んでください。"))
-        slot = _lock_slot(hold.slot_id)
-        _check_persons(persons, hold.purpose, settings, now)
+        slot = lock_slot(hold.slot_id)
+        check_persons(persons, hold.purpose, settings, now)
         try:
             with transaction.atomic():
                 reservation = Reservation.objects.create(
-                    code=_new_code(),
+                    code=new_code(),
                     slot=slot,
                     purpose=hold.purpose,
                     seats=hold.seats,
@@ -274,47 +274,9 @@ def reservation_confirm(
                 )
         except IntegrityError:  # the same form, submitted twice at once: the other request made it
             return Reservation.objects.get(submission_key=submission_key)
-        _persons_create(reservation, persons)
+        persons_create(reservation, persons)
         hold.delete()  # its seats now belong to the reservation
         hooks.send(hooks.reservation_booked, reservation=reservation)
-    return reservation
-
-
-def reservation_book_for_caller(
-    *,
-    slot_id: int,
-    purpose_id: int,
-    persons: list[PersonInput],
-    phone: str,
-    email: str,
-    channel: str,
-    now: datetime,
-    actor: Any,
-) -> Reservation:
-    """Staff book on behalf of a phone caller or a walk-in: staff seats may be used, capacity never exceeded."""
-    purpose = Purpose.objects.get(pk=purpose_id)
-    settings = settings_ensure()
-    seats = len(persons) * purpose.seats_per_person
-    with transaction.atomic():
-        slot = _lock_slot(slot_id)
-        if slot.counter_group_id != purpose.counter_group_id:
-            raise SlotFullError(_("この用件はこの窓口では受け付けていません。"))
-        if slot.free < seats:
-            raise SlotFullError(_("この時間は満席です。"))
-        _check_persons(persons, purpose, settings, now)
-        Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + seats)
-        availability_changed(slot)
-        reservation = Reservation.objects.create(
-            code=_new_code(),
-            slot=slot,
-            purpose=purpose,
-            seats=seats,
-            email=email,
-            phone=phone,
-            channel=channel,
-        )
-        _persons_create(reservation, persons)
-        hooks.send(hooks.reservation_booked, reservation=reservation, actor=actor)
     return reservation
 
 
@@ -329,7 +291,7 @@ def reservation_cancel(
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
         if reservation.status != Reservation.Status.BOOKED:
             return reservation
-        slot = _lock_slot(reservation.slot_id)
+        slot = lock_slot(reservation.slot_id)
         if not by_staff and slot.start - now < timedelta(hours=settings.change_deadline_hours):
             raise OutsideWindowError(_("変更・取消の受付期限を過ぎています。窓口にお電話ください。"))
         Slot.objects.filter(pk=slot.pk).update(taken=F("taken") - reservation.seats)

@@ -20,12 +20,16 @@ from apps.booking.calendar.availability import availability_changed
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.calendar.services import settings_ensure
 from apps.booking.errors import BookingError, SlotFullError
-from apps.booking.models import (
-    Reservation,
-    Slot,
-)
+from apps.booking.models import Purpose, Reservation, Slot
 from apps.booking.reservations import mail
-from apps.booking.reservations.services import PersonInput, reservation_book_for_caller, reservation_cancel
+from apps.booking.reservations.services import (
+    PersonInput,
+    check_persons,
+    lock_slot,
+    new_code,
+    persons_create,
+    reservation_cancel,
+)
 from apps.security.audit import audit_record
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, ensure_permission
 
@@ -103,24 +107,37 @@ def reservation_book_by_staff(
     request: HttpRequest | None = None,
     now: datetime,
 ) -> Reservation:
-    """A phone booking or a walk-in: staff seats may be used, never beyond the frame's seats."""
+    """A phone booking or a walk-in: staff seats may be used, never beyond the frame's seats.
+
+    The only service that books into the seats kept for staff, so the permission check comes first."""
     ensure_permission(actor, WORK_COUNTER)
     if channel not in (Reservation.Channel.PHONE, Reservation.Channel.WALK_IN):
         raise BookingError(_("受付方法を選んでください。"))
+    purpose = Purpose.objects.get(pk=purpose_id)
+    booking_settings = settings_ensure()
+    seats = len(persons) * purpose.seats_per_person
     with transaction.atomic():
-        if Slot.objects.filter(pk=slot_id, blocked=True).exists():
+        slot = lock_slot(slot_id)
+        if slot.blocked:
             raise SlotFullError(_("この時間は受付を止めています。"))
-        reservation = reservation_book_for_caller(
-            slot_id=slot_id,
-            purpose_id=purpose_id,
-            persons=persons,
-            phone=phone,
+        if slot.counter_group_id != purpose.counter_group_id:
+            raise SlotFullError(_("この用件はこの窓口では受け付けていません。"))
+        if slot.free < seats:
+            raise SlotFullError(_("この時間は満席です。"))
+        check_persons(persons, purpose, booking_settings, now)
+        Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + seats)
+        reservation = Reservation.objects.create(
+            code=new_code(),
+            slot=slot,
+            purpose=purpose,
+            seats=seats,
             email=email,
+            phone=phone,
             channel=channel,
-            now=now,
-            actor=actor,
         )
-        availability_changed(reservation.slot)
+        persons_create(reservation, persons)
+        hooks.send(hooks.reservation_booked, reservation=reservation, actor=actor)
+        availability_changed(slot)
         audit_record(
             action=f"booking.reservation_{channel}",
             request=request,

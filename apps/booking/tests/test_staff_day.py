@@ -15,7 +15,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.models import CounterGroup, Purpose, Reservation, Slot
-from apps.booking.reservations.services import PersonInput, reservation_book_for_caller
+from apps.booking.reservations.services import PersonInput
+from apps.booking.staff.services import reservation_book_by_staff
+from apps.security.actors import as_actor
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -28,11 +30,17 @@ _birth_years = itertools.count(1940)  # a new person each time: one booking per 
 
 
 def book(
-    city: Municipality, slot: Slot, persons: int = 1, email: str = "hanako@example.jp", name: str = "埼玉花子"
+    city: Municipality,
+    slot: Slot,
+    persons: int = 1,
+    email: str = "hanako@example.jp",
+    name: str = "埼玉花子",
+    channel: str = Reservation.Channel.PHONE,
 ) -> Reservation:
+    """A booking made at the counter (by phone unless `channel` says walk-in) by a staff member."""
     with schema_context(city.schema_name):
         staff = UserFactory(username="booking-helper", role=Role.STAFF)
-    return reservation_book_for_caller(
+    return reservation_book_by_staff(
         slot_id=slot.pk,
         purpose_id=Purpose.objects.get(code="application").pk,
         persons=[
@@ -41,9 +49,9 @@ def book(
         ],
         phone="048-000-0000",
         email=email,
-        channel=Reservation.Channel.WEB,
+        channel=channel,
         now=timezone.now(),
-        actor=staff,
+        actor=as_actor(staff),
     )
 
 
@@ -182,7 +190,9 @@ def test_a_walk_in_beyond_capacity_is_refused_in_japanese(city: Municipality, st
 def test_a_phone_booking_may_use_the_seat_kept_for_staff(city: Municipality, staff: Client) -> None:
     with schema_context(city.schema_name):
         slot = SlotFactory.create(day=TOMORROW, at=time(9, 0), seats=2, staff_seats=1)
-        book(city, slot)
+        book(
+            city, slot, channel=Reservation.Channel.WALK_IN
+        )  # not a phone booking: the one below is found by it
         assert Slot.objects.get(pk=slot.pk).free_for_residents == 0
         data = staff_booking(slot, "phone")
     response = staff.post(f"/staff/booking/day/book/?date={TOMORROW:%Y-%m-%d}", data, follow=True)
