@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 from collections.abc import Iterator
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,12 +21,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.dispatch import receiver
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.signals import post_schema_sync
 from django_tenants.utils import schema_context
 
+from apps.security.actors import SYSTEM as SYSTEM
+from apps.security.actors import Actor as Actor
+from apps.security.actors import as_actor
 from apps.security.audit_keys import city_key, head_mac, same
 from apps.security.audit_models import (
     GENESIS_HASH,
@@ -35,7 +38,6 @@ from apps.security.audit_models import (
     AuditEvent,
     AuditHead,
 )
-from apps.security.network import client_ip
 from base.log_context import request_id_var
 from base.mynumber import contains_individual_number
 from tenants.db import current_schema
@@ -51,16 +53,21 @@ _SUMMARY_MAX = 2000
 _USERNAME_MAX = 150
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acted, when it is not a signed-in user: the system (a task), a resident, or someone unnamed."""
-
-    kind: ActorKind
-    username: str = ""
-    id: int | None = None
+# Whether an audit row was written in this request (or task): AuditWritesMiddleware adds its generic row only
+# when no service recorded one. Reset by that middleware at the start of each request.
+_audited: ContextVar[bool] = ContextVar("audit_written", default=False)
 
 
-SYSTEM = Actor(kind=ActorKind.SYSTEM, username="system")
+def audit_written_reset() -> Token[bool]:
+    return _audited.set(False)
+
+
+def audit_written() -> bool:
+    return _audited.get()
+
+
+def audit_written_restore(token: Token[bool]) -> None:
+    _audited.reset(token)
 
 
 # What a text holding a 個人番号 is stored as: the log can never be corrected, so the number must never get in
@@ -99,28 +106,32 @@ def _safe_json(value: Any) -> Any:
     return value
 
 
-def _actor_fields(actor: Any, request: HttpRequest | None) -> tuple[int | None, str, str]:
+def _transitional_actor(actor: Any, request: Any) -> Actor:
+    # TRANSITIONAL (issue 11 item 4): callers not yet converted pass a user or a request.
     if isinstance(actor, Actor):
-        return actor.id, actor.username, actor.kind
-    user = actor if actor is not None else getattr(request, "user", None)
-    if user is not None and getattr(user, "is_authenticated", False):
-        kind = ActorKind.VENDOR if current_schema() == "public" else ActorKind.STAFF
-        return user.pk, user.get_username(), kind
+        return actor
     if request is not None:
-        return None, "", ActorKind.ANONYMOUS
-    return SYSTEM.id, SYSTEM.username, SYSTEM.kind
+        from apps.security.request_actor import request_actor
+
+        built = request_actor(request)
+        return (
+            built
+            if actor is None
+            else Actor.of_user(actor, address=built.address, request_id=built.request_id)
+        )
+    return as_actor(actor)
 
 
-def _request_id(request: HttpRequest | None) -> str:
-    value = getattr(request, "request_id", None) or request_id_var.get()
+def _request_id(actor: Actor) -> str:
+    value = actor.request_id or request_id_var.get()
     return "" if value == "-" else str(value)[:64]
 
 
 def audit_record(
     *,
     action: str,
-    request: HttpRequest | None = None,
-    actor: Any = None,
+    actor: Actor | Any = None,
+    request: Any = None,  # TRANSITIONAL (issue 11 item 4): removed once every caller passes an Actor
     target: str = "",
     summary: str = "",
     before: dict[str, Any] | None = None,
@@ -128,11 +139,11 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the current schema's chain.
 
-    `actor` is a user, an `Actor` (system, resident) or None for the request's user. Inside a caller's
+    `actor` says who and from where (`apps.security.actors`). Inside a caller's
     transaction the chain stays locked until that transaction ends, and the event is rolled back with it: record
     at the end of a service's transaction.
     """
-    actor_id, actor_username, actor_kind = _actor_fields(actor, request)
+    actor = _transitional_actor(actor, request)
     key = city_key(current_schema())
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -151,16 +162,16 @@ def audit_record(
             last_sequence, prev_hash = head.sequence, head.hash
         event = AuditEvent(
             at=at,
-            actor_id=actor_id,
-            actor_username=_text(actor_username, _USERNAME_MAX),
-            actor_kind=actor_kind,
-            address=client_ip(request) if request is not None else "",
+            actor_id=actor.id,
+            actor_username=_text(actor.username, _USERNAME_MAX),
+            actor_kind=actor.kind,
+            address=actor.address[:64],
             action=_text(action, 64),
             target=_text(target, _TARGET_MAX),
             summary=_text(summary, _SUMMARY_MAX),
             before=_json_value(before),
             after=_json_value(after),
-            request_id=_request_id(request),
+            request_id=_request_id(actor),
             prev_hash=prev_hash,
             sequence=last_sequence + 1,
             hash_version=HASH_KEYED,
@@ -173,8 +184,7 @@ def audit_record(
             # A missing or forged head is evidence: it is left as found until someone has looked
             # (`manage.py audit_head_reset`); audit_verify reports it every day meanwhile.
             logger.error("audit head of schema %s is %s", current_schema(), "forged" if head else "missing")
-    if request is not None:
-        request._audited = True  # type: ignore[attr-defined]
+    _audited.set(True)
     return event
 
 
@@ -434,11 +444,11 @@ def _describe(filters: AuditFilters) -> str:
     return ", ".join(parts) or "-"
 
 
-def audit_export(*, request: HttpRequest, filters: AuditFilters) -> Iterator[str]:
+def audit_export(*, actor: Actor, filters: AuditFilters) -> Iterator[str]:
     """Record the export, then return its CSV lines (oldest first), read in chunks as they are sent."""
     audit_record(
         action="audit.exported",
-        request=request,
+        actor=actor,
         target="AuditEvent",
         # Stored text stays Japanese whatever the page's language: the log is one record for every reader.
         summary=f"監査ログをCSVで出力（条件: {_describe(filters)}）",

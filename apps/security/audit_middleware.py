@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from apps.security.audit import audit_record
+from apps.security.audit import audit_record, audit_written, audit_written_reset, audit_written_restore
+from apps.security.request_actor import request_actor
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -23,18 +24,23 @@ class AuditWritesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        token = audit_written_reset()
+        try:
+            response = self.get_response(request)
+            written = audit_written()
+        finally:
+            audit_written_restore(token)
         match = request.resolver_match  # None when a middleware answered (a redirect to MFA): no view ran
         if (
             match is not None
             and request.method in WRITE_METHODS
             and response.status_code < 400
-            and not getattr(request, "_audited", False)
+            and not written
             and getattr(getattr(request, "user", None), "is_authenticated", False)
         ):
             audit_record(
                 action="request.write",
-                request=request,
+                actor=request_actor(request),
                 target=request.path,
                 summary=f"{request.method} {request.path} ({match.view_name})",
             )

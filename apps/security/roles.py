@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
+from apps.security.actors import Actor
 from apps.security.models import Role
 
 MANAGE_SECURITY = "security.manage_security"
@@ -56,8 +57,10 @@ def user_roles(user: Any) -> set[Role]:
     return {role for role in Role if role.value in names}
 
 
-def ensure_permission(user: Any, permission: str) -> None:
-    """Raise PermissionDenied unless `user` holds `permission` (services call this before writing)."""
+def ensure_permission(actor: Any, permission: str) -> None:
+    """Raise PermissionDenied unless `actor` (an `Actor`, or a user) holds `permission` (services call this before
+    writing)."""
+    user = actor.user if isinstance(actor, Actor) else actor
     if not (getattr(user, "is_authenticated", False) and user.has_perm(permission)):
         raise PermissionDenied(_("この操作を行う権限がありません。"))
 

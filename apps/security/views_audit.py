@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from apps.security import searches
 from apps.security.audit import JAPAN, audit_events, audit_export
 from apps.security.forms_audit import AuditFilterForm
+from apps.security.request_actor import request_actor
 from apps.security.roles import VIEW_AUDIT, require_permission
 from tenants.db import current_schema
 
@@ -47,7 +48,8 @@ def audit_export_csv(request: HttpRequest) -> HttpResponseBase:
     if not form.is_valid():
         return _invalid(request, form)
     response = StreamingHttpResponse(
-        audit_export(request=request, filters=form.filters()), content_type="text/csv; charset=utf-8"
+        audit_export(actor=request_actor(request), filters=form.filters()),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime(timezone.now(), JAPAN).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="audit-{current_schema()}-{stamp}.csv"'
