@@ -54,6 +54,7 @@ def worker_import(schema: str, path: Path) -> dict[str, Any]:
     from apps.issuance.imports import services as services_import
     from apps.issuance.imports import tasks as tasks_import
     from apps.issuance.models import ImportBatch
+    from apps.security.actors import as_actor
     from apps.security.models import Role
     from apps.security.services import staff_user_ensure
 
@@ -74,14 +75,14 @@ def worker_import(schema: str, path: Path) -> dict[str, Any]:
             started = time.perf_counter()
             with path.open("rb") as handle:
                 upload = UploadedFile(handle, name=path.name, size=path.stat().st_size)
-                batch = services_import.import_upload(upload=upload, mapping_id=None, actor=user)
+                batch = services_import.import_upload(upload=upload, mapping_id=None, actor=as_actor(user))
             phases["upload"] = time.perf_counter() - started
             mark = time.perf_counter()
             status = tasks_import.validate_import(batch.pk)
             phases["validate"] = time.perf_counter() - mark
             assert status == "ready", ImportBatch.objects.get(pk=batch.pk).errors[:5]
             mark = time.perf_counter()
-            services_import.import_confirm(batch_id=batch.pk, actor=user)
+            services_import.import_confirm(batch_id=batch.pk, actor=as_actor(user))
             assert tasks_import.apply_import(batch.pk, user.pk) == "done"
             phases["apply"] = time.perf_counter() - mark
             phases["total"] = time.perf_counter() - started
