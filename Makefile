@@ -14,7 +14,7 @@ PYTHON ?= python3
 help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
 	@echo "make test   lint, type-check and the whole test suite"
-	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance: one part)"
+	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance|http: one part)"
 	@echo "make stop   stop the embedded PostgreSQL"
 
 # uv is bootstrapped from PyPI into .tools/ (no curl-pipe-sh: the machine may reach only package registries).

@@ -16,10 +16,12 @@ Parts (each a module of bench/, each runnable alone with --part; its sections re
   latency   section 3: a city's page vs the vendor's page through gunicorn                 (bench/latency.py)
   rush      section 4: the booking rush and the overbooking check                          (bench/rush.py)
   issuance  section 5: the card-list import and the counter search                         (bench/issuance.py)
+  http      section 6: resident pages and the resident flow through wrk vs its ceiling      (bench/http.py)
 
     .venv/bin/python bench/run.py                      # what `make bench` runs: every part
     .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
     .venv/bin/python bench/run.py --part rush          # only the booking rush (make bench PART=rush)
+    .venv/bin/python bench/run.py --part http --http-page /book/   # one page through wrk, with the ceiling
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-# Run as a script (`python bench/run.py`), Python puts bench/ first on the path, not the repository's root.
+# Run as a script (`python bench/run.py`), Python puts bench/ first on the path, not the repository's root; and
+# there bench/http.py would shadow the standard library's http: bench/ moves to the end (a stable sort), the root
+# comes first.
+sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
@@ -48,6 +53,7 @@ from bench.common import (
     manage,
     sandbox,
 )
+from bench.http import HEADING as HTTP_HEADING
 from bench.latency import allow_loopback_staff, bench_latency
 from bench.reports import (
     HEADINGS,
@@ -69,7 +75,7 @@ from bench.tenancy import (
     worker_deploy,
 )
 
-PARTS = ("tenancy", "latency", "rush", "issuance")
+PARTS = ("tenancy", "latency", "rush", "issuance", "http")
 LATENCY_PATHS = ["/", "/accounts/login/"]
 
 
@@ -110,6 +116,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--issuance-samples", type=int, default=2000, help="cards looked up in the search bench"
     )
+    parser.add_argument("--http-duration", type=int, default=6, help="seconds of wrk per page (part http)")
+    parser.add_argument("--http-threads", type=int, default=2, help="wrk threads per page (part http)")
+    parser.add_argument(
+        "--http-connections",
+        type=int,
+        default=32,
+        help="wrk connections per page, and flows at once (part http)",
+    )
+    parser.add_argument("--http-workers", type=int, default=2, help="gunicorn sync workers (part http)")
+    parser.add_argument(
+        "--http-cards", type=int, default=3000, help="generated cards for the pickup flow (part http)"
+    )
+    parser.add_argument(
+        "--http-pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pin wrk and the servers to separate CPUs with taskset when there are 2 or more (part http)",
+    )
+    parser.add_argument(
+        "--http-page",
+        action="append",
+        metavar="PATH",
+        help="measure only this path (repeatable; {day} is the application day; no flows; ceiling and baselines still run)",
+    )
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
     parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)
@@ -127,6 +157,13 @@ def run_issuance(box: Sandbox, cities: Cities, args: argparse.Namespace, header:
         cities, box.data_dir, rows=args.issuance_rows, samples=args.issuance_samples, log=log
     )
     return issuance_section(result, load_text("issuance"), header)
+
+
+def run_http(box: Sandbox, args: argparse.Namespace, header: str = "") -> list[str]:
+    """Section 6 (bench/http.py): resident pages and the resident flow through wrk vs the generator's ceiling."""
+    from bench.http import bench_http, http_section
+
+    return http_section(bench_http(box, args), load_text("http"), header)
 
 
 def run_part(part: str, box: Sandbox, cities: Cities, args: argparse.Namespace, header: str) -> None:
@@ -167,9 +204,11 @@ def run_part(part: str, box: Sandbox, cities: Cities, args: argparse.Namespace, 
         sections = [rush_section(bench_rush(box, cities, args), args, header)]
         if errors := app_errors(box):
             log("exceptions the app logged: " + "; ".join(errors))
+    elif part == "http":
+        sections = [run_http(box, args, header)]
     else:
         sections = [run_issuance(box, cities, args, header)]
-    for section, heading in zip(sections, HEADINGS[part], strict=True):
+    for section, heading in zip(sections, HEADINGS.get(part, (HTTP_HEADING,)), strict=True):
         splice_section(args.report, section, heading)
 
 
@@ -237,6 +276,7 @@ def main(argv: Sequence[str]) -> int:
             ],
         )
         splice_section(args.report, issuance, HEADINGS["issuance"][0])
+        splice_section(args.report, run_http(box, args), HTTP_HEADING)
     log(f"wrote {args.report} in {time.perf_counter() - started:.0f} s")
     return 0
 
