@@ -120,18 +120,19 @@ class BulkPreview:
     total: int
     will_change: int
     skipped_total: int
-    skipped: list[Card]  # the first SKIPPED_SHOWN of them
+    skipped: list[Card]  # the first of them (by notice number)
 
 
 SKIPPED_SHOWN = 200
 
 
-def bulk_preview(cards: QuerySet[Card], action: Action) -> BulkPreview:
-    """How many of `cards` the action will change, and (the first of) those it will skip. Three queries."""
+def bulk_preview(cards: QuerySet[Card], action: Action, *, shown: int = SKIPPED_SHOWN) -> BulkPreview:
+    """How many of `cards` the action will change, and (the first `shown` of) those it will skip. Three
+    queries."""
     condition = allowed_condition(action)
     total = cards.count()
     will_change = cards.filter(condition).count()
-    skipped = list(cards.exclude(condition).order_by("notice_number")[:SKIPPED_SHOWN])
+    skipped = list(cards.exclude(condition).order_by("notice_number")[:shown])
     return BulkPreview(
         total=total, will_change=will_change, skipped_total=total - will_change, skipped=skipped
     )

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,7 +26,8 @@ from apps.issuance.models import (
     ProxyReason,
 )
 from apps.issuance.states import ACTIONS, Action, allowed
-from apps.security.audit import Actor, audit_record
+from apps.security.actors import Actor
+from apps.security.audit import audit_record
 from apps.security.roles import MANAGE_CARDS, ensure_permission
 
 
@@ -90,13 +90,12 @@ def defaults_ensure() -> None:
         )
 
 
-def event_actor(actor: Any) -> tuple[Any, str]:
-    """The event's `by` and `by_label`: a user, or the system / a resident (audit Actor)."""
-    if isinstance(actor, Actor):
-        return None, actor.username or str(actor.kind)
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        return actor, (getattr(actor, "display_name", "") or actor.get_username())
-    return None, "system"
+def event_actor(actor: Actor) -> tuple[Any, str]:
+    """The event's `by` and `by_label`: the staff member, or nobody and the system / a resident by name."""
+    user = actor.user
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user, (getattr(user, "display_name", "") or user.get_username())
+    return None, actor.username or str(actor.kind)
 
 
 def refusal(action: Action, card: Card) -> str | None:
@@ -128,7 +127,7 @@ def _validate(action: Action, change: TransitionInput) -> None:
         raise CardError(_("取消の理由を入力してください。"))
 
 
-def _apply(card: Card, action: Action, change: TransitionInput, *, actor: Any, now: datetime) -> CardEvent:
+def _apply(card: Card, action: Action, change: TransitionInput, *, actor: Actor, now: datetime) -> CardEvent:
     fields, event = _prepare(card, action, change, actor=actor, now=now)
     card.save(update_fields=fields)
     event.save()
@@ -136,7 +135,7 @@ def _apply(card: Card, action: Action, change: TransitionInput, *, actor: Any, n
 
 
 def _prepare(
-    card: Card, action: Action, change: TransitionInput, *, actor: Any, now: datetime
+    card: Card, action: Action, change: TransitionInput, *, actor: Actor, now: datetime
 ) -> tuple[list[str], CardEvent]:
     """Change `card` in memory; return the fields to save and its event, unsaved (the bulk path writes a whole
     selection in a few statements instead of two per card)."""
@@ -190,8 +189,7 @@ def card_transition(
     *,
     card_id: int,
     change: TransitionInput,
-    actor: Any,
-    request: HttpRequest | None = None,
+    actor: Actor,
     now: datetime | None = None,
     audit: bool = True,
 ) -> CardEvent:
@@ -212,7 +210,6 @@ def card_transition(
         if audit:
             audit_record(
                 action=f"card.{action.name}",
-                request=request,
                 actor=actor,
                 target=f"Card:{card.pk}",
                 summary=f"{card.notice_number}: {action.label}",
@@ -232,8 +229,7 @@ def cards_transition(
     *,
     card_ids: Iterable[int],
     change: TransitionInput,
-    actor: Any,
-    request: HttpRequest | None = None,
+    actor: Actor,
     now: datetime | None = None,
 ) -> BulkResult:
     """Apply one action to a selection in one transaction: cards it does not fit are skipped and listed, the
@@ -270,7 +266,6 @@ def cards_transition(
         if result.done:
             audit_record(
                 action=f"card.bulk_{action.name}",
-                request=request,
                 actor=actor,
                 target="Card:bulk",
                 summary=_("%(action)s（%(done)d件、対象外 %(skipped)d件）")

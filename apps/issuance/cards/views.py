@@ -43,6 +43,7 @@ from apps.issuance.models import (
 from apps.issuance.states import ACTIONS, Action, actions_for
 from apps.security import searches
 from apps.security.audit import audit_record
+from apps.security.request_actor import request_actor
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, require_permission
 from base.japanese import to_wareki
 
@@ -92,7 +93,7 @@ def _list_page(
         counts = selectors_cards.state_counts(filters)
         audit_record(
             action="personal_data.viewed",
-            request=request,
+            actor=request_actor(request),
             target="issuance:cards",
             summary=_("カード一覧（%(count)d件中 %(page)dページ目）")
             % {"count": page.paginator.count, "page": page.number},
@@ -169,7 +170,7 @@ def _card_page(
                 forms.append(TransitionForm(action=action))
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target=f"Card:{card.pk}",
         summary=_("カード %(number)s") % {"number": card.notice_number},
     )
@@ -203,7 +204,7 @@ def card_transition_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _card_page(request, card, failed=form, status=400)
     try:
-        card_transition(card_id=card.pk, change=form.change(action), actor=request.user, request=request)
+        card_transition(card_id=card.pk, change=form.change(action), actor=request_actor(request))
     except CardError as exc:
         card.refresh_from_db()
         return _card_page(request, card, failed=form, error=str(exc), status=409)
@@ -270,7 +271,7 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
         preview = selectors_cards.bulk_preview(cards, action)
         audit_record(
             action="personal_data.viewed",
-            request=request,
+            actor=request_actor(request),
             target="issuance:cards:bulk",
             summary=_("一括操作の確認（%(action)s、%(count)d件）")
             % {"action": action.label, "count": preview.total},
@@ -293,8 +294,7 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
         result = cards_transition(
             card_ids=list(cards.values_list("pk", flat=True)),
             change=form.change(action),
-            actor=request.user,
-            request=request,
+            actor=request_actor(request),
         )
     except CardError as exc:
         messages.error(request, str(exc))

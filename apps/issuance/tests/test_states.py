@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from apps.issuance.cards.services import CardError, TransitionInput, card_transition, cards_transition
 from apps.issuance.models import CancelReason, Card, CardEvent, CardState, DisposalMethod
 from apps.issuance.states import ACTIONS, BOOKABLE, FINAL
+from apps.security.actors import as_actor
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -62,7 +63,9 @@ def test_random_sequences_never_reach_a_forbidden_state(
     for name in steps:
         state = Card.objects.get(pk=card.pk).state
         try:
-            event = card_transition(card_id=card.pk, change=_change(name), actor=supervisor, audit=False)
+            event = card_transition(
+                card_id=card.pk, change=_change(name), actor=as_actor(supervisor), audit=False
+            )
         except CardError as refusal:
             message = str(refusal)  # a message for the staff member
             refused = True
@@ -91,10 +94,14 @@ def test_each_action_refuses_the_states_it_does_not_come_from(supervisor: Any) -
         for state in S:
             card = make_card(state=state, express=action.express is True)
             if state in action.sources:
-                card_transition(card_id=card.pk, change=_change(name), actor=supervisor, audit=False)
+                card_transition(
+                    card_id=card.pk, change=_change(name), actor=as_actor(supervisor), audit=False
+                )
                 continue
             with pytest.raises(CardError, match=str(state.label)):
-                card_transition(card_id=card.pk, change=_change(name), actor=supervisor, audit=False)
+                card_transition(
+                    card_id=card.pk, change=_change(name), actor=as_actor(supervisor), audit=False
+                )
             assert not CardEvent.objects.filter(card=card).exists()
 
 
@@ -103,7 +110,7 @@ def test_a_transition_records_who_when_why_and_audits(supervisor: Any) -> None:
     event = card_transition(
         card_id=card.pk,
         change=TransitionInput(action="cancel", cancel_reason=CancelReason.DIED, reason="戸籍から"),
-        actor=supervisor,
+        actor=as_actor(supervisor),
     )
     card.refresh_from_db()
     assert card.state == S.CANCELLED
@@ -119,12 +126,12 @@ def test_a_transition_records_who_when_why_and_audits(supervisor: Any) -> None:
 def test_dispose_needs_a_method_and_other_cancel_needs_a_reason(supervisor: Any) -> None:
     card = make_card(state=S.RETENTION_EXPIRED)
     with pytest.raises(CardError, match="廃棄の方法"):
-        card_transition(card_id=card.pk, change=TransitionInput(action="dispose"), actor=supervisor)
+        card_transition(card_id=card.pk, change=TransitionInput(action="dispose"), actor=as_actor(supervisor))
     with pytest.raises(CardError, match="取消の理由を入力"):
         card_transition(
             card_id=card.pk,
             change=TransitionInput(action="cancel", cancel_reason=CancelReason.OTHER),
-            actor=supervisor,
+            actor=as_actor(supervisor),
         )
     assert not CardEvent.objects.filter(card=card).exists()
 
@@ -132,8 +139,8 @@ def test_dispose_needs_a_method_and_other_cancel_needs_a_reason(supervisor: Any)
 def test_express_cards_are_mailed_and_never_booked(supervisor: Any) -> None:
     card = make_card(state=S.SET_UP, express=True)
     with pytest.raises(CardError, match="特急"):
-        card_transition(card_id=card.pk, change=_change("mail_notice"), actor=supervisor)
-    card_transition(card_id=card.pk, change=_change("mail_to_resident"), actor=supervisor)
+        card_transition(card_id=card.pk, change=_change("mail_notice"), actor=as_actor(supervisor))
+    card_transition(card_id=card.pk, change=_change("mail_to_resident"), actor=as_actor(supervisor))
     assert Card.objects.get(pk=card.pk).state == S.MAILED
     assert S.MAILED not in BOOKABLE
 
@@ -142,7 +149,7 @@ def test_bulk_skips_the_cards_the_action_does_not_fit_and_changes_the_rest(super
     fits = [make_card(state=S.DELIVERED) for _ in range(3)]
     issued = make_card(state=S.ISSUED)
     result = cards_transition(
-        card_ids=[c.pk for c in [*fits, issued]], change=_change("set_up"), actor=supervisor
+        card_ids=[c.pk for c in [*fits, issued]], change=_change("set_up"), actor=as_actor(supervisor)
     )
     assert result.done == 3
     assert [number for number, _why in result.skipped] == [issued.notice_number]
@@ -157,7 +164,7 @@ def test_bulk_needs_the_supervisor_permission(in_city: Municipality) -> None:
     staff = UserFactory(username="card-staff", role=Role.STAFF)
     card = make_card(state=S.DELIVERED)
     with pytest.raises(PermissionDenied):
-        cards_transition(card_ids=[card.pk], change=_change("set_up"), actor=staff)
+        cards_transition(card_ids=[card.pk], change=_change("set_up"), actor=as_actor(staff))
     assert Card.objects.get(pk=card.pk).state == S.DELIVERED
 
 
@@ -175,7 +182,10 @@ def test_another_city_neither_sees_nor_changes_the_cards(
         assert CardEvent.objects.count() == 0
         assert not Card.objects.filter(notice_number=card.notice_number).exists()
         with pytest.raises(CardError):
-            card_transition(card_id=card.pk, change=_change("set_up"), actor=supervisor)
-        assert cards_transition(card_ids=[card.pk], change=_change("set_up"), actor=supervisor).done == 0
+            card_transition(card_id=card.pk, change=_change("set_up"), actor=as_actor(supervisor))
+        assert (
+            cards_transition(card_ids=[card.pk], change=_change("set_up"), actor=as_actor(supervisor)).done
+            == 0
+        )
     with schema_context(city.schema_name):
         assert Card.objects.get(pk=card.pk).state == S.DELIVERED
