@@ -29,11 +29,9 @@ from apps.booking.models import Reservation
 from apps.issuance.cards.services import CardError, TransitionInput, card_transition
 from apps.issuance.models import Card, CardState
 from apps.issuance.states import BOOKABLE
-from apps.security.audit import Actor
-from apps.security.audit_models import ActorKind
+from apps.security.actors import Actor, as_actor
 from base.japanese import notice_number_normalise
 
-RESIDENT = Actor(kind=ActorKind.RESIDENT)
 _ACTIVE = (Reservation.Status.BOOKED, Reservation.Status.ARRIVED)
 
 
@@ -58,6 +56,11 @@ def notice_check(check: hooks.NoticeCheck) -> str | None:
     number = notice_number_normalise(check.notice_number)
     card = Card.objects.select_related("reservation").filter(notice_number=number).first() if number else None
     return None if _bookable(card, check.birth_date) else refusal_message()
+
+
+def _actor(sent: Any, *, nobody: Actor) -> Actor:
+    """Who booking says acted (an Actor, or a staff user), or `nobody` when it names no one."""
+    return nobody if sent is None else as_actor(sent)
 
 
 def _reservation_data(reservation: Reservation) -> dict[str, Any]:
@@ -89,14 +92,14 @@ def card_booked(sender: Any, *, reservation: Reservation, actor: Any = None, **k
             card_transition(
                 card_id=card.pk,
                 change=TransitionInput(action="book", data=_reservation_data(reservation)),
-                actor=actor or RESIDENT,
+                actor=_actor(actor, nobody=Actor.resident()),
                 audit=False,  # booking audits its own write (staff) or has nobody to audit (resident)
             )
         except CardError as error:  # cannot happen under the lock; never let it become a 500
             raise NoticeRefusedError(refusal_message()) from error
 
 
-def _release(reservation: Reservation, action: str, actor: Any) -> None:
+def _release(reservation: Reservation, action: str, actor: Actor) -> None:
     cards = Card.objects.select_for_update().filter(reservation=reservation, state=CardState.BOOKED)
     for card in cards.order_by("pk"):
         card_transition(
@@ -109,11 +112,12 @@ def _release(reservation: Reservation, action: str, actor: Any) -> None:
 
 def booking_cancelled(sender: Any, *, reservation: Reservation, actor: Any = None, **kwargs: Any) -> None:
     """The reservation's booked cards wait for a booking again (a card issued meanwhile is left alone)."""
-    _release(reservation, "cancel_booking", actor or RESIDENT)
+    _release(reservation, "cancel_booking", _actor(actor, nobody=Actor.resident()))
 
 
 def booking_no_show(sender: Any, *, reservation: Reservation, actor: Any = None, **kwargs: Any) -> None:
-    _release(reservation, "no_show", actor)
+    # Nobody named: the no-show task (the system).
+    _release(reservation, "no_show", _actor(actor, nobody=Actor.system()))
 
 
 def connect() -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -28,6 +26,7 @@ from apps.issuance.cards.services import CardError, TransitionInput, card_transi
 from apps.issuance.counter import selectors as selectors_counter
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, IdentityDocument, ProxyReason
 from apps.issuance.states import ACTIONS
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
 from apps.security.roles import ISSUE_CARDS, ensure_permission
@@ -200,9 +199,7 @@ def _reservation_for(card: Card, reservation_id: int | None) -> Reservation | No
     return reservation
 
 
-def _booking_advance(
-    reservation: Reservation, *, actor: Any, request: HttpRequest | None, now: datetime
-) -> int:
+def _booking_advance(reservation: Reservation, *, actor: Actor, now: datetime) -> int:
     """The resident is here: the booking becomes arrived, and done once every card of it has its check.
 
     A booking that is already done, cancelled or marked no-show is left as it is (the card is still handed over:
@@ -217,9 +214,7 @@ def _booking_advance(
         steps.append(status.DONE)
     for step in steps:
         try:
-            services_staff.reservation_mark(
-                reservation_id=reservation.pk, status=step, actor=actor, request=request, now=now
-            )
+            services_staff.reservation_mark(reservation_id=reservation.pk, status=step, actor=actor, now=now)
         except BookingError as exc:
             raise CardError(
                 _("予約 %(code)s を更新できなかったため、交付を記録しませんでした：%(why)s")
@@ -228,9 +223,7 @@ def _booking_advance(
     return remaining
 
 
-def counter_check_record(
-    *, card_id: int, check: CheckInput, actor: Any, request: HttpRequest | None = None, now: datetime
-) -> CheckResult:
+def counter_check_record(*, card_id: int, check: CheckInput, actor: Actor, now: datetime) -> CheckResult:
     """Record the checklist and issue the card (or record why not) and advance its booking, all or nothing.
 
     Raises AlreadyIssuedError, AlreadyRecordedError, ChecklistError (with messages per field) or CardError; nothing is
@@ -282,7 +275,7 @@ def counter_check_record(
             receipt_signed=check.receipt_signed,
             outcome=check.outcome,
             not_issued_reason="" if issuing else reason,
-            by=actor,
+            by=actor.user,
             at=now,
         )
         event = card_transition(
@@ -298,17 +291,15 @@ def counter_check_record(
                 },
             ),
             actor=actor,
-            request=request,
             now=now,
             audit=False,
         )
         remaining = 0
         if reservation is not None:
-            remaining = _booking_advance(reservation, actor=actor, request=request, now=now)
+            remaining = _booking_advance(reservation, actor=actor, now=now)
             reservation.refresh_from_db(fields=["status"])
         audit_record(
             action="card.issue" if issuing else "card.not_issue",
-            request=request,
             actor=actor,
             target=f"Card:{card.pk}",
             summary=f"{card.notice_number}: {ACTIONS['issue' if issuing else 'not_issue'].label}",

@@ -24,6 +24,7 @@ from apps.issuance.counter.forms import CounterCheckForm, CounterSearchForm, out
 from apps.issuance.models import Card, CounterCheck
 from apps.security import searches
 from apps.security.audit import audit_record
+from apps.security.request_actor import request_actor
 from apps.security.roles import ISSUE_CARDS, require_permission
 from base.japanese import to_wareki
 
@@ -52,7 +53,7 @@ def search(request: HttpRequest) -> HttpResponse:
         assert result is not None  # the form checked the input's kind
         audit_record(
             action="personal_data.viewed",
-            request=request,
+            actor=request_actor(request),
             target="issuance:counter_search",
             summary=_("窓口での検索（%(count)d件）") % {"count": len(result.cards)},
             after={
@@ -100,7 +101,7 @@ def _reservation_param(request: HttpRequest, card: Card) -> Reservation | None:
 def _viewed(request: HttpRequest, card: Card) -> None:
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target=f"Card:{card.pk}",
         summary=_("窓口の確認画面: %(number)s") % {"number": card.notice_number},
     )
@@ -138,7 +139,7 @@ def checklist(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 result = services_counter.counter_check_record(
-                    card_id=card.pk, check=form.check_input(), actor=request.user, request=request, now=now
+                    card_id=card.pk, check=form.check_input(), actor=request_actor(request), now=now
                 )
             except services_counter.AlreadyIssuedError as exc:
                 return _refused(request, card, str(exc))

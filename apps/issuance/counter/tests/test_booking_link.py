@@ -26,6 +26,7 @@ from apps.booking.tests.resident_helpers import hidden, hold_url, person_data
 from apps.issuance.counter.booking_link import refusal_message
 from apps.issuance.models import Card, CardEvent, CardState, EventKind
 from apps.issuance.shortlinks.links import notice_path
+from apps.security.actors import as_actor
 from apps.security.models import Role, User
 from tenants.db import use_public_schema
 from tenants.models import Municipality
@@ -283,7 +284,7 @@ def _phone_booking(staff: User, slot: Slot, number: str, birth: date) -> Reserva
         phone="048-000-0000",
         email="",
         channel=Reservation.Channel.PHONE,
-        actor=staff,
+        actor=as_actor(staff),
         now=timezone.now(),
     )
 
@@ -302,7 +303,10 @@ def test_staff_phone_bookings_name_a_real_card_and_staff_no_show_returns_it(in_c
     assert booked.by == staff
 
     reservation_mark(
-        reservation_id=reservation.pk, status=Reservation.Status.NO_SHOW, actor=staff, now=timezone.now()
+        reservation_id=reservation.pk,
+        status=Reservation.Status.NO_SHOW,
+        actor=as_actor(staff),
+        now=timezone.now(),
     )
     card.refresh_from_db()
     assert (card.state, card.reservation_id) == (CardState.NOTICE_MAILED, None)
@@ -319,11 +323,17 @@ def test_a_staff_cancellation_after_the_card_was_issued_leaves_the_card_alone(in
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
     reservation = _phone_booking(staff, SlotFactory.create(day=visit_day()), NUMBER, BIRTH)
     reservation_mark(
-        reservation_id=reservation.pk, status=Reservation.Status.ARRIVED, actor=staff, now=timezone.now()
+        reservation_id=reservation.pk,
+        status=Reservation.Status.ARRIVED,
+        actor=as_actor(staff),
+        now=timezone.now(),
     )
     Card.objects.filter(pk=card.pk).update(state=CardState.ISSUED)  # the counter handed it over
     reservation_mark(
-        reservation_id=reservation.pk, status=Reservation.Status.CANCELLED, actor=staff, now=timezone.now()
+        reservation_id=reservation.pk,
+        status=Reservation.Status.CANCELLED,
+        actor=as_actor(staff),
+        now=timezone.now(),
     )
     card.refresh_from_db()
     assert card.state == CardState.ISSUED
@@ -335,7 +345,10 @@ def test_staff_cancellation_records_the_staff_member(in_city: Municipality) -> N
     card = make_card(notice_number=NUMBER, birth_date=BIRTH)
     reservation = _phone_booking(staff, SlotFactory.create(day=visit_day()), NUMBER, BIRTH)
     reservation_mark(
-        reservation_id=reservation.pk, status=Reservation.Status.CANCELLED, actor=staff, now=timezone.now()
+        reservation_id=reservation.pk,
+        status=Reservation.Status.CANCELLED,
+        actor=as_actor(staff),
+        now=timezone.now(),
     )
     event = CardEvent.objects.get(card=card, kind=EventKind.BOOKING_CANCELLED)
     assert event.by == staff

@@ -25,6 +25,7 @@ from apps.issuance.counter.services import (
 from apps.issuance.counter.tests.test_counter import a_card, adult, book, checklist_url
 from apps.issuance.counter.tests.test_counter_checklist import doc, issue_data
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck
+from apps.security.actors import as_actor
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -71,7 +72,7 @@ def test_a_failure_in_the_booking_part_leaves_the_card_untouched(
 
     monkeypatch.setattr(services_staff, "reservation_mark", mark_then_fail)
     with pytest.raises(CardError, match="予約の更新に失敗しました（テスト）"):
-        counter_check_record(card_id=card.pk, check=one_a(), actor=counter_user, now=timezone.now())
+        counter_check_record(card_id=card.pk, check=one_a(), actor=as_actor(counter_user), now=timezone.now())
     assert calls == ["arrived", "done"]  # the arrival was written, then undone with everything else
     untouched(card, reservation)
 
@@ -87,7 +88,7 @@ def test_an_unexpected_error_in_the_booking_part_rolls_everything_back(
 
     monkeypatch.setattr(services_staff, "reservation_mark", broken)
     with pytest.raises(RuntimeError):
-        counter_check_record(card_id=card.pk, check=one_a(), actor=counter_user, now=timezone.now())
+        counter_check_record(card_id=card.pk, check=one_a(), actor=as_actor(counter_user), now=timezone.now())
     untouched(card, reservation)
 
 
@@ -132,9 +133,9 @@ def test_a_double_submission_issues_once_and_says_already_issued(city: Municipal
 def test_the_service_refuses_an_issued_card(counter_user: Any) -> None:
     card = adult()
     book([card])
-    counter_check_record(card_id=card.pk, check=one_a(), actor=counter_user, now=timezone.now())
+    counter_check_record(card_id=card.pk, check=one_a(), actor=as_actor(counter_user), now=timezone.now())
     with pytest.raises(AlreadyIssuedError):
-        counter_check_record(card_id=card.pk, check=one_a(), actor=counter_user, now=timezone.now())
+        counter_check_record(card_id=card.pk, check=one_a(), actor=as_actor(counter_user), now=timezone.now())
     assert CounterCheck.objects.filter(card=card).count() == 1
 
 
@@ -155,9 +156,9 @@ def test_a_double_submitted_not_issued_is_recorded_once(city: Municipality, staf
 def test_the_service_refuses_a_stale_form(counter_user: Any) -> None:
     card = adult()
     check = CheckInput(outcome="not_issued", not_issued_reason="書類不足", seen_checks=0)
-    counter_check_record(card_id=card.pk, check=check, actor=counter_user, now=timezone.now())
+    counter_check_record(card_id=card.pk, check=check, actor=as_actor(counter_user), now=timezone.now())
     with pytest.raises(AlreadyRecordedError):
-        counter_check_record(card_id=card.pk, check=check, actor=counter_user, now=timezone.now())
+        counter_check_record(card_id=card.pk, check=check, actor=as_actor(counter_user), now=timezone.now())
 
 
 def test_the_service_applies_the_rules_itself(counter_user: Any) -> None:
@@ -166,7 +167,7 @@ def test_the_service_applies_the_rules_itself(counter_user: Any) -> None:
         counter_check_record(
             card_id=card.pk,
             check=CheckInput(outcome="issued", identity_kind="two_b", documents=(doc("資格確認書"),) * 2),
-            actor=counter_user,
+            actor=as_actor(counter_user),
             now=timezone.now(),
         )
     assert set(refused.value.errors) == {"documents_b", "receipt_signed"}
@@ -177,7 +178,7 @@ def test_the_service_needs_the_issue_permission(in_city: Municipality) -> None:
     card = adult()
     auditor = UserFactory(username="counter-auditor-service", role=Role.AUDITOR)
     with pytest.raises(PermissionDenied):
-        counter_check_record(card_id=card.pk, check=one_a(), actor=auditor, now=timezone.now())
+        counter_check_record(card_id=card.pk, check=one_a(), actor=as_actor(auditor), now=timezone.now())
     card.refresh_from_db()
     assert card.state == CardState.NOTICE_MAILED
 
@@ -234,7 +235,7 @@ def test_another_booking_cannot_be_completed_through_a_card_it_does_not_hold(cou
                 receipt_signed=True,
                 reservation_id=reservation.pk,
             ),
-            actor=counter_user,
+            actor=as_actor(counter_user),
             now=timezone.now(),
         )
     card.refresh_from_db()
@@ -247,7 +248,9 @@ def test_a_cancelled_booking_stays_cancelled_and_the_card_is_still_handed_over(c
     card = adult()
     reservation = book([card])
     Reservation.objects.filter(pk=reservation.pk).update(status=Reservation.Status.CANCELLED)
-    result = counter_check_record(card_id=card.pk, check=one_a(), actor=counter_user, now=timezone.now())
+    result = counter_check_record(
+        card_id=card.pk, check=one_a(), actor=as_actor(counter_user), now=timezone.now()
+    )
     assert result.event.to_state == CardState.ISSUED
     reservation.refresh_from_db()
     assert reservation.status == Reservation.Status.CANCELLED
@@ -264,7 +267,7 @@ def test_the_other_city_cannot_issue_this_citys_card_through_the_service(
             counter_check_record(
                 card_id=card.pk,
                 check=CheckInput(outcome="not_issued", not_issued_reason="x"),
-                actor=okegawa_staff,
+                actor=as_actor(okegawa_staff),
                 now=timezone.now(),
             )
     with schema_context(city.schema_name):
@@ -277,7 +280,7 @@ def test_a_booked_card_not_issued_waits_for_a_new_booking(counter_user: Any) -> 
     card = adult()
     reservation = book([card])
     check = CheckInput(outcome="not_issued", not_issued_reason="本人確認書類がなかった", seen_checks=0)
-    counter_check_record(card_id=card.pk, check=check, actor=counter_user, now=timezone.now())
+    counter_check_record(card_id=card.pk, check=check, actor=as_actor(counter_user), now=timezone.now())
     card.refresh_from_db()
     reservation.refresh_from_db()
     assert card.state == CardState.NOTICE_MAILED  # bookable again, online too
