@@ -1,5 +1,5 @@
 """The scan/apply engine: reads a stored file against the card list in chunks, collecting problems and changes
-(the preview), and writes the same rows when a confirmed batch is applied. services.py drives it."""
+(the preview), and writes the same rows when a confirmed batch is applied. services.py and apply.py drive it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from apps.issuance.cards.services import event_actor
 from apps.issuance.imports.csv_read import (
     DATA_FIELDS,
     Layout,
@@ -24,6 +25,7 @@ from apps.issuance.imports.csv_read import (
 )
 from apps.issuance.imports.storage import stored_path
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, ImportBatch
+from apps.security.actors import Actor
 from base.japanese import kana_key
 
 CHUNK = 2000  # rows compared with the card list (and written) per query
@@ -53,12 +55,11 @@ def json_value(value: Any) -> Any:
 class Applier:
     """Writes one chunk at a time inside the apply's transaction."""
 
-    def __init__(self, batch: ImportBatch, actor: Any, now: datetime) -> None:
+    def __init__(self, batch: ImportBatch, actor: Actor, now: datetime) -> None:
         self.batch = batch
         self.now = now
-        user = actor if getattr(actor, "is_authenticated", False) else None
+        user, label = event_actor(actor)
         self.by_id = user.pk if user is not None else None
-        label = (getattr(user, "display_name", "") or user.get_username()) if user is not None else "system"
         self.by_label = label[:150]
 
     def add(self, rows: list[ParsedRow]) -> None:

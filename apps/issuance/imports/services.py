@@ -6,26 +6,31 @@ passes stream the file in chunks, so a 100,000-row file never sits in memory as 
 with COPY, their `imported` events with one INSERT ... SELECT.
 
 Small files are validated and applied in the request; files with more rows than
-`settings.ISSUANCE_IMPORT_BACKGROUND_ROWS` in a Celery task (imports/tasks.py), with progress on the batch.
+`settings.ISSUANCE_IMPORT_BACKGROUND_ROWS` in a Celery task (imports/tasks.py), with progress on the batch. This
+module is the batch's lifecycle as staff drive it; the write itself, in the request or in the task, is apply.py.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
-from django.http import HttpRequest
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.issuance.cards.services import settings_ensure
+from apps.issuance.imports.apply import (
+    background_rows,
+    batch_finish,
+    batch_write,
+    failure_message,
+    import_mark_failed,
+    lock_imports,
+)
 from apps.issuance.imports.csv_read import (
     COLUMN_BY_KEY,
     DEFAULT_MAPPING,
@@ -36,11 +41,10 @@ from apps.issuance.imports.csv_read import (
     layout_for,
     read_rows,
 )
-from apps.issuance.imports.engine import Applier, ApplyError, ScanResult, scan_rows
+from apps.issuance.imports.engine import ApplyError, scan_rows
 from apps.issuance.imports.storage import (
     ImportBatchError,
     SavedFile,
-    file_sha256,
     max_bytes,
     private_dir,
     save_upload,
@@ -49,24 +53,16 @@ from apps.issuance.imports.storage import (
     unlink_on_commit,
 )
 from apps.issuance.models import ColumnMapping, ImportBatch
-from apps.security.audit import SYSTEM, audit_record
+from apps.security.actors import SYSTEM, Actor
+from apps.security.audit import audit_record
 from apps.security.mynumber import FILE_NAME_MESSAGE
 from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
 from apps.security.roles import MANAGE_CARDS, ensure_permission
 from base.mynumber import contains_individual_number, mask_individual_numbers
-from tenants.db import current_schema
 
 logger = logging.getLogger(__name__)
 
-# Two-int advisory lock (first key) serialising the imports applied in one city: the second key is
-# hashtext(current_schema()). audit.py uses 7_100_010 for the audit chain.
-IMPORT_LOCK = 7_100_020
 Status = ImportBatch.Status
-
-
-def background_rows() -> int:
-    """Files with more data rows than this are validated and applied by a Celery task."""
-    return int(getattr(settings, "ISSUANCE_IMPORT_BACKGROUND_ROWS", 2000))
 
 
 # --- upload -----------------------------------------------------------------------------------------------------
@@ -100,14 +96,13 @@ def _check_file(saved: SavedFile, mapping: dict[str, str]) -> str:
     return encoding
 
 
-def import_name_refused(*, file_name: str, actor: Any, request: HttpRequest | None = None) -> None:
+def import_name_refused(*, file_name: str, actor: Actor) -> None:
     """Record an upload refused because its file name holds a 個人番号 (the upload form refuses it before this
     service is called; the service refuses it again for other callers). Nothing is stored: the name is recorded
     with the number masked, like the other refused imports."""
     name = mask_individual_numbers(os.path.basename(file_name.replace("\\", "/")))[:255]
     audit_record(
         action="import.refused",
-        request=request,
         actor=actor,
         target="ImportBatch",
         summary=f"{name}: {FILE_NAME_MESSAGE}"[:2000],
@@ -118,8 +113,7 @@ def import_upload(
     *,
     upload: UploadedFile,
     mapping_id: int | None,
-    actor: Any,
-    request: HttpRequest | None = None,
+    actor: Actor,
 ) -> ImportBatch:
     """Keep the file in the city's private storage and validate it (in a task when it is large).
 
@@ -128,7 +122,7 @@ def import_upload(
     ensure_permission(actor, MANAGE_CARDS)
     file_name = os.path.basename((upload.name or "").replace("\\", "/"))[:255]
     if contains_individual_number(upload.name or ""):
-        import_name_refused(file_name=upload.name or "", actor=actor, request=request)
+        import_name_refused(file_name=upload.name or "", actor=actor)
         raise ImportBatchError(str(FILE_NAME_MESSAGE))
     if not file_name.lower().endswith((".csv", ".txt")):
         raise ImportBatchError(_("CSVファイル（拡張子 .csv）を選んでください。"))
@@ -148,7 +142,6 @@ def import_upload(
         unlink_file(saved.path)
         audit_record(
             action="import.refused",
-            request=request,
             actor=actor,
             target="ImportBatch",
             summary=f"{file_name}: {problem.message}"[:2000],
@@ -166,11 +159,10 @@ def import_upload(
             mapping=mapping,
             status=Status.VALIDATING,
             rows_total=estimate,
-            uploaded_by=actor,
+            uploaded_by=actor.user,
         )
         audit_record(
             action="import.uploaded",
-            request=request,
             actor=actor,
             target=f"ImportBatch:{batch.pk}",
             summary=f"{file_name}（{encoding}、{saved.size} bytes）",
@@ -227,50 +219,7 @@ def import_validate(*, batch_id: int, progress: bool = False) -> ImportBatch:
     return batch
 
 
-# --- confirm and apply ------------------------------------------------------------------------------------------
-
-
-def _lock_imports() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [IMPORT_LOCK])
-
-
-def _apply(
-    batch: ImportBatch, *, actor: Any, now: datetime, progress: Callable[[int], None] | None
-) -> ScanResult:
-    """Write the batch (inside the caller's transaction, which holds IMPORT_LOCK)."""
-    path = stored_path(batch)
-    if batch.file_deleted_at is not None or not path.exists():
-        raise ApplyError(_("取込ファイルが削除されています。もう一度アップロードしてください。"))
-    if file_sha256(path) != batch.sha256:
-        raise ApplyError(_("取込ファイルが確認時と異なります。もう一度アップロードしてください。"))
-    return scan_rows(
-        batch, today=timezone.localdate(now), progress=progress, applier=Applier(batch, actor, now)
-    )
-
-
-def _finish(
-    batch: ImportBatch, result: ScanResult, *, actor: Any, request: HttpRequest | None, now: datetime
-) -> None:
-    batch.status = Status.DONE
-    batch.rows_total = batch.rows_done = result.total
-    batch.rows_new = result.new
-    batch.rows_changed = result.changed
-    batch.rows_unchanged = result.unchanged
-    batch.rows_error = 0
-    batch.finished_at = now
-    batch.file_deleted_at = now
-    batch.save()
-    audit_record(
-        action="import.applied",
-        request=request,
-        actor=actor,
-        target=f"ImportBatch:{batch.pk}",
-        summary=_("カード一覧の取込（新規 %(new)d件、変更 %(changed)d件、変更なし %(unchanged)d件）")
-        % {"new": result.new, "changed": result.changed, "unchanged": result.unchanged},
-        after={"new": result.new, "changed": result.changed, "unchanged": result.unchanged},
-    )
-    unlink_on_commit(stored_path(batch))
+# --- confirm ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -280,9 +229,7 @@ class ConfirmResult:
     background: bool = False
 
 
-def import_confirm(
-    *, batch_id: int, actor: Any, request: HttpRequest | None = None, now: datetime | None = None
-) -> ConfirmResult:
+def import_confirm(*, batch_id: int, actor: Actor, now: datetime | None = None) -> ConfirmResult:
     """Apply a previewed batch. The batch row's lock makes a second confirm (double submit) a no-op.
 
     Small batches are applied here, in this transaction; large ones are handed to a task."""
@@ -294,10 +241,9 @@ def import_confirm(
             raise ImportBatchError(_("取込が見つかりません。"))
         if batch.status != Status.READY:
             return ConfirmResult(batch, started=False)
-        batch.confirmed_by = actor
+        batch.confirmed_by = actor.user
         audit_record(
             action="import.confirmed",
-            request=request,
             actor=actor,
             target=f"ImportBatch:{batch.pk}",
             summary=_("カード一覧の取込を確定（%(file)s）") % {"file": batch.file_name},
@@ -308,115 +254,27 @@ def import_confirm(
             batch.save(update_fields=["status", "rows_done", "confirmed_by"])
             from apps.issuance.imports.tasks import apply_import
 
-            ids = (batch.pk, actor.pk)
+            ids = (batch.pk, actor.id)
             transaction.on_commit(lambda: apply_import.delay(*ids))
             return ConfirmResult(batch, started=True, background=True)
-        _lock_imports()
+        lock_imports()
         try:
             with transaction.atomic():
-                result = _apply(batch, actor=actor, now=now, progress=None)
+                result = batch_write(batch, actor=actor, now=now, progress=None)
         except (ApplyError, CsvFileError, DatabaseError) as exc:
             logger.warning("import %s could not be applied: %s", batch.pk, exc)
-            message = (
-                exc.message
-                if isinstance(exc, CsvFileError)
-                else str(exc)
-                if isinstance(exc, ApplyError)
-                else ""
-            )
             raise ImportBatchError(
-                message
+                failure_message(exc)
                 or _("取込を完了できませんでした。カード一覧は変更していません。もう一度お試しください。")
             ) from exc
-        _finish(batch, result, actor=actor, request=request, now=now)
+        batch_finish(batch, result, actor=actor, now=now)
     return ConfirmResult(batch, started=True)
-
-
-class _SideProgress:
-    """Writes rows_done through a second, autocommit connection: the apply's own transaction stays open until the
-    end, and the batch page must see progress meanwhile. The apply does not touch the batch row until it is done,
-    so the two never wait for each other."""
-
-    def __init__(self, batch_id: int) -> None:
-        self.batch_id = batch_id
-        self.schema = current_schema()
-        self.conn: Any = None
-
-    def __call__(self, done: int) -> None:
-        try:
-            if self.conn is None:
-                self.conn = connections.create_connection(DEFAULT_DB_ALIAS)
-                self.conn.set_schema(self.schema)
-            with self.conn.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE issuance_importbatch SET rows_done = %s WHERE id = %s", [done, self.batch_id]
-                )
-        except DatabaseError:
-            logger.warning("import %s: progress not recorded", self.batch_id, exc_info=True)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-
-
-def import_apply(*, batch_id: int, actor_id: int | None, now: datetime | None = None) -> ImportBatch | None:
-    """The background apply of a confirmed batch (tasks.apply_import): all of it in one transaction, or
-    nothing and the batch marked failed. Runs once however often the task is delivered."""
-    from apps.security.models import User
-
-    now = now or timezone.now()
-    progress = _SideProgress(batch_id)
-    try:
-        with transaction.atomic():
-            _lock_imports()
-            batch = ImportBatch.objects.filter(pk=batch_id).first()
-            if batch is None or batch.status != Status.APPLYING:
-                return batch
-            actor: Any = User.objects.filter(pk=actor_id).first() if actor_id else None
-            result = _apply(batch, actor=actor or SYSTEM, now=now, progress=progress)
-            _finish(batch, result, actor=actor or SYSTEM, request=None, now=now)
-    except (ApplyError, CsvFileError, DatabaseError) as exc:
-        logger.warning("import %s could not be applied: %s", batch_id, exc)
-        message = (
-            exc.message if isinstance(exc, CsvFileError) else str(exc) if isinstance(exc, ApplyError) else ""
-        )
-        _fail(batch_id, message or _("取込を完了できませんでした。カード一覧は変更していません。"), now=now)
-        return ImportBatch.objects.filter(pk=batch_id).first()
-    finally:
-        progress.close()
-    if result.new >= background_rows():
-        # Fresh planner statistics now, not when autovacuum next looks: the counter's searches right after a
-        # large first import would otherwise be planned for the small table the statistics still describe.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE issuance_card")
-    return batch
-
-
-def _fail(batch_id: int, message: str, *, now: datetime) -> None:
-    with transaction.atomic():
-        updated = ImportBatch.objects.filter(
-            pk=batch_id, status__in=[Status.VALIDATING, Status.APPLYING]
-        ).update(status=Status.FAILED, message=message[:300], finished_at=now)
-        if updated:
-            audit_record(
-                action="import.failed",
-                actor=SYSTEM,
-                target=f"ImportBatch:{batch_id}",
-                summary=message[:2000],
-            )
-
-
-def import_mark_failed(*, batch_id: int, message: str = "") -> None:
-    """A task ended with an unexpected error: say so on the batch instead of leaving it running forever."""
-    _fail(
-        batch_id, message or _("処理中に問題が起きました。カード一覧は変更していません。"), now=timezone.now()
-    )
 
 
 # --- discard and clean up ---------------------------------------------------------------------------------------
 
 
-def import_discard(*, batch_id: int, actor: Any, request: HttpRequest | None = None) -> ImportBatch:
+def import_discard(*, batch_id: int, actor: Actor) -> ImportBatch:
     """Give up a batch that was not applied; its file is deleted."""
     ensure_permission(actor, MANAGE_CARDS)
     now = timezone.now()
@@ -438,7 +296,6 @@ def import_discard(*, batch_id: int, actor: Any, request: HttpRequest | None = N
         batch.save(update_fields=fields)
         audit_record(
             action="import.discarded",
-            request=request,
             actor=actor,
             target=f"ImportBatch:{batch.pk}",
             summary=_("カード一覧の取込を取りやめ（%(file)s）") % {"file": batch.file_name},

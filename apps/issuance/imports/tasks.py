@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from apps.issuance.imports import services as services_import
+from apps.issuance.imports.apply import import_apply, import_mark_failed
 from tenants.fanout import for_each_city
 
 logger = logging.getLogger(__name__)
@@ -21,17 +22,17 @@ def validate_import(batch_id: int) -> str:
     except Exception:
         # The batch must not stay "validating" for ever: the page says it failed, nothing was written.
         logger.exception("import %s: validation failed", batch_id)
-        services_import.import_mark_failed(batch_id=batch_id)
+        import_mark_failed(batch_id=batch_id)
         return "failed"
 
 
 @shared_task(name="apps.issuance.tasks_import.apply_import")
 def apply_import(batch_id: int, actor_id: int | None) -> str:
     try:
-        batch = services_import.import_apply(batch_id=batch_id, actor_id=actor_id)
+        batch = import_apply(batch_id=batch_id, actor_id=actor_id)
     except Exception:
         logger.exception("import %s: apply failed", batch_id)
-        services_import.import_mark_failed(batch_id=batch_id)
+        import_mark_failed(batch_id=batch_id)
         return "failed"
     return batch.status if batch is not None else "missing"
 

@@ -13,12 +13,13 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.issuance.imports import engine, mappings
 from apps.issuance.imports import selectors as selectors_import
 from apps.issuance.imports import services as services_import
+from apps.issuance.imports.apply import background_rows
 from apps.issuance.imports.forms import ColumnMappingForm, ImportUploadForm
-from apps.issuance.imports.services import background_rows
 from apps.issuance.imports.storage import ImportBatchError
 from apps.issuance.models import ColumnMapping, ImportBatch
 from apps.security import mynumber
 from apps.security.audit import audit_record
+from apps.security.request_actor import request_actor
 from apps.security.roles import MANAGE_CARDS, require_permission
 
 PER_PAGE = 100
@@ -45,8 +46,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         # The form refused a 個人番号 in the file's name (nothing was stored): audited like the service's refusals.
         services_import.import_name_refused(
             file_name=getattr(request.FILES.get("file"), "name", "") or "",
-            actor=request.user,
-            request=request,
+            actor=request_actor(request),
         )
     elif request.method == "POST" and form.is_valid():
         mapping = form.cleaned_data["mapping"]
@@ -54,8 +54,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             batch = services_import.import_upload(
                 upload=form.cleaned_data["file"],
                 mapping_id=mapping.pk if mapping else None,
-                actor=request.user,
-                request=request,
+                actor=request_actor(request),
             )
         except ImportBatchError as refused:
             form.add_error("file", refused.message)
@@ -80,7 +79,7 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     if changes.object_list:
         audit_record(
             action="personal_data.viewed",
-            request=request,
+            actor=request_actor(request),
             target=f"ImportBatch:{item.pk}",
             summary=_("カード一覧の取込の変更内容（%(count)d件）") % {"count": item.rows_changed},
         )
@@ -108,7 +107,7 @@ def progress(request: HttpRequest, batch_id: int) -> JsonResponse:
 @require_POST
 def confirm(request: HttpRequest, batch_id: int) -> HttpResponse:
     try:
-        result = services_import.import_confirm(batch_id=batch_id, actor=request.user, request=request)
+        result = services_import.import_confirm(batch_id=batch_id, actor=request_actor(request))
     except ImportBatchError as refused:
         if selectors_import.batch_get(batch_id) is None:
             raise Http404 from refused
@@ -132,7 +131,7 @@ def confirm(request: HttpRequest, batch_id: int) -> HttpResponse:
 @require_POST
 def discard(request: HttpRequest, batch_id: int) -> HttpResponse:
     try:
-        services_import.import_discard(batch_id=batch_id, actor=request.user, request=request)
+        services_import.import_discard(batch_id=batch_id, actor=request_actor(request))
     except ImportBatchError as refused:
         if selectors_import.batch_get(batch_id) is None:
             raise Http404 from refused
@@ -161,8 +160,7 @@ def mapping_edit(request: HttpRequest, mapping_id: int | None = None) -> HttpRes
             mapping_id=mapping_id,
             name=form.cleaned_data["name"],
             columns=form.columns(),
-            actor=request.user,
-            request=request,
+            actor=request_actor(request),
         )
         messages.success(request, _("列の対応を保存しました。"))
         return redirect("issuance_import:mappings")
@@ -176,7 +174,7 @@ def mapping_edit(request: HttpRequest, mapping_id: int | None = None) -> HttpRes
 @require_POST
 def mapping_delete(request: HttpRequest, mapping_id: int) -> HttpResponse:
     try:
-        mappings.column_mapping_delete(mapping_id=mapping_id, actor=request.user, request=request)
+        mappings.column_mapping_delete(mapping_id=mapping_id, actor=request_actor(request))
     except ImportBatchError as refused:
         raise Http404 from refused
     messages.success(request, _("列の対応を削除しました。"))

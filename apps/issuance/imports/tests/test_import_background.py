@@ -17,8 +17,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.issuance.imports import engine
-from apps.issuance.imports import services as services_import
+from apps.issuance.imports import apply, engine
 from apps.issuance.imports import tasks as tasks_import
 from apps.issuance.imports.storage import private_dir, stored_path
 from apps.issuance.imports.tests.support import batch_id_of, csv_bytes, numbered_rows, upload
@@ -62,13 +61,13 @@ def test_a_large_file_is_validated_and_applied_in_the_background_with_progress(
 ) -> None:
     monkeypatch.setattr(engine, "CHUNK", 50)
     reported: list[int] = []
-    side_progress = services_import._SideProgress.__call__
+    side_progress = apply._SideProgress.__call__
 
     def record(self: Any, done: int) -> None:
         reported.append(done)
         side_progress(self, done)
 
-    monkeypatch.setattr(services_import._SideProgress, "__call__", record)
+    monkeypatch.setattr(apply._SideProgress, "__call__", record)
 
     with django_capture_on_commit_callbacks(execute=True):
         batch_id = batch_id_of(upload(supervisor, csv_bytes(numbered_rows(120))))
