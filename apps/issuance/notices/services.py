@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -34,6 +32,7 @@ from apps.issuance.cards.services import (
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, NoticePrint
 from apps.issuance.notices import pdf as notices
 from apps.issuance.states import ACTIONS, allowed
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.roles import MANAGE_CARDS, ensure_permission
 
@@ -167,8 +166,7 @@ def notices_print(
     selection: Selection,
     variant: str,
     kind: str,
-    actor: Any,
-    request: HttpRequest | None = None,
+    actor: Actor,
     mark_mailed: bool = False,
     now: datetime | None = None,
     today: date | None = None,
@@ -224,10 +222,14 @@ def notices_print(
         )
         log.cards.set(ids)
         data = {"print_id": log.pk, "variant": variant, "kind": kind}
+        kinds = [EventKind.PRINTED]
+        if kind == NoticePrint.Kind.REMINDER:
+            # The reminder is an event of its own (the work list of unclaimed cards counts from it).
+            kinds.append(EventKind.REMINDER)
         events = [
             CardEvent(
                 card_id=card.pk,
-                kind=EventKind.PRINTED,
+                kind=event_kind,
                 from_state=card.state,
                 to_state=card.state,
                 at=now,
@@ -235,23 +237,10 @@ def notices_print(
                 by_label=by_label[:150],
                 data=data,
             )
+            for event_kind in kinds
             for card in locked
         ]
         if kind == NoticePrint.Kind.REMINDER:
-            # The reminder is an event of its own (the work list of unclaimed cards counts from it).
-            events += [
-                CardEvent(
-                    card_id=card.pk,
-                    kind=EventKind.REMINDER,
-                    from_state=card.state,
-                    to_state=card.state,
-                    at=now,
-                    by=by,
-                    by_label=by_label[:150],
-                    data=data,
-                )
-                for card in locked
-            ]
             Card.objects.filter(pk__in=ids).update(notice_mailed_at=now, updated_at=now)
         else:
             Card.objects.filter(pk__in=ids).update(updated_at=now)
@@ -259,7 +248,6 @@ def notices_print(
         numbers = sorted(card.notice_number for card in locked)
         audit_record(
             action="card.notices_printed",
-            request=request,
             actor=actor,
             target=f"NoticePrint:{log.pk}",
             summary=_("%(kind)s（%(variant)s）を印刷（%(count)d件%(batch)s）")
@@ -279,7 +267,6 @@ def notices_print(
                     card_ids=to_mark,
                     change=TransitionInput(action="mail_notice", data={"print_id": log.pk}),
                     actor=actor,
-                    request=request,
                     now=now,
                 )
                 if to_mark

@@ -17,6 +17,7 @@ from apps.issuance.models import Card, NoticePrint
 from apps.issuance.notices import selectors as selectors_notices
 from apps.issuance.notices.forms import CardNoticeForm, NoticePrintForm
 from apps.issuance.notices.services import PrintResult, Selection, notices_preview, notices_print
+from apps.security.request_actor import request_actor
 from apps.security.roles import MANAGE_CARDS, require_permission
 from base.downloads import content_disposition
 
@@ -52,8 +53,7 @@ def notices(request: HttpRequest) -> HttpResponse:
                     selection=selection,
                     variant=data["variant"],
                     kind=data["kind"],
-                    actor=request.user,
-                    request=request,
+                    actor=request_actor(request),
                     mark_mailed=data["mark_mailed"],
                 )
             except CardError as exc:
@@ -81,8 +81,7 @@ def card_pdf(request: HttpRequest, pk: int) -> HttpResponse:
             selection=Selection(card_ids=[card.pk]),
             variant=query.cleaned_data["variant"] or NoticePrint.Variant.LETTER,
             kind=query.cleaned_data["kind"] or NoticePrint.Kind.NOTICE,
-            actor=request.user,
-            request=request,
+            actor=request_actor(request),
         )
     except CardError as exc:
         return render(

@@ -12,6 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from apps.issuance import fonts as fonts_module
+from apps.issuance.notices.drawing import wrap
 from apps.issuance.notices.pdf import (
     LETTER,
     NOTICE,
@@ -22,7 +23,6 @@ from apps.issuance.notices.pdf import (
     mail_order,
     notices_pdf,
     postal_display,
-    wrap,
 )
 
 IPAEX = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")

@@ -19,6 +19,7 @@ from django_tenants.utils import schema_context
 from apps.issuance.cards.services import CardError
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, NoticePrint
 from apps.issuance.notices.services import Selection, notices_print
+from apps.security.actors import as_actor
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -312,12 +313,16 @@ def test_the_service_checks_the_permission_too(as_city: Municipality) -> None:
     card = CardFactory.create(state=CardState.SET_UP)
     staff = UserFactory(username="counter-only", role=Role.STAFF)
     with pytest.raises(PermissionDenied):
-        notices_print(selection=Selection(card_ids=[card.pk]), variant="letter", kind="notice", actor=staff)
+        notices_print(
+            selection=Selection(card_ids=[card.pk]), variant="letter", kind="notice", actor=as_actor(staff)
+        )
     boss = UserFactory(username="print-boss", role=Role.SUPERVISOR)
     with pytest.raises(CardError):
-        notices_print(selection=Selection(card_ids=[card.pk]), variant="a3", kind="notice", actor=boss)
+        notices_print(
+            selection=Selection(card_ids=[card.pk]), variant="a3", kind="notice", actor=as_actor(boss)
+        )
     result = notices_print(
-        selection=Selection(card_ids=[card.pk]), variant="letter", kind="notice", actor=boss
+        selection=Selection(card_ids=[card.pk]), variant="letter", kind="notice", actor=as_actor(boss)
     )
     assert result.log.card_count == 1
     assert result.pdf.startswith(b"%PDF")
@@ -349,7 +354,9 @@ def test_every_final_or_cancelled_state_is_refused(as_city: Municipality, state:
     card = CardFactory.create(state=state, express=state == CardState.MAILED)
     boss = UserFactory(username="final-boss", role=Role.SUPERVISOR)
     with pytest.raises(CardError, match=re.escape(str(card.notice_number))):
-        notices_print(selection=Selection(card_ids=[card.pk]), variant="postcard", kind="notice", actor=boss)
+        notices_print(
+            selection=Selection(card_ids=[card.pk]), variant="postcard", kind="notice", actor=as_actor(boss)
+        )
     assert NoticePrint.objects.count() == 0
     assert CardEvent.objects.count() == 0
 
