@@ -17,6 +17,7 @@ from apps.booking.calendar.hours import TOKYO, WEEKDAYS
 from apps.issuance.models import CardState, EventKind
 from apps.issuance.reports import selectors as sel
 from apps.issuance.reports.charts import Bar, bar_chart_svg
+from apps.issuance.reports.pdf import PdfReport
 
 # --- Cells shared by the page, the CSV and the PDF -----------------------------------------------------------------
 
@@ -263,3 +264,44 @@ def period_title(unit: str, month: date) -> str:
         "from": month_label(first),
         "to": month_label(month),
     }
+
+
+# --- The reports as PDF: what each says (pdf.py draws it) ---------------------------------------------------------
+
+
+def report_pdf_page(report: sel.Report, unit: str, month: date) -> PdfReport:
+    """The report page's PDF: the chart and the daily (or monthly) table, landscape."""
+    table = daily_table(report)
+    return PdfReport(
+        title=_("マイナンバーカード交付の集計"),
+        subtitle=f"{city_name()}　{period_title(unit, month)}",
+        chart_title=_("日別の交付数") if unit == sel.DAY else _("月別の交付数"),
+        bars=report_bars(report),
+        headers=table.headers,
+        rows=[*table.page_rows(), table.page_total() or []],
+        wide=True,
+        notes=[
+            _(
+                "予約枠の利用率＝予約された席数÷予約枠の席数（受付停止の枠を除く）。不来庁率＝不来庁÷（来庁＋不来庁）。"
+            )
+        ],
+    )
+
+
+def monthly_pdf_page(report: sel.Report, month: date) -> PdfReport:
+    """The monthly summary's PDF: the chart and the summary table."""
+    table = summary_table(report)
+    return PdfReport(
+        title=_("マイナンバーカード交付 月次集計"),
+        subtitle=f"{city_name()}　{period_title(sel.MONTH, month)}",
+        chart_title=_("月別の交付数"),
+        bars=report_bars(report),
+        headers=table.headers,
+        rows=[*table.page_rows(), table.page_total() or []],
+        notes=[
+            _(
+                "月末の保管数＝その月の末日までに納品され、その時点で交付・本人へ郵送・取消・廃棄のいずれにも"
+                "なっていないカードの数（カードの履歴から計算）。"
+            )
+        ],
+    )

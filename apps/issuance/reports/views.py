@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from apps.issuance.cards.selectors import bulk_preview
 from apps.issuance.cards.services import (
     CardError,
     TransitionInput,
@@ -35,22 +36,22 @@ from apps.issuance.reports.forms import (
     NoShowFilterForm,
     ReportForm,
 )
-from apps.issuance.reports.pdf import PdfReport, report_pdf
+from apps.issuance.reports.pdf import report_pdf
 from apps.issuance.reports.presenters import (
     REPORT_TABLES,
     TABLE_FILES,
     cell_text,
-    city_name,
-    daily_table,
     file_stamp,
+    monthly_pdf_page,
     period_title,
-    report_bars,
     report_chart,
+    report_pdf_page,
     summary_table,
 )
 from apps.issuance.reports.worklists import WORK_LISTS, ListContext, WorkList
 from apps.issuance.states import ACTIONS
 from apps.security.audit import audit_record
+from apps.security.request_actor import request_actor
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, VIEW_REPORTS, require_permission
 from base.downloads import content_disposition
 
@@ -99,7 +100,7 @@ def _context(request: HttpRequest, form: NoShowFilterForm | None = None) -> List
 def _viewed(request: HttpRequest, work_list: WorkList, summary: str) -> None:
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target=f"issuance:list:{work_list.key}",
         summary=summary,
     )
@@ -172,7 +173,7 @@ def lists_index(request: HttpRequest) -> HttpResponse:
         if work_list.permission == MANAGE_CARDS and not may_manage:
             continue
         list_ctx = ctx
-        if work_list.key == "no-shows":
+        if work_list.period_filter:  # counted for this month so far
             list_ctx = ListContext(ctx.today, ctx.weeks, ctx.months, today_from, ctx.today)
         items.append(
             {
@@ -185,64 +186,29 @@ def lists_index(request: HttpRequest) -> HttpResponse:
     return render(request, "issuance/reports/lists_index.html", {"items": items, "policy": ctx})
 
 
-@require_permission(MANAGE_CARDS)
+def _period_form(request: HttpRequest, work_list: WorkList) -> NoShowFilterForm | None:
+    return NoShowFilterForm(request.GET) if work_list.period_filter else None
+
+
+# Every work list is served by these three views, driven by its registry entry (worklists.WORK_LISTS); urls.py
+# routes each list to them with its own key and permission.
+
+
 @require_safe
-def unclaimed(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, WORK_LISTS["unclaimed"])
+def work_list_page(request: HttpRequest, key: str) -> HttpResponse:
+    work_list = WORK_LISTS[key]
+    return _list_page(request, work_list, form=_period_form(request, work_list))
 
 
-@require_permission(MANAGE_CARDS)
 @require_safe
-def unclaimed_export(request: HttpRequest) -> HttpResponseBase:
-    return _list_export(request, WORK_LISTS["unclaimed"])
+def work_list_export(request: HttpRequest, key: str) -> HttpResponseBase:
+    work_list = WORK_LISTS[key]
+    return _list_export(request, work_list, form=_period_form(request, work_list))
 
 
-@require_permission(MANAGE_CARDS)
-@require_safe
-def retention(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, WORK_LISTS["retention"])
-
-
-@require_permission(MANAGE_CARDS)
-@require_safe
-def retention_export(request: HttpRequest) -> HttpResponseBase:
-    return _list_export(request, WORK_LISTS["retention"])
-
-
-@require_permission(MANAGE_CARDS)
-@require_safe
-def returned(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, WORK_LISTS["returned"])
-
-
-@require_permission(MANAGE_CARDS)
-@require_safe
-def returned_export(request: HttpRequest) -> HttpResponseBase:
-    return _list_export(request, WORK_LISTS["returned"])
-
-
-@require_permission(MANAGE_CARDS)
-@require_safe
-def no_shows(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, WORK_LISTS["no-shows"], form=NoShowFilterForm(request.GET))
-
-
-@require_permission(MANAGE_CARDS)
-@require_safe
-def no_shows_export(request: HttpRequest) -> HttpResponseBase:
-    return _list_export(request, WORK_LISTS["no-shows"], form=NoShowFilterForm(request.GET))
-
-
-@require_permission(ISSUE_CARDS)
-@require_safe
-def today(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, WORK_LISTS["today"])
-
-
-@require_permission(ISSUE_CARDS)
-@require_safe
-def today_export(request: HttpRequest) -> HttpResponseBase:
-    return _list_export(request, WORK_LISTS["today"])
+@require_http_methods(["GET", "HEAD", "POST"])
+def work_list_bulk(request: HttpRequest, key: str) -> HttpResponse:
+    return _bulk(request, WORK_LISTS[key])
 
 
 # --- Bulk actions from a list --------------------------------------------------------------------------------------
@@ -267,8 +233,7 @@ def _bulk(request: HttpRequest, work_list: WorkList) -> HttpResponse:
             result = cards_transition(
                 card_ids=sorted(on_list),
                 change=TransitionInput(action=action.name, data={"work_list": work_list.key}),
-                actor=request.user,
-                request=request,
+                actor=request_actor(request),
             )
         except CardError as exc:
             context = {
@@ -288,34 +253,23 @@ def _bulk(request: HttpRequest, work_list: WorkList) -> HttpResponse:
             "back": back,
         }
         return render(request, "issuance/reports/bulk_result.html", context)
-    cards = list(work_list.query(ctx)[:MAX_BULK])
-    problems = [(card.notice_number, why) for card in cards if (why := refusal(action, card))]
-    total = work_list.query(ctx).count() if len(cards) == MAX_BULK else len(cards)
-    form = BulkConfirmForm(initial={"cards": ",".join(str(card.pk) for card in cards)})
+    ids = list(work_list.query(ctx).values_list("pk", flat=True)[:MAX_BULK])
+    preview = bulk_preview(Card.objects.filter(pk__in=ids), action, shown=MAX_BULK)
+    place = {pk: n for n, pk in enumerate(ids)}  # the skipped in the list's order (oldest first)
+    skipping = sorted(preview.skipped, key=lambda card: place[card.pk])
+    form = BulkConfirmForm(initial={"cards": ",".join(str(pk) for pk in ids)})
     context = {
         "work_list": work_list,
         "action": action,
         "form": form,
-        "count": len(cards),
-        "total": total,
-        "will_do": len(cards) - len(problems),
-        "will_skip": problems,
+        "count": preview.total,
+        "total": work_list.query(ctx).count() if len(ids) == MAX_BULK else len(ids),
+        "will_do": preview.will_change,
+        "will_skip": [(card.notice_number, refusal(action, card)) for card in skipping],
         "back": back,
         "limit": MAX_BULK,
     }
     return render(request, "issuance/reports/bulk_confirm.html", context)
-
-
-@require_permission(MANAGE_CARDS)
-@require_http_methods(["GET", "HEAD", "POST"])
-def unclaimed_remind(request: HttpRequest) -> HttpResponse:
-    return _bulk(request, WORK_LISTS["unclaimed"])
-
-
-@require_permission(MANAGE_CARDS)
-@require_http_methods(["GET", "HEAD", "POST"])
-def retention_expire(request: HttpRequest) -> HttpResponse:
-    return _bulk(request, WORK_LISTS["retention"])
 
 
 def _invalid_report(request: HttpRequest, form: Any, template: str) -> HttpResponse:
@@ -384,23 +338,7 @@ def report_pdf_view(request: HttpRequest) -> HttpResponse:
         return _invalid_report(request, form, "issuance/reports/report.html")
     unit, month = form.values()
     report = sel.report(unit=unit, month=month)
-    table = daily_table(report)
-    pdf = report_pdf(
-        PdfReport(
-            title=_("マイナンバーカード交付の集計"),
-            subtitle=f"{city_name()}　{period_title(unit, month)}",
-            chart_title=_("日別の交付数") if unit == sel.DAY else _("月別の交付数"),
-            bars=report_bars(report),
-            headers=table.headers,
-            rows=[*table.page_rows(), table.page_total() or []],
-            wide=True,
-            notes=[
-                _(
-                    "予約枠の利用率＝予約された席数÷予約枠の席数（受付停止の枠を除く）。不来庁率＝不来庁÷（来庁＋不来庁）。"
-                )
-            ],
-        )
-    )
+    pdf = report_pdf(report_pdf_page(report, unit, month))
     return _pdf_response(pdf, f"交付集計_{month:%Y%m}_{unit}", f"report-{month:%Y%m}-{unit}")
 
 
@@ -453,21 +391,5 @@ def monthly_pdf(request: HttpRequest) -> HttpResponse:
         return _invalid_report(request, form, "issuance/reports/monthly.html")
     month = form.month_value()
     report = sel.monthly_summary(month=month)
-    table = summary_table(report)
-    pdf = report_pdf(
-        PdfReport(
-            title=_("マイナンバーカード交付 月次集計"),
-            subtitle=f"{city_name()}　{period_title(sel.MONTH, month)}",
-            chart_title=_("月別の交付数"),
-            bars=report_bars(report),
-            headers=table.headers,
-            rows=[*table.page_rows(), table.page_total() or []],
-            notes=[
-                _(
-                    "月末の保管数＝その月の末日までに納品され、その時点で交付・本人へ郵送・取消・廃棄のいずれにも"
-                    "なっていないカードの数（カードの履歴から計算）。"
-                )
-            ],
-        )
-    )
+    pdf = report_pdf(monthly_pdf_page(report, month))
     return _pdf_response(pdf, f"月次集計_{month:%Y%m}", f"monthly-{month:%Y%m}")

@@ -22,11 +22,11 @@ from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS
 
 # --- Work lists ----------------------------------------------------------------------------------------------------
 
+NUMBER_HEADER = gettext_lazy("交付通知書の番号")
+PERSON_HEADERS = [gettext_lazy("氏名"), gettext_lazy("ふりがな"), gettext_lazy("生年月日")]
 CARD_HEADERS = [
-    gettext_lazy("交付通知書の番号"),
-    gettext_lazy("氏名"),
-    gettext_lazy("ふりがな"),
-    gettext_lazy("生年月日"),
+    NUMBER_HEADER,
+    *PERSON_HEADERS,
     gettext_lazy("郵便番号"),
     gettext_lazy("住所"),
     gettext_lazy("納品回"),
@@ -36,12 +36,15 @@ CARD_HEADERS = [
 ]
 
 
+def person_cells(card: Card) -> list[Any]:
+    """The cells under PERSON_HEADERS."""
+    return [card.name, card.kana, card.birth_date.isoformat()]
+
+
 def card_cells(card: Card) -> list[Any]:
     return [
         card.notice_number,
-        card.name,
-        card.kana,
-        card.birth_date.isoformat(),
+        *person_cells(card),
         card.postal_code,
         card.address,
         card.delivery_batch,
@@ -70,7 +73,10 @@ class WorkList:
     query: Callable[[ListContext], QuerySet[Any]]
     cells: Callable[[Any, ListContext], list[Any]]
     rule: Callable[[ListContext], str]
-    bulk_action: str | None = None
+    bulk_action: str | None = (
+        None  # the action the list offers for all its cards (its URL: lists/<key>/<action>/)
+    )
+    period_filter: bool = False  # the list is read for a period (NoShowFilterForm: from, to)
 
 
 def _unclaimed_cells(card: Any, ctx: ListContext) -> list[Any]:
@@ -86,17 +92,33 @@ def _returned_cells(card: Card, ctx: ListContext) -> list[Any]:
     return [*card_cells(card), local_time(card.state_changed_at, "%Y-%m-%d")]
 
 
+_NO_SHOW_HEADERS = [
+    NUMBER_HEADER,
+    gettext_lazy("不来庁の日時"),
+    *PERSON_HEADERS,
+    gettext_lazy("現在の状態"),
+    gettext_lazy("予約番号"),
+]
+
+
 def _no_show_cells(event: CardEvent, ctx: ListContext) -> list[Any]:
     card = event.card
     return [
         card.notice_number,
         local_time(event.at),
-        card.name,
-        card.kana,
-        card.birth_date.isoformat(),
+        *person_cells(card),
         CardState(card.state).label,
         event.data.get("reservation_code", "") if isinstance(event.data, dict) else "",
     ]
+
+
+_TODAY_HEADERS = [
+    NUMBER_HEADER,
+    gettext_lazy("時刻"),
+    gettext_lazy("予約番号"),
+    gettext_lazy("窓口"),
+    *PERSON_HEADERS,
+]
 
 
 def _today_cells(card: Card, ctx: ListContext) -> list[Any]:
@@ -108,9 +130,7 @@ def _today_cells(card: Card, ctx: ListContext) -> list[Any]:
         local_time(slot.start, "%H:%M"),
         reservation.code,
         slot.counter_group.name,
-        card.name,
-        card.kana,
-        card.birth_date.isoformat(),
+        *person_cells(card),
     ]
 
 
@@ -168,19 +188,12 @@ WORK_LISTS: dict[str, WorkList] = {
             title=gettext_lazy("不来庁"),
             filename=gettext_lazy("不来庁一覧"),
             permission=MANAGE_CARDS,
-            headers=[
-                gettext_lazy("交付通知書の番号"),
-                gettext_lazy("不来庁の日時"),
-                gettext_lazy("氏名"),
-                gettext_lazy("ふりがな"),
-                gettext_lazy("生年月日"),
-                gettext_lazy("現在の状態"),
-                gettext_lazy("予約番号"),
-            ],
+            headers=_NO_SHOW_HEADERS,
             query=lambda ctx: sel.no_show_events(
                 date_from=ctx.date_from or ctx.today, date_to=ctx.date_to or ctx.today
             ),
             cells=_no_show_cells,
+            period_filter=True,
             rule=lambda ctx: (
                 _("%(start)s から %(end)s までに不来庁が記録されたカードです（新しい順）。")
                 % {"start": ctx.date_from, "end": ctx.date_to}
@@ -191,15 +204,7 @@ WORK_LISTS: dict[str, WorkList] = {
             title=gettext_lazy("本日の受取予定"),
             filename=gettext_lazy("本日の受取予定"),
             permission=ISSUE_CARDS,
-            headers=[
-                gettext_lazy("交付通知書の番号"),
-                gettext_lazy("時刻"),
-                gettext_lazy("予約番号"),
-                gettext_lazy("窓口"),
-                gettext_lazy("氏名"),
-                gettext_lazy("ふりがな"),
-                gettext_lazy("生年月日"),
-            ],
+            headers=_TODAY_HEADERS,
             query=lambda ctx: sel.expected_pickups(day=ctx.today),
             cells=_today_cells,
             rule=lambda ctx: (
