@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import models, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +27,7 @@ from apps.booking.models import (
     SiteAppearance,
     Slot,
 )
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.audited import audited_save, config_picture
 from apps.security.roles import CONFIGURE_BOOKING, ensure_permission
@@ -206,8 +206,7 @@ def config_delete(
     pk: int,
     fields: list[str],
     action: str,
-    actor: Any,
-    request: HttpRequest | None,
+    actor: Actor,
     summary: Callable[[Any], str] = str,
 ) -> None:
     """Delete one configuration row under a lock and audit what it held (supervisors only)."""
@@ -218,7 +217,6 @@ def config_delete(
         instance.delete()
         audit_record(
             action=action,
-            request=request,
             actor=actor,
             target=f"{model.__name__}:{pk}",
             summary=summary(instance),
@@ -245,8 +243,7 @@ def _config_save(
     fields: list[str],
     values: dict[str, Any],
     action: str,
-    actor: Any,
-    request: HttpRequest | None,
+    actor: Actor,
 ) -> models.Model:
     """Apply `values` to `instance` (new or locked), validate, save, audit with before/after (supervisors)."""
     return audited_save(
@@ -256,26 +253,23 @@ def _config_save(
         action=action,
         permission=CONFIGURE_BOOKING,
         actor=actor,
-        request=request,
+        request=None,  # the address and request id come from the actor (audited_save drops `request` soon)
     )
 
 
-def booking_settings_update(
-    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
-) -> SlotSyncResult:
+def booking_settings_update(*, values: dict[str, Any], actor: Actor) -> SlotSyncResult:
     _config_save(
         instance=settings_ensure(),
         fields=SETTINGS_FIELDS,
         values=values,
         action="booking.settings_changed",
         actor=actor,
-        request=request,
     )
     return _sync()
 
 
 def counter_group_save(
-    *, group_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
+    *, group_id: int | None, values: dict[str, Any], actor: Actor
 ) -> tuple[CounterGroup, SlotSyncResult]:
     before = CounterGroup.objects.filter(pk=group_id).values("seats").first() if group_id else None
     group = _config_save(
@@ -284,7 +278,6 @@ def counter_group_save(
         values=values,
         action="booking.counter_saved",
         actor=actor,
-        request=request,
     )
     assert isinstance(group, CounterGroup)
     if before is not None:
@@ -300,24 +293,19 @@ def counter_group_save(
     return group, _sync()
 
 
-def purpose_save(
-    *, purpose_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
-) -> Purpose:
+def purpose_save(*, purpose_id: int | None, values: dict[str, Any], actor: Actor) -> Purpose:
     purpose = _config_save(
         instance=Purpose(pk=purpose_id) if purpose_id else Purpose(),
         fields=PURPOSE_FIELDS,
         values=values,
         action="booking.purpose_saved",
         actor=actor,
-        request=request,
     )
     assert isinstance(purpose, Purpose)
     return purpose
 
 
-def opening_hours_add(
-    *, group_id: int, weekday: int, start: Any, end: Any, actor: Any, request: HttpRequest | None = None
-) -> SlotSyncResult:
+def opening_hours_add(*, group_id: int, weekday: int, start: Any, end: Any, actor: Actor) -> SlotSyncResult:
     ensure_permission(actor, CONFIGURE_BOOKING)
     with transaction.atomic():
         group = CounterGroup.objects.select_for_update().get(pk=group_id)  # serialises edits of one week
@@ -331,7 +319,6 @@ def opening_hours_add(
         hours.save()
         audit_record(
             action="booking.hours_added",
-            request=request,
             actor=actor,
             target=f"OpeningHours:{hours.pk}",
             summary=f"{group.name} {hours}",
@@ -340,40 +327,35 @@ def opening_hours_add(
     return _sync()
 
 
-def opening_hours_remove(*, hours_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
+def opening_hours_remove(*, hours_id: int, actor: Actor) -> SlotSyncResult:
     config_delete(
         model=OpeningHours,
         pk=hours_id,
         fields=["counter_group", "weekday", "start", "end"],
         action="booking.hours_removed",
         actor=actor,
-        request=request,
     )
     return _sync()
 
 
-def calendar_day_add(
-    *, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
-) -> SlotSyncResult:
+def calendar_day_add(*, values: dict[str, Any], actor: Actor) -> SlotSyncResult:
     _config_save(
         instance=CalendarDay(),
         fields=CALENDAR_FIELDS,
         values=values,
         action="booking.calendar_day_added",
         actor=actor,
-        request=request,
     )
     return _sync()
 
 
-def calendar_day_remove(*, day_id: int, actor: Any, request: HttpRequest | None = None) -> SlotSyncResult:
+def calendar_day_remove(*, day_id: int, actor: Actor) -> SlotSyncResult:
     config_delete(
         model=CalendarDay,
         pk=day_id,
         fields=CALENDAR_FIELDS,
         action="booking.calendar_day_removed",
         actor=actor,
-        request=request,
     )
     return _sync()
 

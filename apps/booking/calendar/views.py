@@ -24,6 +24,7 @@ from apps.booking.staff.forms import (
     PurposeForm,
 )
 from apps.booking.staff.pages import form_errors
+from apps.security.request_actor import request_actor
 from apps.security.roles import CONFIGURE_BOOKING, require_permission
 
 
@@ -50,7 +51,7 @@ def booking_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = calendar_services.booking_settings_update(
-                values=form.cleaned_data, actor=request.user, request=request
+                values=form.cleaned_data, actor=request_actor(request)
             )
         except ValidationError as exc:
             form_errors(form, exc)
@@ -74,7 +75,7 @@ def counter_edit(request: HttpRequest, group_id: int | None = None) -> HttpRespo
     if request.method == "POST" and form.is_valid():
         try:
             _group, result = calendar_services.counter_group_save(
-                group_id=group_id, values=form.cleaned_data, actor=request.user, request=request
+                group_id=group_id, values=form.cleaned_data, actor=request_actor(request)
             )
         except ValidationError as exc:
             form_errors(form, exc)
@@ -99,7 +100,7 @@ def purpose_edit(request: HttpRequest, purpose_id: int | None = None) -> HttpRes
     if request.method == "POST" and form.is_valid():
         try:
             calendar_services.purpose_save(
-                purpose_id=purpose_id, values=form.cleaned_data, actor=request.user, request=request
+                purpose_id=purpose_id, values=form.cleaned_data, actor=request_actor(request)
             )
         except ValidationError as exc:
             form_errors(form, exc)
@@ -124,8 +125,7 @@ def hours(request: HttpRequest, group_id: int) -> HttpResponse:
                 weekday=form.cleaned_data["weekday"],
                 start=form.cleaned_data["start"],
                 end=form.cleaned_data["end"],
-                actor=request.user,
-                request=request,
+                actor=request_actor(request),
             )
         except (ValidationError, BookingError) as exc:
             form_errors(form, exc)
@@ -142,7 +142,7 @@ def hours(request: HttpRequest, group_id: int) -> HttpResponse:
 @require_POST
 def hours_remove(request: HttpRequest, hours_id: int) -> HttpResponse:
     row = get_object_or_404(OpeningHours, pk=hours_id)
-    result = calendar_services.opening_hours_remove(hours_id=row.pk, actor=request.user, request=request)
+    result = calendar_services.opening_hours_remove(hours_id=row.pk, actor=request_actor(request))
     messages.success(request, _("受付時間を削除しました。"))
     _sync_message(request, result)
     return redirect("booking_staff:hours", group_id=row.counter_group_id)
@@ -154,7 +154,7 @@ def calendar_days(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             result = calendar_services.calendar_day_add(
-                values=form.cleaned_data, actor=request.user, request=request
+                values=form.cleaned_data, actor=request_actor(request)
             )
         except ValidationError as exc:
             form_errors(form, exc)
@@ -171,7 +171,7 @@ def calendar_days(request: HttpRequest) -> HttpResponse:
 @require_POST
 def calendar_day_remove(request: HttpRequest, day_id: int) -> HttpResponse:
     day = get_object_or_404(CalendarDay, pk=day_id)
-    result = calendar_services.calendar_day_remove(day_id=day.pk, actor=request.user, request=request)
+    result = calendar_services.calendar_day_remove(day_id=day.pk, actor=request_actor(request))
     messages.success(request, _("休み・特別開庁を削除しました。"))
     _sync_message(request, result)
     return redirect("booking_staff:calendar")

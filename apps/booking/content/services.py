@@ -6,11 +6,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 
 from apps.booking.calendar.services import config_delete
 from apps.booking.models_content import Announcement, EmailText
 from apps.booking.reservations.mail_texts import placeholder_errors
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.audited import config_picture
 from apps.security.roles import CONFIGURE_BOOKING, ensure_permission
@@ -19,9 +19,7 @@ ANNOUNCEMENT_FIELDS = ["title_ja", "title_en", "body_ja", "body_en", "starts_at"
 EMAIL_TEXT_FIELDS = ["subject", "body"]
 
 
-def announcement_save(
-    *, announcement_id: int | None, values: dict[str, Any], actor: Any, request: HttpRequest | None = None
-) -> Announcement:
+def announcement_save(*, announcement_id: int | None, values: dict[str, Any], actor: Actor) -> Announcement:
     """Create or change an announcement; the body is sanitised by the model on save (the audit shows the result)."""
     ensure_permission(actor, CONFIGURE_BOOKING)
     with transaction.atomic():
@@ -36,7 +34,6 @@ def announcement_save(
         announcement.save()
         audit_record(
             action="booking.announcement_created" if before is None else "booking.announcement_updated",
-            request=request,
             actor=actor,
             target=f"Announcement:{announcement.pk}",
             summary=announcement.title_ja,
@@ -46,21 +43,18 @@ def announcement_save(
     return announcement
 
 
-def announcement_delete(*, announcement_id: int, actor: Any, request: HttpRequest | None = None) -> None:
+def announcement_delete(*, announcement_id: int, actor: Actor) -> None:
     config_delete(
         model=Announcement,
         pk=announcement_id,
         fields=ANNOUNCEMENT_FIELDS,
         action="booking.announcement_deleted",
         actor=actor,
-        request=request,
         summary=lambda announcement: str(announcement.title_ja),
     )
 
 
-def email_text_save(
-    *, kind: str, language: str, subject: str, body: str, actor: Any, request: HttpRequest | None = None
-) -> EmailText:
+def email_text_save(*, kind: str, language: str, subject: str, body: str, actor: Actor) -> EmailText:
     """Set the city's text for one kind and language (replacing the built-in one). Placeholders are checked."""
     ensure_permission(actor, CONFIGURE_BOOKING)
     errors = placeholder_errors(subject) + placeholder_errors(body)
@@ -75,7 +69,6 @@ def email_text_save(
         text.save()
         audit_record(
             action="booking.email_text_saved",
-            request=request,
             actor=actor,
             target=f"EmailText:{kind}/{language}",
             before=before,
@@ -84,7 +77,7 @@ def email_text_save(
     return text
 
 
-def email_text_reset(*, kind: str, language: str, actor: Any, request: HttpRequest | None = None) -> bool:
+def email_text_reset(*, kind: str, language: str, actor: Actor) -> bool:
     """Go back to the built-in text; False when the city had none of its own."""
     ensure_permission(actor, CONFIGURE_BOOKING)
     with transaction.atomic():
@@ -95,7 +88,6 @@ def email_text_reset(*, kind: str, language: str, actor: Any, request: HttpReque
         current.delete()
         audit_record(
             action="booking.email_text_reset",
-            request=request,
             actor=actor,
             target=f"EmailText:{kind}/{language}",
             before=before,

@@ -15,6 +15,7 @@ from apps.booking.content.forms import AnnouncementForm, EmailTextForm
 from apps.booking.content.selectors import announcements_all, email_text_get, email_texts
 from apps.booking.models_content import Announcement, EmailText
 from apps.booking.reservations.mail_texts import PLACEHOLDERS, render_text
+from apps.security.request_actor import request_actor
 from apps.security.roles import CONFIGURE_BOOKING, require_permission
 
 # What the preview fills the placeholders with (the reservation does not exist yet).
@@ -72,7 +73,7 @@ def announcement_edit(request: HttpRequest, announcement_id: int | None = None) 
     if request.method == "POST" and form.is_valid():
         try:
             services_content.announcement_save(
-                announcement_id=announcement_id, values=form.cleaned_data, actor=request.user, request=request
+                announcement_id=announcement_id, values=form.cleaned_data, actor=request_actor(request)
             )
         except ValidationError as exc:
             _form_errors(form, exc)
@@ -88,7 +89,7 @@ def announcement_edit(request: HttpRequest, announcement_id: int | None = None) 
 @require_POST
 def announcement_delete(request: HttpRequest, announcement_id: int) -> HttpResponse:
     announcement = get_object_or_404(Announcement, pk=announcement_id)
-    services_content.announcement_delete(announcement_id=announcement.pk, actor=request.user, request=request)
+    services_content.announcement_delete(announcement_id=announcement.pk, actor=request_actor(request))
     messages.success(request, _("お知らせを削除しました。"))
     return redirect("booking_staff:announcements")
 
@@ -140,8 +141,7 @@ def email_text_edit(request: HttpRequest, kind: str, language: str) -> HttpRespo
                     language=language,
                     subject=form.cleaned_data["subject"],
                     body=form.cleaned_data["body"],
-                    actor=request.user,
-                    request=request,
+                    actor=request_actor(request),
                 )
             except ValidationError as exc:
                 _form_errors(form, exc)
@@ -168,6 +168,6 @@ def email_text_edit(request: HttpRequest, kind: str, language: str) -> HttpRespo
 @require_POST
 def email_text_reset(request: HttpRequest, kind: str, language: str) -> HttpResponse:
     kind, language = _kind_language(kind, language)
-    if services_content.email_text_reset(kind=kind, language=language, actor=request.user, request=request):
+    if services_content.email_text_reset(kind=kind, language=language, actor=request_actor(request)):
         messages.success(request, _("標準の文面に戻しました。"))
     return redirect("booking_staff:email_texts")
