@@ -8,11 +8,9 @@ Every write is audited inside its own transaction (the event is rolled back with
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from apps.booking import hooks
@@ -21,7 +19,6 @@ from apps.booking.calendar.hours import TOKYO
 from apps.booking.calendar.services import settings_ensure
 from apps.booking.errors import BookingError, SlotFullError
 from apps.booking.models import Purpose, Reservation, Slot
-from apps.booking.reservations import mail
 from apps.booking.reservations.services import (
     PersonInput,
     check_persons,
@@ -30,6 +27,7 @@ from apps.booking.reservations.services import (
     persons_create,
     reservation_cancel,
 )
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, ensure_permission
 
@@ -43,9 +41,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def reservation_mark(
-    *, reservation_id: int, status: str, actor: Any, request: HttpRequest | None = None, now: datetime
-) -> Reservation:
+def reservation_mark(*, reservation_id: int, status: str, actor: Actor, now: datetime) -> Reservation:
     """Move a reservation along the counter's day; refuse any other move with a message for the staff member."""
     ensure_permission(actor, WORK_COUNTER)
     booking_settings = settings_ensure()
@@ -73,10 +69,7 @@ def reservation_mark(
                 # reservation_cancel gives seats back only for a booked reservation: step back inside this
                 # transaction so the one seat-returning path is used.
                 Reservation.objects.filter(pk=reservation.pk).update(status=Status.BOOKED)
-            reservation = reservation_cancel(
-                reservation_id=reservation.pk, now=now, by_staff=True, actor=actor
-            )
-            mail.send_after_commit(reservation.pk, mail.CANCELLED)  # nobody to tell: it sends nothing
+            reservation = reservation_cancel(reservation_id=reservation.pk, now=now, actor=actor)
         else:
             reservation.status = status
             reservation.save(update_fields=["status", "updated_at"])
@@ -85,7 +78,6 @@ def reservation_mark(
         availability_changed(reservation.slot)
         audit_record(
             action=f"booking.reservation_{status}",
-            request=request,
             actor=actor,
             target=f"Reservation:{reservation.pk}",
             summary=reservation.code,
@@ -103,8 +95,7 @@ def reservation_book_by_staff(
     phone: str,
     email: str,
     channel: str,
-    actor: Any,
-    request: HttpRequest | None = None,
+    actor: Actor,
     now: datetime,
 ) -> Reservation:
     """A phone booking or a walk-in: staff seats may be used, never beyond the frame's seats.
@@ -140,7 +131,6 @@ def reservation_book_by_staff(
         availability_changed(slot)
         audit_record(
             action=f"booking.reservation_{channel}",
-            request=request,
             actor=actor,
             target=f"Reservation:{reservation.pk}",
             summary=reservation.code,
@@ -149,7 +139,7 @@ def reservation_book_by_staff(
     return reservation
 
 
-def slot_set_blocked(*, slot_id: int, blocked: bool, actor: Any, request: HttpRequest | None = None) -> Slot:
+def slot_set_blocked(*, slot_id: int, blocked: bool, actor: Actor) -> Slot:
     ensure_permission(actor, WORK_COUNTER)
     with transaction.atomic():
         slot = Slot.objects.select_for_update().get(pk=slot_id)
@@ -161,7 +151,6 @@ def slot_set_blocked(*, slot_id: int, blocked: bool, actor: Any, request: HttpRe
         availability_changed(slot)
         audit_record(
             action="booking.slot_blocked" if blocked else "booking.slot_opened",
-            request=request,
             actor=actor,
             target=f"Slot:{slot.pk}",
             summary=f"{slot.start.astimezone(TOKYO):%Y-%m-%d %H:%M}",
@@ -171,9 +160,7 @@ def slot_set_blocked(*, slot_id: int, blocked: bool, actor: Any, request: HttpRe
     return slot
 
 
-def slot_raise_seats(
-    *, slot_id: int, seats: int, reason: str, actor: Any, request: HttpRequest | None = None
-) -> Slot:
+def slot_raise_seats(*, slot_id: int, seats: int, reason: str, actor: Actor) -> Slot:
     """A supervisor adds seats to one frame (more staff that day), with the reason in the audit log."""
     ensure_permission(actor, CONFIGURE_BOOKING)
     with transaction.atomic():
@@ -186,7 +173,6 @@ def slot_raise_seats(
         availability_changed(slot)
         audit_record(
             action="booking.slot_seats_raised",
-            request=request,
             actor=actor,
             target=f"Slot:{slot.pk}",
             summary=reason,
@@ -196,9 +182,7 @@ def slot_raise_seats(
     return slot
 
 
-def reservation_move_by_staff(
-    *, reservation_id: int, slot_id: int, actor: Any, request: HttpRequest | None = None
-) -> Reservation:
+def reservation_move_by_staff(*, reservation_id: int, slot_id: int, actor: Actor) -> Reservation:
     """Move a booking to another frame of its counter: both slots locked in id order, seats moved together."""
     ensure_permission(actor, WORK_COUNTER)
     with transaction.atomic():
@@ -233,7 +217,6 @@ def reservation_move_by_staff(
         availability_changed(target)
         audit_record(
             action="booking.reservation_moved",
-            request=request,
             actor=actor,
             target=f"Reservation:{reservation.pk}",
             summary=reservation.code,

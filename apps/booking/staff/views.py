@@ -32,6 +32,7 @@ from apps.booking.staff.forms import (
 )
 from apps.booking.staff.pages import form_errors, next_or
 from apps.security.audit import audit_record
+from apps.security.request_actor import request_actor
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, require_permission
 
 
@@ -40,7 +41,7 @@ def affected(request: HttpRequest) -> HttpResponse:
     reservations = list(selectors_staff.affected_reservations())
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target="booking:affected",
         summary=_("要対応の予約（%(count)d件）") % {"count": len(reservations)},
     )
@@ -64,8 +65,7 @@ def reservation_move(request: HttpRequest, reservation_id: int) -> HttpResponse:
             services_staff.reservation_move_by_staff(
                 reservation_id=reservation.pk,
                 slot_id=form.cleaned_data["slot"],
-                actor=request.user,
-                request=request,
+                actor=request_actor(request),
             )
         except BookingError as exc:
             form_errors(form, exc)
@@ -74,7 +74,7 @@ def reservation_move(request: HttpRequest, reservation_id: int) -> HttpResponse:
             return redirect("booking_staff:affected")
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target=f"Reservation:{reservation.pk}",
         summary=_("予約の移動"),
     )
@@ -89,7 +89,7 @@ def reservation_cancel(request: HttpRequest, reservation_id: int) -> HttpRespons
     reservation = _reservation(reservation_id)
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target=f"Reservation:{reservation.pk}",
         summary=_("予約の取消"),
     )
@@ -115,8 +115,7 @@ def reservation_mark(request: HttpRequest, reservation_id: int) -> HttpResponse:
         marked = services_staff.reservation_mark(
             reservation_id=reservation.pk,
             status=form.cleaned_data["status"],
-            actor=request.user,
-            request=request,
+            actor=request_actor(request),
             now=timezone.now(),
         )
     except BookingError as exc:
@@ -158,7 +157,7 @@ def _day_page(
     slots = [slot for counter in schedule for slot in counter.slots if not slot.blocked]
     audit_record(
         action="personal_data.viewed",
-        request=request,
+        actor=request_actor(request),
         target=f"booking:day:{day:%Y-%m-%d}",
         summary=_("当日の予約一覧"),
     )
@@ -212,8 +211,7 @@ def day_book(request: HttpRequest) -> HttpResponse:
                 phone=form.cleaned_data["phone"],
                 email=form.cleaned_data["email"],
                 channel=form.cleaned_data["channel"],
-                actor=request.user,
-                request=request,
+                actor=request_actor(request),
                 now=timezone.now(),
             )
         except BookingError as exc:
@@ -232,7 +230,7 @@ def slot_block(request: HttpRequest, slot_id: int) -> HttpResponse:
     day = slot.start.astimezone(TOKYO).date()
     blocked = request.POST.get("blocked") == "1"
     try:
-        services_staff.slot_set_blocked(slot_id=slot.pk, blocked=blocked, actor=request.user, request=request)
+        services_staff.slot_set_blocked(slot_id=slot.pk, blocked=blocked, actor=request_actor(request))
     except BookingError as exc:
         return _day_page(request, day=day, counter_id=None, error=str(exc), status=409)
     messages.success(request, _("受付を止めました。") if blocked else _("受付を再開しました。"))
@@ -253,8 +251,7 @@ def slot_seats(request: HttpRequest, slot_id: int) -> HttpResponse:
             slot_id=slot.pk,
             seats=form.cleaned_data["seats"],
             reason=form.cleaned_data["reason"],
-            actor=request.user,
-            request=request,
+            actor=request_actor(request),
         )
     except BookingError as exc:
         return _day_page(request, day=day, counter_id=None, error=str(exc), status=409)

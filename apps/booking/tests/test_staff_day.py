@@ -284,7 +284,7 @@ def test_saving_the_counter_keeps_a_frames_raised_seats(city: Municipality, supe
     )
     with schema_context(city.schema_name):
         values = {name: getattr(group, name) for name in COUNTER_FIELDS}
-        actor = UserFactory(username="counter-saver", role=Role.SUPERVISOR)
+        actor = as_actor(UserFactory(username="counter-saver", role=Role.SUPERVISOR))
         counter_group_save(group_id=group.pk, values={**values, "seats": group.seats + 1}, actor=actor)
         assert Slot.objects.get(pk=plain.pk).seats == group.seats + 1  # the new capacity
         assert Slot.objects.get(pk=raised.pk).seats == group.seats + 2  # the supervisor's raise is kept
