@@ -16,8 +16,7 @@ from django.views.decorators.http import require_http_methods
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.errors import BookingError
 from apps.booking.models import Reservation
-from apps.booking.reservations import mail
-from apps.booking.reservations.services import reservation_cancel, settings_ensure
+from apps.booking.reservations.services import before_change_deadline, reservation_cancel, settings_ensure
 from apps.booking.resident.forms import LookupForm
 from apps.booking.resident.presenters import (
     day_context,
@@ -39,6 +38,7 @@ from apps.booking.resident.session import (
     too_many,
     wait_label,
 )
+from apps.security.request_actor import resident_actor
 
 
 @never_cache  # the booking's persons and contact
@@ -65,17 +65,21 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     settings = settings_ensure()
     context = reservation_context(reservation)
     context["token"] = token
-    context["can_change"] = reservation.status == Reservation.Status.BOOKED and (
-        reservation.slot.start - now >= timedelta(hours=settings.change_deadline_hours)
+    context["can_change"] = reservation.status == Reservation.Status.BOOKED and before_change_deadline(
+        reservation.slot.start, now, settings
     )
     status = 200
     if request.method == "POST" and request.POST.get("action") == "cancel":
         try:
-            reservation = reservation_cancel(reservation_id=reservation.pk, now=now)
+            reservation_cancel(
+                reservation_id=reservation.pk,
+                now=now,
+                actor=resident_actor(request),
+                base_url=request.build_absolute_uri("/"),
+            )
         except BookingError as error:
             context["error"], status = str(error), 400
         else:
-            mail.send_after_commit(reservation.pk, mail.CANCELLED, request.build_absolute_uri("/"))
             return redirect("booking:manage", token=token)
     return render(request, "booking/resident/manage.html", context, status=status)
 
@@ -100,13 +104,17 @@ def manage_change(request: HttpRequest, token: str) -> HttpResponse:
             return too_many(request, limited)
         try:
             slot_id = int(request.POST.get("slot", ""))
-            moved = reservation_move(reservation_id=reservation.pk, new_slot_id=slot_id, now=now)
+            moved = reservation_move(
+                reservation_id=reservation.pk,
+                new_slot_id=slot_id,
+                now=now,
+                base_url=request.build_absolute_uri("/"),
+            )
         except ValueError:
             error, status = _("時間を選んでください。"), 400
         except BookingError as refusal:
             error, status = str(refusal), 409
         else:
-            mail.send_after_commit(moved.pk, mail.CHANGED, request.build_absolute_uri("/"))
             return redirect("booking:manage", token=manage_token(moved))
     needed = reservation.seats // max(purpose.seats_per_person, 1)
     context = day_context(purpose, chosen, settings, now)

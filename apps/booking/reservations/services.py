@@ -10,7 +10,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, connection, transaction
@@ -35,13 +34,21 @@ from apps.booking.models import (
     Reservation,
     Slot,
 )
+from apps.booking.reservations import mail
+from apps.security.actors import Actor
 from apps.security.network import address_buckets
+from apps.security.roles import WORK_COUNTER
 from base.japanese import kana_key
 from tenants.db import current_schema
 
 
 def lock_slot(slot_id: int) -> Slot:
     return Slot.objects.select_for_update(of=("self",)).select_related("counter_group").get(pk=slot_id)
+
+
+def before_change_deadline(start: datetime, now: datetime, settings: BookingSettings) -> bool:
+    """True while a resident may still change or cancel a visit starting at `start` (the city's deadline)."""
+    return start - now >= timedelta(hours=settings.change_deadline_hours)
 
 
 def _check_window(slot: Slot, settings: BookingSettings, now: datetime) -> None:
@@ -236,8 +243,13 @@ def reservation_confirm(
     submission_key: uuid.UUID,
     now: datetime,
     language: str = "ja",
+    actor: Actor | None = None,
+    base_url: str = "",
 ) -> Reservation:
-    """Turn a hold into a booking. A resubmission with the same key returns the first booking unchanged."""
+    """Turn a hold into a booking. A resubmission with the same key returns the first booking unchanged
+    and queues no mail: only the call that made the booking queues its confirmation mail (a double click sends
+    one). `actor` is the resident (with their address); None for code that books without a visitor. `base_url` is
+    the address the resident booked at, for the mail's links ("": the city's primary address)."""
     existing = Reservation.objects.filter(submission_key=submission_key).first()
     if existing is not None:
         return existing
@@ -276,23 +288,26 @@ def reservation_confirm(
             return Reservation.objects.get(submission_key=submission_key)
         persons_create(reservation, persons)
         hold.delete()  # its seats now belong to the reservation
-        hooks.send(hooks.reservation_booked, reservation=reservation)
+        hooks.send(hooks.reservation_booked, reservation=reservation, actor=actor)
+        mail.send_after_commit(reservation.pk, mail.BOOKED, base_url)
     return reservation
 
 
 def reservation_cancel(
-    *, reservation_id: int, now: datetime, by_staff: bool = False, actor: Any = None
+    *, reservation_id: int, now: datetime, actor: Actor, base_url: str = ""
 ) -> Reservation:
-    """Cancel and give the seats back. Residents only until the city's deadline; staff at any time.
+    """Cancel, give the seats back and queue the cancellation mail. A resident may cancel only until the city's
+    deadline; counter staff (`WORK_COUNTER`) at any time.
 
-    `actor` (the staff member, or None for the resident) is passed on to the `reservation_cancelled` receivers."""
+    `actor` (the resident or the staff member) is passed on to the `reservation_cancelled` receivers; `base_url`
+    is the address the resident used, for the mail's links ("": the city's primary address)."""
     settings = settings_ensure()
     with transaction.atomic():
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
         if reservation.status != Reservation.Status.BOOKED:
             return reservation
         slot = lock_slot(reservation.slot_id)
-        if not by_staff and slot.start - now < timedelta(hours=settings.change_deadline_hours):
+        if not actor.has_perm(WORK_COUNTER) and not before_change_deadline(slot.start, now, settings):
             raise OutsideWindowError(_("変更・取消の受付期限を過ぎています。窓口にお電話ください。"))
         Slot.objects.filter(pk=slot.pk).update(taken=F("taken") - reservation.seats)
         availability_changed(slot)
@@ -300,4 +315,6 @@ def reservation_cancel(
         reservation.cancelled_at = now
         reservation.save(update_fields=["status", "cancelled_at", "updated_at"])
         hooks.send(hooks.reservation_cancelled, reservation=reservation, actor=actor)
+        # Nobody to tell without an email: the mail task then sends nothing.
+        mail.send_after_commit(reservation.pk, mail.CANCELLED, base_url)
     return reservation

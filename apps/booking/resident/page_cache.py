@@ -18,18 +18,22 @@ Keys are tenant-prefixed by the cache's key function, like every other key of th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.template.loader import render_to_string
 
 from apps.booking.models import BookingSettings, Purpose, SiteAppearance
-from base.prefetch import prefetched
+from base.prefetch import prefetch, prefetched
 
 CONTEXT_KEY = "booking:resident-context:v2"  # v2: ResidentContext moved to apps.booking.resident.page_cache
 CONTEXT_SECONDS = 5 * 60
@@ -75,6 +79,37 @@ CSRF_PLACEHOLDER = "csrf-token-placeholder-3f9c1b"
 
 def page_with_csrf(request: HttpRequest, html: str) -> HttpResponse:
     return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+
+
+def page_context(request: HttpRequest, key: str) -> ResidentContext:
+    """The resident context, read together with the cached page `key` in one round trip (`base.prefetch`)."""
+    prefetch(request, [CONTEXT_KEY, key])
+    return resident_context(request)
+
+
+def cached_page(
+    request: HttpRequest,
+    *,
+    key: str,
+    cacheable: bool,
+    stamp: str,
+    template: str,
+    page: Callable[[], dict[str, Any]],
+) -> HttpResponse:
+    """Serve page `key` from the cache while it was rendered from the context `stamp`; else render `template`
+    with `page()`, and keep it when `cacheable` (a canonical address) and it holds nothing of the visitor (no
+    user, no messages). The cached copy has a placeholder for the CSRF token; each visitor gets their own."""
+    cacheable = cacheable and not request.user.is_authenticated and not len(messages.get_messages(request))
+    if cacheable:
+        _found, cached = prefetched(request, key)
+        if isinstance(cached, tuple) and cached[0] == stamp:
+            return page_with_csrf(request, cached[1])
+    values = page()
+    if not cacheable:
+        return render(request, template, values)
+    html = render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
+    cache.set(key, (stamp, html), PAGE_SECONDS)
+    return page_with_csrf(request, html)
 
 
 def _build() -> ResidentContext:

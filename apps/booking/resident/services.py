@@ -12,6 +12,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.core import signing
 from django.db import DatabaseError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from apps.booking.calendar.availability import availability_changed
@@ -19,7 +20,13 @@ from apps.booking.calendar.hours import TOKYO
 from apps.booking.calendar.services import settings_ensure
 from apps.booking.errors import BookingError, OutsideWindowError, SlotFullError
 from apps.booking.models import Reservation, Slot
-from apps.booking.reservations.services import ADDRESS_SITE_FACTOR, address_limit_factor
+from apps.booking.reservations import mail
+from apps.booking.reservations.selectors import city_base_url
+from apps.booking.reservations.services import (
+    ADDRESS_SITE_FACTOR,
+    address_limit_factor,
+    before_change_deadline,
+)
 from apps.security.counters import counter_clear, counter_hit, counter_peek
 from apps.security.counters import subject as counter_subject
 from apps.security.network import address_buckets
@@ -120,6 +127,18 @@ def email_link_token(*, slot_id: int, purpose_id: int, persons: int, email: str)
         salt=_city_salt(EMAIL_FIRST_SALT),
         compress=True,
     )
+
+
+def email_link_send(
+    *, slot_id: int, purpose_id: int, persons: int, email: str, language: str, base_url: str = ""
+) -> None:
+    """Mail the email-first link for this choice (no seats are held yet; the link opens the form and holds them).
+
+    Sent at once: nothing is written, so there is no transaction to wait for. `base_url` is the address the
+    resident asked at ("": the city's primary address)."""
+    token = email_link_token(slot_id=slot_id, purpose_id=purpose_id, persons=persons, email=email)
+    url = (base_url or city_base_url()).rstrip("/") + reverse("booking:email_start", kwargs={"token": token})
+    mail.send_email_link(email=email, url=url, language=language)
 
 
 def email_link_read(token: str) -> dict[str, int | str] | None:
@@ -308,14 +327,15 @@ def cool_down_passed(name: str, subject: str) -> None:
 
 
 # --- Moving a booking ---------------------------------------------------------------------------------------------
-def reservation_move(*, reservation_id: int, new_slot_id: int, now: datetime) -> Reservation:
-    """Move a resident's booking to another slot of the same purpose, keeping its code.
+def reservation_move(
+    *, reservation_id: int, new_slot_id: int, now: datetime, base_url: str = ""
+) -> Reservation:
+    """Move a resident's booking to another slot of the same purpose, keeping its code, and queue the mail.
 
     Both slots are locked in id order (two moves in opposite directions cannot deadlock); the new slot must have
     the seats for residents, and both the old visit and the new one must be before the change deadline.
     """
     city = settings_ensure()
-    deadline = timedelta(hours=city.change_deadline_hours)
     with transaction.atomic():
         reservation = (
             Reservation.objects.select_for_update(of=("self",))
@@ -325,6 +345,7 @@ def reservation_move(*, reservation_id: int, new_slot_id: int, now: datetime) ->
         if reservation.status != Reservation.Status.BOOKED:
             raise BookingError(_("この予約はすでに取り消されています。"))
         if reservation.slot_id == new_slot_id:
+            mail.send_after_commit(reservation.pk, mail.CHANGED, base_url)
             return reservation
         locked = {
             s.pk: s
@@ -333,11 +354,12 @@ def reservation_move(*, reservation_id: int, new_slot_id: int, now: datetime) ->
             .order_by("pk")
         }
         old, new = locked[reservation.slot_id], locked.get(new_slot_id)
-        if old.start - now < deadline:
+        if not before_change_deadline(old.start, now, city):
             raise OutsideWindowError(_("変更・取消の受付期限を過ぎています。窓口にお電話ください。"))
         if new is None or new.blocked or new.counter_group_id != reservation.purpose.counter_group_id:
             raise SlotFullError(_("この時間は予約できません。ほかの時間を選んでください。"))
-        if new.start - now < max(deadline, timedelta(hours=city.closes_hours_before)):
+        deadline = timedelta(hours=max(city.change_deadline_hours, city.closes_hours_before))
+        if new.start - now < deadline:
             raise OutsideWindowError(_("この時間の予約受付は終了しました。ほかの時間を選んでください。"))
         if new.start - now > timedelta(days=city.opens_days_ahead + 1):
             raise OutsideWindowError(_("この日はまだ予約を受け付けていません。"))
@@ -351,4 +373,5 @@ def reservation_move(*, reservation_id: int, new_slot_id: int, now: datetime) ->
         reservation.save(update_fields=["slot", "updated_at"])
         availability_changed(old)
         availability_changed(new)
+        mail.send_after_commit(reservation.pk, mail.CHANGED, base_url)
     return reservation

@@ -10,12 +10,8 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.contrib import messages
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -31,24 +27,9 @@ from apps.booking.errors import (
     SlotFullError,
 )
 from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
-from apps.booking.reservations import mail
-from apps.booking.reservations.services import (
-    HoldClient,
-    PersonInput,
-    hold_create,
-    reservation_confirm,
-    settings_ensure,
-)
+from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm, settings_ensure
 from apps.booking.resident.forms import ContactForm, EmailFirstForm, PersonForm, PersonsForm
-from apps.booking.resident.page_cache import (
-    CONTEXT_KEY,
-    CSRF_PLACEHOLDER,
-    PAGE_SECONDS,
-    canonical_query,
-    page_key,
-    page_with_csrf,
-    resident_context,
-)
+from apps.booking.resident.page_cache import cached_page, canonical_query, page_context, page_key
 from apps.booking.resident.presenters import (
     calendar_body,
     day_context,
@@ -57,31 +38,25 @@ from apps.booking.resident.presenters import (
     slot_label,
 )
 from apps.booking.resident.selectors import hold_get, other_days, purpose_get, purposes_active
-from apps.booking.resident.services import (
-    NOTICE_PREFILL_SESSION_KEY,
-    Refusal,
-    address_hit,
-    address_peek,
-    cool_down_failed,
-    cool_down_passed,
-    cool_down_wait,
-    email_link_read,
-    email_link_token,
-    rate_hit,
-)
+from apps.booking.resident.services import Refusal, email_link_read, email_link_send
 from apps.booking.resident.session import (
-    DONE_SESSION_KEY,
-    FIXED_EMAIL_SESSION_KEY,
+    booking_made,
+    confirm_refusal,
+    email_link_refusal,
+    fixed_email,
+    fixed_email_remember,
+    hold_client,
     limit_hit,
+    notice_failures_exhausted,
+    notice_prefill,
+    notice_refused,
+    remember_done,
     retry_after,
-    session_key,
     too_many,
     wait_label,
 )
-from apps.security.counters import subject as counter_subject
-from apps.security.network import client_ip
+from apps.security.request_actor import resident_actor
 from base.japanese import to_wareki
-from base.prefetch import prefetch, prefetched
 
 
 def _purpose_or_404(code: str) -> Purpose:
@@ -119,8 +94,7 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
     # that is served to others, or filled with their tokens.
     canonical = canonical_query(request, year, month)
     key = page_key(purpose_code, year, month, language, today, month_in_query=bool(asked))
-    prefetch(request, [CONTEXT_KEY, key])
-    context = resident_context(request)
+    context = page_context(request, key)
     purpose = context.purposes.get(purpose_code)
     if purpose is None:
         raise Http404
@@ -129,24 +103,19 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
     in_window = (today.year, today.month) <= (year, month) <= (last_day.year, last_day.month)
     if not in_window:
         year, month = today.year, today.month
-    cacheable = (
-        in_window
-        and canonical
-        and not request.user.is_authenticated
-        and not len(messages.get_messages(request))
+
+    def page() -> dict[str, Any]:
+        body = calendar_body(purpose, year, month, settings, now)
+        return {"purpose_name": purpose.name(language), "year": year, "month": month, "body": body}
+
+    return cached_page(
+        request,
+        key=key,
+        cacheable=in_window and canonical,
+        stamp=context.stamp,
+        template="booking/resident/calendar.html",
+        page=page,
     )
-    _found, cached = prefetched(request, key) if canonical else (False, None)
-    if cacheable and isinstance(cached, tuple) and cached[0] == context.stamp:
-        return page_with_csrf(request, cached[1])
-    body = calendar_body(purpose, year, month, settings, now)
-    page = {"purpose_name": purpose.name(language), "year": year, "month": month, "body": body}
-    if not cacheable:
-        return render(request, "booking/resident/calendar.html", page)
-    html = render_to_string(
-        "booking/resident/calendar.html", {**page, "csrf_token": CSRF_PLACEHOLDER}, request=request
-    )
-    cache.set(key, (context.stamp, html), PAGE_SECONDS)
-    return page_with_csrf(request, html)
 
 
 def _just_taken(
@@ -188,7 +157,7 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
                     purpose_id=purpose.pk,
                     persons=form.cleaned_data["persons"],
                     now=timezone.now(),
-                    client=HoldClient(session_key=session_key(request), address=client_ip(request)),
+                    client=hold_client(request),
                 )
             except (SlotFullError, OutsideWindowError) as error:
                 return _just_taken(request, purpose, chosen, str(error), settings)
@@ -215,16 +184,16 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
 def _send_email_link(request: HttpRequest, purpose: Purpose, data: dict[str, Any]) -> HttpResponse:
     """Email-first: no seats are held yet; the signed link in the mail opens the form (and holds them then)."""
     email = data["email"]
-    limited = limit_hit(request, "email_link_ip", "email_link_session") or rate_hit(
-        "email_link_address", counter_subject(email.lower())
-    )
-    if limited:
+    if limited := email_link_refusal(request, email):
         return too_many(request, limited)
-    token = email_link_token(
-        slot_id=data["slot"], purpose_id=purpose.pk, persons=data["persons"], email=email
+    email_link_send(
+        slot_id=data["slot"],
+        purpose_id=purpose.pk,
+        persons=data["persons"],
+        email=email,
+        language=page_language(),
+        base_url=request.build_absolute_uri("/"),
     )
-    url = request.build_absolute_uri(reverse("booking:email_start", kwargs={"token": token}))
-    mail.send_email_link(email=email, url=url, language=page_language())
     return render(request, "booking/resident/email_sent.html", {"email": email})
 
 
@@ -256,7 +225,7 @@ def email_start(request: HttpRequest, token: str) -> HttpResponse:
                 purpose_id=purpose.pk,
                 persons=int(choice["persons"]),
                 now=timezone.now(),
-                client=HoldClient(session_key=session_key(request), address=client_ip(request)),
+                client=hold_client(request),
             )
         except HoldLimitError as error:  # the link stays usable: the same button works once a hold ends
             context["error"] = str(error)
@@ -264,10 +233,7 @@ def email_start(request: HttpRequest, token: str) -> HttpResponse:
             return retry_after(response, error.retry_after)
         except BookingError as error:  # just taken, out of the window, or no longer bookable
             return _just_taken(request, purpose, day, str(error), settings)
-        fixed = dict(request.session.get(FIXED_EMAIL_SESSION_KEY, {}))
-        fixed = dict(list(fixed.items())[-9:])
-        fixed[str(hold.token)] = str(choice["email"])
-        request.session[FIXED_EMAIL_SESSION_KEY] = fixed
+        fixed_email_remember(request, hold.token, str(choice["email"]))
         return redirect("booking:hold", token=hold.token)
     return render(request, "booking/resident/email_start.html", context)
 
@@ -287,13 +253,6 @@ def _person_forms(
     ]
 
 
-@require_http_methods(["GET", "POST"])
-def _remember_done(request: HttpRequest, code: str) -> HttpResponse:
-    done = list(request.session.get(DONE_SESSION_KEY, []))[-9:]
-    request.session[DONE_SESSION_KEY] = [*done, code]
-    return redirect("booking:done", code=code)
-
-
 def _already_booked(request: HttpRequest) -> Reservation | None:
     """The booking a resubmitted form already made (its hold is gone once the first submission went through)."""
     try:
@@ -310,19 +269,17 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     if hold is None or hold.expires_at <= now:
         booked = _already_booked(request) if request.method == "POST" else None
         if booked is not None:
-            return _remember_done(request, booked.code)
+            return remember_done(request, booked.code)
         return render(request, "booking/resident/expired.html", {}, status=410)
     purpose = hold.purpose
-    prefill = (
-        str(request.session.get(NOTICE_PREFILL_SESSION_KEY, "")) if purpose.requires_notice_number else ""
-    )
+    prefill = notice_prefill(request) if purpose.requires_notice_number else ""
     people = _person_forms(request, hold.persons, purpose.requires_notice_number, prefill)
-    fixed_email = request.session.get(FIXED_EMAIL_SESSION_KEY, {}).get(str(hold.token), "")
+    confirmed_email = fixed_email(request, hold.token)
     contact = ContactForm(
         request.POST if request.method == "POST" else None,
-        initial={"submission_key": uuid.uuid4(), "email": fixed_email},
+        initial={"submission_key": uuid.uuid4(), "email": confirmed_email},
     )
-    if fixed_email:
+    if confirmed_email:
         # Confirmed by the email-first link: shown, not editable; a disabled field ignores what is posted.
         contact.fields["email"].disabled = True
         contact.fields["email"].help_text = _("確認済みのメールアドレスです。")
@@ -330,15 +287,11 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     error = ""
     refusal: Refusal | None = None
     if request.method == "POST":
-        address = client_ip(request)
-        if purpose.requires_notice_number and (exhausted := address_peek("notice_fail_ip", address)):
+        if purpose.requires_notice_number and (exhausted := notice_failures_exhausted(request)):
             return too_many(request, exhausted)
         valid = all([f.is_valid() for f in people] + [contact.is_valid()])
         notices = sorted({f.cleaned_data.get("notice_number", "") for f in people if f.is_valid()} - {""})
-        refusal = limit_hit(request, "confirm_ip", "confirm_session")
-        if refusal is None and valid:
-            # A cool-down per notice number (services_resident.COOL_DOWNS): slower answers, never a lock.
-            refusal = next((r for r in (cool_down_wait("notice", n) for n in notices) if r), None)
+        refusal = confirm_refusal(request, notices, valid=valid)
         if refusal is not None:
             status = 429
             error = _(
@@ -363,6 +316,8 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
                     submission_key=contact.cleaned_data["submission_key"],
                     now=now,
                     language=page_language(),
+                    actor=resident_actor(request),
+                    base_url=request.build_absolute_uri("/"),
                 )
             except (SlotFullError, OutsideWindowError) as refusal:
                 return _just_taken(
@@ -373,23 +328,13 @@ def hold_form(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
                     settings_ensure(),
                 )
             except NoticeRefusedError as refused:
-                # Counted per notice number (the cool-down) and per address: guessing dates of birth for one
-                # number soon slows down, and guessing numbers from one place soon meets a 429.
-                for number in [refused.notice_number] if refused.notice_number else notices:
-                    cool_down_failed("notice", number)
-                if limited := address_hit("notice_fail_ip", address):
+                if limited := notice_refused(request, refused.notice_number, notices):
                     return too_many(request, limited)
                 error, status = str(refused), 400
             except BookingError as refused:
                 error, status = str(refused), 400
             else:
-                for number in notices:
-                    cool_down_passed("notice", number)
-                request.session.pop(NOTICE_PREFILL_SESSION_KEY, None)
-                # A double click returns the same booking twice: the first request to claim it sends the mail.
-                if cache.add(f"booking:mail:booked:{reservation.pk}", 1, 24 * 3600):
-                    mail.send_after_commit(reservation.pk, mail.BOOKED, request.build_absolute_uri("/"))
-                return _remember_done(request, reservation.code)
+                return booking_made(request, reservation.code, notices)
         else:
             status = 400
     remaining = max(int((hold.expires_at - now).total_seconds()), 0)

@@ -18,6 +18,7 @@ from apps.booking.reservations.services import (
     reservation_cancel,
     reservation_confirm,
 )
+from apps.security.actors import Actor
 from tenants.models import Municipality
 from tests.factories import ReminderSentFactory, SlotFactory
 
@@ -52,7 +53,7 @@ def test_tomorrows_bookings_get_one_reminder_however_often_the_scan_runs(in_city
 
 def test_a_cancelled_booking_gets_no_reminder(in_city: Municipality) -> None:
     reservation = _booking(date(2026, 12, 7))
-    reservation_cancel(reservation_id=reservation.pk, now=NOW - timedelta(days=2))
+    reservation_cancel(reservation_id=reservation.pk, now=NOW - timedelta(days=2), actor=Actor.resident())
     assert reminders_send_due(now=NOW) == {"sent": 0, "failed": 0}
 
 

@@ -20,9 +20,12 @@ from apps.booking.reservations.services import (
     reservation_cancel,
     reservation_confirm,
 )
+from apps.security.actors import Actor
 from base.japanese import kana_key
 from tenants.models import Municipality
 from tests.factories import CalendarDayFactory, SlotFactory, make_card
+
+RESIDENT = Actor.resident(address="203.0.113.7")
 
 MONDAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=TOKYO)
@@ -187,8 +190,8 @@ def test_cancel_gives_the_seats_back_until_the_deadline(booking: tuple[CounterGr
     slot = SlotFactory.create(counter_group=group, day=MONDAY, at=time(9, 0))
     reservation = _book(slot, purpose, persons=2)
     with pytest.raises(OutsideWindowError):
-        reservation_cancel(reservation_id=reservation.pk, now=slot.start - timedelta(hours=2))
-    reservation_cancel(reservation_id=reservation.pk, now=NOW)
+        reservation_cancel(reservation_id=reservation.pk, now=slot.start - timedelta(hours=2), actor=RESIDENT)
+    reservation_cancel(reservation_id=reservation.pk, now=NOW, actor=RESIDENT)
     slot.refresh_from_db()
     assert slot.taken == 0
     assert Reservation.objects.get().status == Reservation.Status.CANCELLED
