@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +26,7 @@ from apps.booking.staff.forms import (
     OpeningHoursForm,
     PurposeForm,
 )
-from apps.booking.staff.pages import form_errors
+from apps.booking.staff.pages import form_page
 from apps.security.request_actor import request_actor
 from apps.security.roles import CONFIGURE_BOOKING, require_permission
 
@@ -44,23 +47,28 @@ def _sync_message(request: HttpRequest, result: SlotSyncResult) -> None:
         )
 
 
+def _synced(request: HttpRequest, to: str, **kwargs: Any) -> Callable[[SlotSyncResult], HttpResponse]:
+    """After a change of the rules: say what the slot sync did, then go to `to`."""
+
+    def then(result: SlotSyncResult) -> HttpResponse:
+        _sync_message(request, result)
+        return redirect(to, **kwargs)
+
+    return then
+
+
 @require_permission(CONFIGURE_BOOKING)
 def booking_settings(request: HttpRequest) -> HttpResponse:
-    current = settings_ensure()
-    form = BookingSettingsForm(request.POST or None, instance=current)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = calendar_services.booking_settings_update(
-                values=form.cleaned_data, actor=request_actor(request)
-            )
-        except ValidationError as exc:
-            form_errors(form, exc)
-        else:
-            messages.success(request, _("予約の設定を保存しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:settings")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "booking/staff/settings.html", {"form": form}, status=status)
+    form = BookingSettingsForm(request.POST or None, instance=settings_ensure())
+    return form_page(
+        request,
+        form,
+        lambda actor: calendar_services.booking_settings_update(values=form.cleaned_data, actor=actor),
+        saved=_("予約の設定を保存しました。"),
+        then=_synced(request, "booking_staff:settings"),
+        template="booking/staff/settings.html",
+        context={},
+    )
 
 
 @require_permission(CONFIGURE_BOOKING)
@@ -72,19 +80,17 @@ def counters(request: HttpRequest) -> HttpResponse:
 def counter_edit(request: HttpRequest, group_id: int | None = None) -> HttpResponse:
     group = get_object_or_404(CounterGroup, pk=group_id) if group_id else None
     form = CounterGroupForm(request.POST or None, instance=group)
-    if request.method == "POST" and form.is_valid():
-        try:
-            _group, result = calendar_services.counter_group_save(
-                group_id=group_id, values=form.cleaned_data, actor=request_actor(request)
-            )
-        except ValidationError as exc:
-            form_errors(form, exc)
-        else:
-            messages.success(request, _("窓口を保存しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:counters")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "booking/staff/counter_form.html", {"form": form, "group": group}, status=status)
+    return form_page(
+        request,
+        form,
+        lambda actor: calendar_services.counter_group_save(
+            group_id=group_id, values=form.cleaned_data, actor=actor
+        )[1],
+        saved=_("窓口を保存しました。"),
+        then=_synced(request, "booking_staff:counters"),
+        template="booking/staff/counter_form.html",
+        context={"group": group},
+    )
 
 
 @require_permission(CONFIGURE_BOOKING)
@@ -97,19 +103,16 @@ def purposes(request: HttpRequest) -> HttpResponse:
 def purpose_edit(request: HttpRequest, purpose_id: int | None = None) -> HttpResponse:
     purpose = get_object_or_404(Purpose, pk=purpose_id) if purpose_id else None
     form = PurposeForm(request.POST or None, instance=purpose)
-    if request.method == "POST" and form.is_valid():
-        try:
-            calendar_services.purpose_save(
-                purpose_id=purpose_id, values=form.cleaned_data, actor=request_actor(request)
-            )
-        except ValidationError as exc:
-            form_errors(form, exc)
-        else:
-            messages.success(request, _("用件を保存しました。"))
-            return redirect("booking_staff:purposes")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "booking/staff/purpose_form.html", {"form": form, "purpose": purpose}, status=status
+    return form_page(
+        request,
+        form,
+        lambda actor: calendar_services.purpose_save(
+            purpose_id=purpose_id, values=form.cleaned_data, actor=actor
+        ),
+        saved=_("用件を保存しました。"),
+        then="booking_staff:purposes",
+        template="booking/staff/purpose_form.html",
+        context={"purpose": purpose},
     )
 
 
@@ -118,24 +121,22 @@ def hours(request: HttpRequest, group_id: int) -> HttpResponse:
     group = get_object_or_404(CounterGroup, pk=group_id)
     existing = list(group.hours.order_by("weekday", "start"))
     form = OpeningHoursForm(request.POST or None, existing=existing)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = calendar_services.opening_hours_add(
-                group_id=group.pk,
-                weekday=form.cleaned_data["weekday"],
-                start=form.cleaned_data["start"],
-                end=form.cleaned_data["end"],
-                actor=request_actor(request),
-            )
-        except (ValidationError, BookingError) as exc:
-            form_errors(form, exc)
-        else:
-            messages.success(request, _("受付時間を追加しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:hours", group_id=group.pk)
-    status = 400 if request.method == "POST" else 200
-    context = {"group": group, "hours": existing, "form": form}
-    return render(request, "booking/staff/hours.html", context, status=status)
+    return form_page(
+        request,
+        form,
+        lambda actor: calendar_services.opening_hours_add(
+            group_id=group.pk,
+            weekday=form.cleaned_data["weekday"],
+            start=form.cleaned_data["start"],
+            end=form.cleaned_data["end"],
+            actor=actor,
+        ),
+        saved=_("受付時間を追加しました。"),
+        then=_synced(request, "booking_staff:hours", group_id=group.pk),
+        template="booking/staff/hours.html",
+        context={"group": group, "hours": existing},
+        refusals=(ValidationError, BookingError),
+    )
 
 
 @require_permission(CONFIGURE_BOOKING)
@@ -144,27 +145,22 @@ def hours_remove(request: HttpRequest, hours_id: int) -> HttpResponse:
     row = get_object_or_404(OpeningHours, pk=hours_id)
     result = calendar_services.opening_hours_remove(hours_id=row.pk, actor=request_actor(request))
     messages.success(request, _("受付時間を削除しました。"))
-    _sync_message(request, result)
-    return redirect("booking_staff:hours", group_id=row.counter_group_id)
+    return _synced(request, "booking_staff:hours", group_id=row.counter_group_id)(result)
 
 
 @require_permission(CONFIGURE_BOOKING)
 def calendar_days(request: HttpRequest) -> HttpResponse:
     form = CalendarDayForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = calendar_services.calendar_day_add(
-                values=form.cleaned_data, actor=request_actor(request)
-            )
-        except ValidationError as exc:
-            form_errors(form, exc)
-        else:
-            messages.success(request, _("休み・特別開庁を登録しました。"))
-            _sync_message(request, result)
-            return redirect("booking_staff:calendar")
     days = CalendarDay.objects.filter(date__gte=timezone.localdate()).select_related("counter_group")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "booking/staff/calendar.html", {"form": form, "days": days}, status=status)
+    return form_page(
+        request,
+        form,
+        lambda actor: calendar_services.calendar_day_add(values=form.cleaned_data, actor=actor),
+        saved=_("休み・特別開庁を登録しました。"),
+        then=_synced(request, "booking_staff:calendar"),
+        template="booking/staff/calendar.html",
+        context={"days": days},
+    )
 
 
 @require_permission(CONFIGURE_BOOKING)
@@ -173,8 +169,7 @@ def calendar_day_remove(request: HttpRequest, day_id: int) -> HttpResponse:
     day = get_object_or_404(CalendarDay, pk=day_id)
     result = calendar_services.calendar_day_remove(day_id=day.pk, actor=request_actor(request))
     messages.success(request, _("休み・特別開庁を削除しました。"))
-    _sync_message(request, result)
-    return redirect("booking_staff:calendar")
+    return _synced(request, "booking_staff:calendar")(result)
 
 
 # Bookings that need a decision

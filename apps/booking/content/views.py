@@ -15,6 +15,8 @@ from apps.booking.content.forms import AnnouncementForm, EmailTextForm
 from apps.booking.content.selectors import announcements_all, email_text_get, email_texts
 from apps.booking.models_content import Announcement, EmailText
 from apps.booking.reservations.mail_texts import PLACEHOLDERS, render_text
+from apps.booking.staff.pages import form_errors, form_page
+from apps.security.actors import Actor
 from apps.security.request_actor import request_actor
 from apps.security.roles import CONFIGURE_BOOKING, require_permission
 
@@ -47,14 +49,6 @@ SAMPLE_VALUES = {
 }
 
 
-def _form_errors(form: AnnouncementForm | EmailTextForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 # Announcements
 
 
@@ -70,19 +64,20 @@ def announcement_edit(request: HttpRequest, announcement_id: int | None = None) 
     announcement = get_object_or_404(Announcement, pk=announcement_id) if announcement_id else None
     initial = {} if announcement else {"starts_at": timezone.localtime().replace(second=0, microsecond=0)}
     form = AnnouncementForm(request.POST or None, instance=announcement, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services_content.announcement_save(
-                announcement_id=announcement_id, values=form.cleaned_data, actor=request_actor(request)
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("お知らせを保存しました。"))
-            return redirect("booking_staff:announcements")
-    status = 400 if request.method == "POST" else 200
-    context = {"form": form, "announcement": announcement}
-    return render(request, "booking/staff/announcement_form.html", context, status=status)
+
+    def save(actor: Actor) -> Announcement:
+        values = form.cleaned_data
+        return services_content.announcement_save(announcement_id=announcement_id, values=values, actor=actor)
+
+    return form_page(
+        request,
+        form,
+        save,
+        saved=_("お知らせを保存しました。"),
+        then="booking_staff:announcements",
+        template="booking/staff/announcement_form.html",
+        context={"announcement": announcement},
+    )
 
 
 @require_permission(CONFIGURE_BOOKING)
@@ -144,7 +139,7 @@ def email_text_edit(request: HttpRequest, kind: str, language: str) -> HttpRespo
                     actor=request_actor(request),
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_errors(form, exc)
                 status = 400
             else:
                 messages.success(request, _("メール文面を保存しました。"))
