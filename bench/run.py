@@ -16,7 +16,7 @@ Parts (each a module of bench/, each runnable alone with --part; its sections re
   latency   section 3: a city's page vs the vendor's page through gunicorn                 (bench/latency.py)
   rush      section 4: the booking rush and the overbooking check                          (bench/rush.py)
   issuance  section 5: the card-list import and the counter search                         (bench/issuance.py)
-  http      section 6: resident pages and the resident flow through wrk vs its ceiling      (bench/http.py)
+  http      section 6: resident pages and the resident flow through wrk vs its ceiling      (bench/wrk_pages.py)
 
     .venv/bin/python bench/run.py                      # what `make bench` runs: every part
     .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
@@ -33,10 +33,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-# Run as a script (`python bench/run.py`), Python puts bench/ first on the path, not the repository's root; and
-# there bench/http.py would shadow the standard library's http: bench/ moves to the end (a stable sort), the root
-# comes first.
-sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
+# Run as a script (`python bench/run.py`), Python puts bench/ first on the path, not the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
@@ -53,7 +50,6 @@ from bench.common import (
     manage,
     sandbox,
 )
-from bench.http import HEADING as HTTP_HEADING
 from bench.latency import allow_loopback_staff, bench_latency
 from bench.reports import (
     HEADINGS,
@@ -74,6 +70,7 @@ from bench.tenancy import (
     check_pending_is_migrated,
     worker_deploy,
 )
+from bench.wrk_pages import HEADING as HTTP_HEADING
 
 PARTS = ("tenancy", "latency", "rush", "issuance", "http")
 LATENCY_PATHS = ["/", "/accounts/login/"]
@@ -160,8 +157,8 @@ def run_issuance(box: Sandbox, cities: Cities, args: argparse.Namespace, header:
 
 
 def run_http(box: Sandbox, args: argparse.Namespace, header: str = "") -> list[str]:
-    """Section 6 (bench/http.py): resident pages and the resident flow through wrk vs the generator's ceiling."""
-    from bench.http import bench_http, http_section
+    """Section 6 (bench/wrk_pages.py): resident pages and the resident flow through wrk vs the generator's ceiling."""
+    from bench.wrk_pages import bench_http, http_section
 
     return http_section(bench_http(box, args), load_text("http"), header)
 

@@ -1,4 +1,4 @@
-"""The generator's ceiling (bench/http.py): a bare Django app with two middleware and one view returning "ok".
+"""The generator's ceiling (bench/wrk_pages.py): a bare Django app with two middleware and one view returning "ok".
 
 No database, no tenant routing, no session: what gunicorn's sync workers and Django's request cycle cost at the
 least. Every HTTP figure of the `http` part is a ratio to this view, measured through the same wrk settings in the

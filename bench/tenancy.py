@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.common import CITY_HOST_SUFFIX, PYTHON, ROOT, django_setup, load_now, log
 from bench.schemas import compare_schemas
+from tenants.catalog import CLONE_CATALOG
 
 DEPLOY_VARIANTS = {
     "ours": "project: tenants.migration.get_executor (skip up-to-date, multiprocessing)",
@@ -54,20 +55,9 @@ class CreationResult:
     comparison: list[tuple[str, str, str, str]]  # (aspect, clone, migrate, verdict)
 
 
-# The catalog tables a clone reads most; their statistics decide how fast it is (see the fill curve).
-CATALOG_TABLES = (
-    "pg_class",
-    "pg_attribute",
-    "pg_attrdef",
-    "pg_constraint",
-    "pg_depend",
-    "pg_index",
-    "pg_inherits",
-    "pg_namespace",
-    "pg_sequence",
-    "pg_type",
-    "pg_description",
-)
+# The catalog tables a clone reads most (provisioning analyzes the same ones); their statistics decide how fast it
+# is (see the fill curve).
+CATALOG_TABLES = CLONE_CATALOG
 
 
 def analyze_catalog() -> float:

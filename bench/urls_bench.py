@@ -4,10 +4,10 @@
   city's schema, security headers, session, CSRF, ...), so the ratio against it is what the page itself costs.
 - /bench/lock-update/: one transaction that locks one row and updates it (SELECT ... FOR UPDATE, UPDATE), all
   clients on the same row: the floor for anything that serialises on a slot row. The table is created by
-  bench/rush.py (and bench/http.py) in the booking city's schema (bench_counter), not by a migration.
-- /bench/query/: one `SELECT 1` through the ORM's connection (bench/http.py): the floor for a page that queries.
+  bench/rush.py (and bench/wrk_pages.py) in the booking city's schema (bench_counter), not by a migration.
+- /bench/query/: one `SELECT 1` through the ORM's connection (bench/wrk_pages.py): the floor for a page that queries.
 - /bench/lock-update-audit/: the lock + update above and one audit row (`audit_record` by `Actor.system("bench")`)
-  in the same transaction, as a booking appends one under the city's chain lock (bench/http.py).
+  in the same transaction, as a booking appends one under the city's chain lock (bench/wrk_pages.py).
 """
 
 from django.db import connection, transaction

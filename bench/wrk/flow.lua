@@ -1,4 +1,4 @@
--- The resident flow for wrk (bench/http.py, part `http` of `make bench`): one resident after another, each a new
+-- The resident flow for wrk (bench/wrk_pages.py, part `http` of `make bench`): one resident after another, each a new
 -- cookie jar, through day page -> hold (POST) -> hold form -> confirmation (POST) -> done page.
 --
 --   wrk -tN -cN -d6s -s bench/wrk/flow.lua -H "Host: ageo.localhost" \
@@ -9,7 +9,7 @@
 -- Arguments: the purpose's code, the day (YYYY-MM-DD), and for a purpose that needs a notice number a file of
 -- generated cards, one "notice number,year,month,day" a line, and the number of threads n: thread k uses the
 -- cards k, k + n, k + 2n, ...
--- done() prints one line for bench/http.py: FLOWS completed=... fail.<step>.<status>=...
+-- done() prints one line for bench/wrk_pages.py: FLOWS completed=... fail.<step>.<status>=...
 
 local threads = {}
 

@@ -1,8 +1,8 @@
-"""The `http` part of the bench (bench/http.py): wrk's output parser and the report table, without any load."""
+"""The `http` part of the bench (bench/wrk_pages.py): wrk's output parser and the report table, without any load."""
 
 from pathlib import Path
 
-from bench.http import TARGETS, HttpResult, HttpSetup, WrkResult, choose_cores, http_section, parse_wrk
+from bench.wrk_pages import TARGETS, HttpResult, HttpSetup, WrkResult, choose_cores, http_section, parse_wrk
 
 WRK_OUTPUT = """\
 Running 6s test @ http://127.0.0.1:41234/book/application/
