@@ -22,6 +22,7 @@ from apps.security.lockout import (
 )
 from apps.security.network import client_ip
 from apps.security.policy import user_has_mfa
+from apps.security.request_actor import request_actor
 from apps.security.signs import record_sign
 
 # The reauthentication methods allauth offers that prove a second factor (a code or recovery code, a key).
@@ -72,9 +73,9 @@ class StaffAccountAdapter(DefaultAccountAdapter):
             raise refusal_error(refused)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
-        address = client_ip(request)
-        login_failure_record(request=request, login=_login_of(credentials), address=address)
-        record_sign("login_failed", address)
+        actor = request_actor(request)
+        login_failure_record(actor=actor, login=_login_of(credentials))
+        record_sign("login_failed", actor.address)
 
     def login(self, request: HttpRequest, user: Any) -> None:
         login_success_record(user=user)

@@ -7,4 +7,4 @@ class SecurityConfig(AppConfig):
     verbose_name = "Security"
 
     def ready(self) -> None:
-        from apps.security import audit_signals, signals  # noqa: F401
+        from apps.security import audit_signals, mfa_session, signals  # noqa: F401

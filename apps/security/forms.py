@@ -17,7 +17,7 @@ from django import forms
 from apps.security.adapters import refusal_error
 from apps.security.lockout import Factor, account_of_user, attempt_refusal, mfa_failure_record
 from apps.security.mynumber import RefusesIndividualNumber
-from apps.security.network import client_ip
+from apps.security.request_actor import request_actor
 from apps.security.signs import record_sign
 
 
@@ -59,8 +59,8 @@ class SecondFactorLimited(mfa_base_forms.BaseAuthenticateForm):
     """
 
     def clean_code(self) -> str:
-        request = context.request
-        address = client_ip(request)
+        actor = request_actor(context.request)
+        address = actor.address
         refused = attempt_refusal(factor=Factor.MFA, account=account_of_user(self.user), address=address)
         if refused is not None:
             record_sign("login_failed", address)
@@ -68,7 +68,7 @@ class SecondFactorLimited(mfa_base_forms.BaseAuthenticateForm):
         try:
             code: str = super().clean_code()
         except forms.ValidationError:
-            mfa_failure_record(request=request, user=self.user, address=address)
+            mfa_failure_record(actor=actor, user=self.user)
             record_sign("login_failed", address)
             raise
         return code

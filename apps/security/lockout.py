@@ -26,9 +26,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.counters import counter_clear, counter_hit, counter_peek, subject
 from apps.security.models import AccountLock, User
@@ -110,25 +110,22 @@ def attempt_refusal(*, factor: Factor, account: str, address: str) -> Refused | 
     return None
 
 
-def failure_record(
-    *, factor: Factor, request: HttpRequest | None, account: str, address: str
-) -> AccountLock | None:
-    """Count one failed password or code; lock the account or the address bucket that reaches its threshold."""
+def failure_record(*, factor: Factor, actor: Actor, account: str) -> AccountLock | None:
+    """Count one failed password or code by `actor` (who tried, from its address); lock the account or the
+    address bucket that reaches its threshold."""
     lock = None
-    for kind, key in _subjects(account, address):
+    for kind, key in _subjects(account, actor.address):
         hit = counter_hit(
             _counter_key(factor, kind, key), window=int(settings.LOCKOUT_WINDOW_SECONDS), fail_closed=True
         )
         if hit.failed:
             continue  # logged by the store; attempt_refusal() refuses attempts while it cannot count
         if hit.count >= _threshold(kind):
-            lock = _lock(factor=factor, kind=kind, key=key, failures=hit.count, request=request) or lock
+            lock = _lock(factor=factor, kind=kind, key=key, failures=hit.count, actor=actor) or lock
     return lock
 
 
-def _lock(
-    *, factor: Factor, kind: str, key: str, failures: int, request: HttpRequest | None
-) -> AccountLock | None:
+def _lock(*, factor: Factor, kind: str, key: str, failures: int, actor: Actor) -> AccountLock | None:
     now = timezone.now()
     with transaction.atomic():
         if AccountLock.objects.filter(
@@ -144,49 +141,48 @@ def _lock(
         )
         audit_record(
             action="auth.lockout",
-            request=request,
+            actor=actor,
             target=f"AccountLock:{lock.pk}",
             summary=f"{lock.get_kind_display()} {key}: {FACTOR_SUMMARIES[factor]} {failures}",
         )
     return lock
 
 
-def login_failure_record(*, request: HttpRequest | None, login: str, address: str) -> AccountLock | None:
-    return failure_record(
-        factor=Factor.PASSWORD, request=request, account=account_of_login(login), address=address
-    )
+def login_failure_record(*, actor: Actor, login: str) -> AccountLock | None:
+    """Count one wrong password typed by `actor` (an anonymous visitor, with its address) for `login`."""
+    return failure_record(factor=Factor.PASSWORD, actor=actor, account=account_of_login(login))
 
 
 def login_success_record(*, user: Any) -> None:
     counter_clear(_counter_key(Factor.PASSWORD, AccountLock.Kind.ACCOUNT, account_of_user(user)))
 
 
-def mfa_failure_record(*, request: HttpRequest | None, user: Any, address: str) -> AccountLock | None:
-    """Count one wrong second-factor code of `user` (at login or a reauthentication) and audit it."""
+def mfa_failure_record(*, actor: Actor, user: Any) -> AccountLock | None:
+    """Count one wrong second-factor code of `user`, typed by `actor` (at login, before `user` is signed in, or at
+    a reauthentication) and audit it."""
     audit_record(
         action="auth.mfa_failed",
-        request=request,
+        actor=actor,
         target=f"User:{user.pk}",
         summary=f"{user.get_username()}: 二要素認証のコードの誤り",
     )
-    return failure_record(factor=Factor.MFA, request=request, account=account_of_user(user), address=address)
+    return failure_record(factor=Factor.MFA, actor=actor, account=account_of_user(user))
 
 
-def lock_release(*, lock_id: int, actor: Any, request: HttpRequest | None = None) -> AccountLock:
+def lock_release(*, lock_id: int, actor: Actor) -> AccountLock:
     """A supervisor unlocks an account or an address before the lock expires."""
     ensure_permission(actor, MANAGE_SECURITY)
     with transaction.atomic():
         lock = AccountLock.objects.select_for_update().get(pk=lock_id)
         if lock.released_at is None:
             lock.released_at = timezone.now()
-            lock.released_by = actor.get_username()
+            lock.released_by = actor.username
             lock.save(update_fields=["released_at", "released_by"])
             # The failures that made the lock, so the next failure does not lock it again at once.
             for factor in Factor:
                 counter_clear(_counter_key(factor, lock.kind, lock.key))
             audit_record(
                 action="auth.unlock",
-                request=request,
                 actor=actor,
                 target=f"AccountLock:{lock.pk}",
                 summary=f"{lock.get_kind_display()} {lock.key}",

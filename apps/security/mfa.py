@@ -1,9 +1,4 @@
-"""The second factor: what a session has proven, and the authenticator secrets encrypted at rest.
-
-A session counts as "passed the second factor" only from its own authentication records, which allauth keeps in
-the session as each step of a login or a reauthentication succeeds (a record with method "mfa" is written by the
-code or security-key check itself). That a user *has* an authenticator proves nothing about this session: a
-session made another way (a form that checks only the password, `force_login`) has no such record.
+"""The second factor's secrets, encrypted at rest. What a session has proven is `apps.security.mfa_session`.
 
 Secrets: allauth stores a TOTP secret and the seed of the recovery codes in `Authenticator.data`, through the MFA
 adapter's `encrypt()`/`decrypt()` hooks. `MFAAdapter` encrypts them with Fernet (AES-128-CBC + HMAC-SHA256) under
@@ -18,23 +13,16 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from allauth.account import app_settings as account_settings
-from allauth.account.authentication import get_authentication_records
-from allauth.account.internal.flows.login import record_authentication
-from allauth.mfa import signals as mfa_signals
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.dispatch import receiver
-from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -135,42 +123,3 @@ def authenticators_convert(authenticators: Iterable[Any], convert: Callable[[str
 def authenticators_encrypt(authenticators: Iterable[Any]) -> int:
     """Encrypt clear-text secrets, and re-encrypt those under a fallback key with the current one."""
     return authenticators_convert(authenticators, secret_reencrypt)
-
-
-# --- what this session has proven -------------------------------------------------------------------------------
-
-
-def _mfa_records(request: HttpRequest, user: Any) -> list[dict[str, Any]]:
-    return [r for r in get_authentication_records(request, user) if r.get("method") == "mfa"]
-
-
-def session_passed_mfa(request: HttpRequest, user: Any) -> bool:
-    """This session's own records show a second factor of `user` (at login or a reauthentication since)."""
-    return bool(_mfa_records(request, user))
-
-
-def session_recently_reauthenticated_mfa(request: HttpRequest, user: Any) -> bool:
-    """A second-factor reauthentication within ACCOUNT_REAUTHENTICATION_TIMEOUT (a password does not count)."""
-    now = time.time()
-    return any(
-        record.get("reauthenticated")
-        and now - float(record.get("at", 0)) < account_settings.REAUTHENTICATION_TIMEOUT
-        for record in _mfa_records(request, user)
-    )
-
-
-@receiver(mfa_signals.authenticator_added, dispatch_uid="security.mfa_added_is_proven")
-def _authenticator_added(
-    sender: Any,
-    request: HttpRequest | None = None,
-    user: Any = None,
-    authenticator: Any = None,
-    **kwargs: Any,
-) -> None:
-    """Adding an app or a key proves it (a valid code, a signed challenge): the session records it as a fresh
-    second factor, so the recovery codes shown next need no second prompt."""
-    if request is None or authenticator is None or authenticator.type not in PRIMARY_TYPES:
-        return
-    record_authentication(
-        request, user, "mfa", id=authenticator.pk, type=authenticator.type, reauthenticated=True, added=True
-    )

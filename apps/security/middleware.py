@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from apps.security.audit import audit_record
 from apps.security.counters import counter_hit
-from apps.security.mfa import session_passed_mfa, session_recently_reauthenticated_mfa
+from apps.security.mfa_session import session_passed_mfa, session_recently_reauthenticated_mfa
 from apps.security.models import SecurityPolicy
 from apps.security.network import (
     address_allowed,
@@ -35,7 +35,8 @@ from apps.security.network import (
     vendor_networks,
 )
 from apps.security.policy import mfa_required, policy_get, user_has_mfa
-from apps.security.signs import record_sign
+from apps.security.request_actor import request_actor
+from apps.security.signs import HTTP_4XX, record_sign
 from base.mynumber import contains_individual_number
 from tenants.db import current_schema
 
@@ -92,7 +93,7 @@ def _count_refusal(request: HttpRequest, address: str) -> None:
         return
     audit_record(
         action="network.refused",
-        request=request,
+        actor=request_actor(request),
         target=request.path[:200],
         summary=_(
             "%(address)s からの接続を拒否しました。この接続元からの以降の拒否は、%(minutes)d分間は件数のみ数えます。"
@@ -147,7 +148,7 @@ def _stamp(value: object) -> datetime | None:
 class StaffSessionMiddleware:
     """Idle and absolute timeouts, "log out everywhere", and the second factor on every staff path.
 
-    The second factor is judged from this session's own authentication records (apps.security.mfa), never from
+    The second factor is judged from this session's own authentication records (apps.security.mfa_session), never from
     the user merely having an authenticator: a session made without the code (a form that checks only the
     password, `force_login`) is sent to enter it before any staff, console or account page. Pages that show or
     change the second factor (recovery codes, adding or removing an app or a key) need it entered again within
@@ -242,3 +243,27 @@ def session_started(request: HttpRequest, user: object) -> None:
     request.session["security_auth_at"] = now
     request.session["security_seen_at"] = now
     request.session["security_epoch"] = getattr(user, "session_epoch", 0)
+
+
+class AttackSignMiddleware:
+    """Counts every 4xx response per client address ("http_4xx"): a storm of them from one address is a scan.
+
+    404s under STATIC_URL are not counted: after a deploy, pages cached in browsers ask for assets that have
+    gone, which is no attack.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.static_prefix = str(settings.STATIC_URL or "/static/")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        status = response.status_code
+        # 409 is "just taken" in a booking rush, an ordinary outcome for many residents behind one carrier NAT.
+        if (
+            400 <= status < 500
+            and status != 409
+            and not (status == 404 and request.path.startswith(self.static_prefix))
+        ):
+            record_sign(HTTP_4XX, client_ip(request))
+        return response

@@ -4,12 +4,14 @@ import ipaddress
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
-from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
+from apps.security.audit_models import ActorKind
 from apps.security.models import AllowedNetwork, Role, SecurityPolicy, User, normalise_network
 from apps.security.network import address_allowed, forget_allowed_networks
 from apps.security.policy import forget_policy
@@ -55,10 +57,26 @@ def _network_snapshot() -> list[str]:
     return list(AllowedNetwork.objects.order_by("cidr").values_list("cidr", flat=True))
 
 
-def network_add(*, cidr: str, label: str, actor: Any, request: HttpRequest | None = None) -> AllowedNetwork:
-    """Allow staff access from a range. Raises ValidationError on a bad or duplicate range."""
-    if actor is not None:
+def _ensure_may_manage_networks(actor: Actor) -> None:
+    # A command or the demo data (the system) sets a new city's first range, before anyone can sign in.
+    if actor.kind != ActorKind.SYSTEM:
         ensure_permission(actor, MANAGE_SECURITY)
+
+
+def _network_audit(*, action: str, actor: Actor, network: AllowedNetwork, pk: int, before: list[str]) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        target=f"AllowedNetwork:{pk}",
+        summary=f"{network.cidr} {network.label}",
+        before={"networks": before},
+        after={"networks": _network_snapshot()},
+    )
+
+
+def network_add(*, cidr: str, label: str, actor: Actor) -> AllowedNetwork:
+    """Allow staff access from a range. Raises ValidationError on a bad or duplicate range."""
+    _ensure_may_manage_networks(actor)
     try:
         network = AllowedNetwork(cidr=normalise_network(cidr), label=label.strip())
     except ValidationError as exc:
@@ -67,58 +85,33 @@ def network_add(*, cidr: str, label: str, actor: Any, request: HttpRequest | Non
     with transaction.atomic():
         before = _network_snapshot()
         network.save()
-        audit_record(
-            action="network.added",
-            request=request,
-            actor=actor,
-            target=f"AllowedNetwork:{network.pk}",
-            summary=f"{network.cidr} {network.label}",
-            before={"networks": before},
-            after={"networks": _network_snapshot()},
-        )
+        _network_audit(action="network.added", actor=actor, network=network, pk=network.pk, before=before)
     forget_allowed_networks()
     return network
 
 
-def network_remove(
-    *,
-    network_id: int,
-    actor: Any,
-    address: str | None,
-    confirm_self_exclusion: bool = False,
-    request: HttpRequest | None = None,
-) -> None:
+def network_remove(*, network_id: int, actor: Actor, confirm_self_exclusion: bool = False) -> None:
     """Remove a range. If the actor's own address would no longer be allowed, only with confirmation."""
-    if actor is not None:
-        ensure_permission(actor, MANAGE_SECURITY)
+    _ensure_may_manage_networks(actor)
     with transaction.atomic():
         network = AllowedNetwork.objects.select_for_update().get(pk=network_id)
         remaining = [
             ipaddress.ip_network(c, strict=False)
             for c in AllowedNetwork.objects.exclude(pk=network.pk).values_list("cidr", flat=True)
         ]
+        address = actor.address
         if address and not confirm_self_exclusion and not address_allowed(address, remaining):
             raise SelfExclusionError(address)
         before = _network_snapshot()
         network.delete()
-        audit_record(
-            action="network.removed",
-            request=request,
-            actor=actor,
-            target=f"AllowedNetwork:{network_id}",
-            summary=f"{network.cidr} {network.label}",
-            before={"networks": before},
-            after={"networks": _network_snapshot()},
-        )
+        _network_audit(action="network.removed", actor=actor, network=network, pk=network_id, before=before)
     forget_allowed_networks()
 
 
 POLICY_FIELDS = ("mfa_required_for_staff", "idle_timeout_minutes", "absolute_timeout_hours")
 
 
-def policy_update(
-    *, actor: Any, values: dict[str, Any], request: HttpRequest | None = None
-) -> SecurityPolicy:
+def policy_update(*, actor: Actor, values: dict[str, Any]) -> SecurityPolicy:
     ensure_permission(actor, MANAGE_SECURITY)
     with transaction.atomic():
         policy = policy_ensure()
@@ -131,7 +124,6 @@ def policy_update(
         after = {field: getattr(policy, field) for field in POLICY_FIELDS}
         audit_record(
             action="policy.changed",
-            request=request,
             actor=actor,
             target="SecurityPolicy:1",
             before=before,
@@ -141,9 +133,12 @@ def policy_update(
     return policy
 
 
-def sessions_revoke(*, user: User, request: HttpRequest | None = None) -> None:
-    """Log the user out on every device: every session made before now stops working."""
+def sessions_revoke(*, actor: Actor) -> None:
+    """Log the actor's user out on every device: every session made before now stops working."""
+    user = actor.user
+    if user is None or not actor.is_authenticated:
+        raise PermissionDenied(_("この操作を行う権限がありません。"))
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
-        audit_record(action="auth.logout_everywhere", request=request, actor=user, target=f"User:{user.pk}")
+        audit_record(action="auth.logout_everywhere", actor=actor, target=f"User:{user.pk}")
     user.refresh_from_db(fields=["session_epoch"])

@@ -1,7 +1,7 @@
 """Attack signs: suspicious events counted per client address and time window, reported to the vendor.
 
 `record_sign()` is called where an event happens: a failed login or second-factor code, a refusal by network, and
-(through `AttackSignMiddleware`) every 4xx response. `signs_alert()` runs in the periodic task
+(through `apps.security.middleware.AttackSignMiddleware`) every 4xx response. `signs_alert()` runs in the periodic task
 `apps.security.signs_tasks.detect_attack_signs`: it reads the windows that have ended and alerts the vendor (email
 and Sentry) once per (kind, address, window) whose count reached `settings.ATTACK_SIGN_THRESHOLDS[kind]`.
 
@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sentry_sdk
 from django.conf import settings
 from django.core.mail import send_mail
-from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from apps.security.counters import counter_clear, counter_hit, counters_at_least, counters_number_at_least
-from apps.security.network import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -229,27 +226,3 @@ def _notify(signs: list[AttackSign], unlisted: dict[str, int]) -> None:
         return
     subject, body = alert_message(signs, unlisted)
     send_mail(subject, body, None, recipients)
-
-
-class AttackSignMiddleware:
-    """Counts every 4xx response per client address ("http_4xx"): a storm of them from one address is a scan.
-
-    404s under STATIC_URL are not counted: after a deploy, pages cached in browsers ask for assets that have
-    gone, which is no attack.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-        self.static_prefix = str(settings.STATIC_URL or "/static/")
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        status = response.status_code
-        # 409 is "just taken" in a booking rush, an ordinary outcome for many residents behind one carrier NAT.
-        if (
-            400 <= status < 500
-            and status != 409
-            and not (status == 404 and request.path.startswith(self.static_prefix))
-        ):
-            record_sign(HTTP_4XX, client_ip(request))
-        return response

@@ -54,7 +54,7 @@ def audit_verify_daily() -> list[str]:
     from django.conf import settings
     from django.core.mail import send_mail
 
-    from apps.security.audit import VERIFY_REASONS, audit_verify
+    from apps.security.audit_chain import VERIFY_REASONS, audit_verify
     from apps.security.db_roles import security_schemas
 
     use_public_schema()

@@ -16,6 +16,7 @@ from apps.security.forms_staff import NetworkForm, NetworkRemoveForm, PolicyForm
 from apps.security.models import AllowedNetwork
 from apps.security.network import client_ip
 from apps.security.policy import policy_get
+from apps.security.request_actor import request_actor
 from apps.security.roles import MANAGE_SECURITY, require_permission, user_roles
 
 
@@ -43,8 +44,7 @@ def networks(request: HttpRequest) -> HttpResponse:
             network = services.network_add(
                 cidr=form.cleaned_data["cidr"],
                 label=form.cleaned_data["label"],
-                actor=request.user,
-                request=request,
+                actor=request_actor(request),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -64,9 +64,7 @@ def network_remove(request: HttpRequest, network_id: int) -> HttpResponse:
     try:
         services.network_remove(
             network_id=network.pk,
-            actor=request.user,
-            address=client_ip(request),
-            request=request,
+            actor=request_actor(request),
             confirm_self_exclusion=bool(form.cleaned_data.get("confirm_self_exclusion")),
         )
     except services.SelfExclusionError:
@@ -83,7 +81,7 @@ def policy(request: HttpRequest) -> HttpResponse:
     form = PolicyForm(request.POST or None, instance=current)
     if request.method == "POST":
         if form.is_valid():
-            services.policy_update(actor=request.user, values=form.cleaned_data, request=request)
+            services.policy_update(actor=request_actor(request), values=form.cleaned_data)
             messages.success(request, _("セキュリティ方針を保存しました。"))
             return redirect("security:policy")
         return render(request, "security/policy.html", {"form": form}, status=400)
@@ -98,7 +96,7 @@ def locks(request: HttpRequest) -> HttpResponse:
 @require_permission(MANAGE_SECURITY)
 @require_POST
 def lock_release(request: HttpRequest, lock_id: int) -> HttpResponse:
-    lock = lockout.lock_release(lock_id=lock_id, actor=request.user, request=request)
+    lock = lockout.lock_release(lock_id=lock_id, actor=request_actor(request))
     messages.success(request, _("%(key)s のロックを解除しました。") % {"key": lock.key})
     return redirect("security:locks")
 
@@ -106,7 +104,7 @@ def lock_release(request: HttpRequest, lock_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
-    services.sessions_revoke(user=request.user, request=request)  # type: ignore[arg-type]
+    services.sessions_revoke(actor=request_actor(request))
     logout(request)
     messages.success(request, _("すべての端末からログアウトしました。"))
     return redirect("account_login")

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.security import searches
-from apps.security.audit import JAPAN, audit_events, audit_export
+from apps.security.audit import JAPAN, audit_events
+from apps.security.audit_export import audit_export
 from apps.security.forms_audit import AuditFilterForm
 from apps.security.request_actor import request_actor
 from apps.security.roles import VIEW_AUDIT, require_permission

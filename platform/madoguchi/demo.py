@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar.services import appearance_update, slots_sync
+from apps.security.actors import Actor
 from apps.security.models import AllowedNetwork, Role, User
 from apps.security.services import network_add, staff_user_ensure
 from tenants.db import use_public_schema
@@ -102,7 +103,7 @@ def demo_setup() -> list[DemoLogin]:
             # The demo is reached from this machine only.
             for cidr in ("127.0.0.0/8", "::1/128"):
                 if not AllowedNetwork.objects.filter(cidr=cidr).exists():
-                    network_add(cidr=cidr, label="このマシン (demo)", actor=None)
+                    network_add(cidr=cidr, label="このマシン (demo)", actor=Actor.system("demo"))
             for role in (Role.SUPERVISOR, Role.STAFF):
                 username = f"{city.data.slug}-{role.value}"
                 user = staff_user_ensure(

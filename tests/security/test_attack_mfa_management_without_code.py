@@ -16,7 +16,7 @@ from django.conf import settings
 from django.test import Client, RequestFactory
 from django_tenants.utils import schema_context
 
-from apps.security.mfa import session_recently_reauthenticated_mfa
+from apps.security.mfa_session import session_recently_reauthenticated_mfa
 from apps.security.models import Role, User
 from tenants.models import Municipality
 from tests.factories import PASSWORD, UserFactory, login_as, totp_code, with_totp

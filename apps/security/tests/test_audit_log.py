@@ -18,7 +18,9 @@ from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 from django_tenants.utils import schema_context
 
-from apps.security.audit import SYSTEM, WITHHELD, audit_record, audit_verify
+from apps.security.actors import as_actor
+from apps.security.audit import SYSTEM, WITHHELD, audit_record
+from apps.security.audit_chain import audit_verify
 from apps.security.audit_keys import city_key, keyed_hash
 from apps.security.audit_models import AppendOnlyError, AuditEvent, canonical_json, chain_hash
 from apps.security.db_roles import app_role_grant
@@ -112,7 +114,7 @@ def test_a_deleted_users_events_keep_the_name(in_city: Municipality) -> None:
     from tests.factories import staff_user
 
     user = staff_user(username="suzuki")
-    event = audit_record(action="auth.login", actor=user)
+    event = audit_record(action="auth.login", actor=as_actor(user))
     user.delete()
     assert AuditEvent.objects.get(pk=event.pk).actor_username == "suzuki"
 
@@ -120,6 +122,7 @@ def test_a_deleted_users_events_keep_the_name(in_city: Municipality) -> None:
 def test_settings_changes_keep_before_and_after(in_city: Municipality) -> None:
     event = audit_record(
         action="policy.changed",
+        actor=SYSTEM,
         before={"idle_timeout_minutes": 30},
         after={"idle_timeout_minutes": 15, "x": 1.5},
     )
@@ -130,7 +133,9 @@ def test_settings_changes_keep_before_and_after(in_city: Municipality) -> None:
 
 
 def test_text_that_postgresql_refuses_is_cleaned_not_fatal(in_city: Municipality) -> None:
-    event = audit_record(action="auth.login_failed", target="login:ab\x00c" + "x" * 400, summary="s\x00")
+    event = audit_record(
+        action="auth.login_failed", actor=SYSTEM, target="login:ab\x00c" + "x" * 400, summary="s\x00"
+    )
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.target.startswith("login:abc")
     assert len(stored.target) == 255
@@ -141,6 +146,7 @@ def test_an_individual_number_never_reaches_the_log(in_city: Municipality) -> No
     number = "123456789018"  # a valid check digit
     event = audit_record(
         action="auth.login_failed",
+        actor=SYSTEM,
         target=f"login:{number}",
         summary="1234 5678 9018 を入力",
         after={"note": f"番号 {number}", "n": int(number), "ok": "112194"},

@@ -13,9 +13,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
+from apps.security.actors import as_actor
 from apps.security.audit import SYSTEM, audit_record
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role, User
+from apps.security.request_actor import request_actor
 from tenants.models import Municipality
 from tests.factories import UserFactory, login_as, staff_user, supervisor_user, with_totp
 
@@ -178,8 +180,8 @@ def test_filter_by_action(supervisor_client: Client) -> None:
 def test_filter_by_actor_name_part(city: Municipality, supervisor_client: Client) -> None:
     with schema_context(city.schema_name):
         sato, ito = staff_user(username="sato-hanako"), staff_user(username="ito-jiro")
-        audit_record(action="policy.changed", actor=sato, summary="佐藤の操作")
-        audit_record(action="policy.changed", actor=ito, summary="伊藤の操作")
+        audit_record(action="policy.changed", actor=as_actor(sato), summary="佐藤の操作")
+        audit_record(action="policy.changed", actor=as_actor(ito), summary="伊藤の操作")
     body = filtered(supervisor_client, {"actor": "SATO"}).content.decode()
     assert "佐藤の操作" in body
     assert "伊藤の操作" not in body
@@ -189,7 +191,7 @@ def test_filter_by_address(city: Municipality, supervisor_client: Client, rf: ob
     with schema_context(city.schema_name):
         for address, summary in (("192.0.2.10", "窓口端末A"), ("192.0.2.11", "窓口端末B")):
             request = rf.get("/", REMOTE_ADDR=address)  # type: ignore[attr-defined]
-            audit_record(action="auth.login_failed", request=request, summary=summary)
+            audit_record(action="auth.login_failed", actor=request_actor(request), summary=summary)
     body = filtered(supervisor_client, {"address": "192.0.2.10"}).content.decode()
     assert "窓口端末A" in body
     assert "窓口端末B" not in body
@@ -251,7 +253,10 @@ def test_export_cells_never_become_excel_formulas(
     supervisor_client: Client, rf: object, city: Municipality
 ) -> None:
     with schema_context(city.schema_name):
-        audit_record(action="auth.login_failed", request=rf.get("/"), target='=HYPERLINK("http://x")')  # type: ignore[attr-defined]
+        request = rf.get("/")  # type: ignore[attr-defined]
+        audit_record(
+            action="auth.login_failed", actor=request_actor(request), target='=HYPERLINK("http://x")'
+        )
     _header, *rows = _csv_rows(export_of(supervisor_client, {"action": "auth.login_failed"}))
     assert rows[0][7] == '\'=HYPERLINK("http://x")'
 

@@ -8,6 +8,7 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.security.audit import audit_record
+from apps.security.request_actor import request_actor
 from madoguchi.urls_tenant import urlpatterns as tenant_patterns
 
 
@@ -18,7 +19,7 @@ def plain_write(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def audited_write(request: HttpRequest) -> HttpResponse:
-    audit_record(action="policy.changed", request=request, target="SecurityPolicy:1")
+    audit_record(action="policy.changed", actor=request_actor(request), target="SecurityPolicy:1")
     return HttpResponse("saved")
 
 

@@ -192,7 +192,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "madoguchi.headers.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
-    "apps.security.signs.AttackSignMiddleware",
+    "apps.security.middleware.AttackSignMiddleware",
     # Static files need no city: served before host routing, so error pages on unknown hosts are styled too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.MunicipalityMiddleware",

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
+from apps.security.actors import Actor
 from apps.security.models import AllowedNetwork
 from apps.security.ranges import parse_network
 from apps.security.services import network_add, network_remove
@@ -32,10 +33,11 @@ class Command(BaseCommand):
         city = Municipality.objects.filter(slug=options["city"]).exclude(schema_name="public").first()
         if city is None:
             raise CommandError(f"no city {options['city']!r}")
+        actor = Actor.system("allowed_networks")
         with schema_context(city.schema_name):
             try:
                 if options["add"]:
-                    network_add(cidr=options["add"], label=options["label"] or options["add"], actor=None)
+                    network_add(cidr=options["add"], label=options["label"] or options["add"], actor=actor)
                 if options["remove"]:
                     # Read, not validated: a range saved before broad ranges were refused must stay removable.
                     try:
@@ -45,7 +47,7 @@ class Command(BaseCommand):
                     network = AllowedNetwork.objects.filter(cidr=cidr).first()
                     if network is None:
                         raise CommandError(f"{cidr} is not in the list")
-                    network_remove(network_id=network.pk, actor=None, address=None)
+                    network_remove(network_id=network.pk, actor=actor)
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
             for network in AllowedNetwork.objects.all():

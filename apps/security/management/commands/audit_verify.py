@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.security.audit import VERIFY_REASONS, VerifyResult, audit_verify
+from apps.security.audit_chain import VERIFY_REASONS, VerifyResult, audit_verify
 from apps.security.db_roles import security_schemas
 
 
