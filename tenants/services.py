@@ -15,6 +15,7 @@ from django_tenants.clone import CloneSchema
 from django_tenants.signals import post_schema_sync
 from django_tenants.utils import schema_context, schema_exists
 
+from tenants.catalog import CLONE_CATALOG
 from tenants.db import use_public_schema
 from tenants.migration import schemas_with_pending_migrations
 from tenants.models import Domain, Municipality
@@ -119,21 +120,6 @@ def municipality_create(
     return municipality
 
 
-# The catalog tables django-tenants' clone function reads. With stale statistics after a burst of new cities its
-# queries pick bad plans and a clone took 1-2 s instead of 0.2 s (bench/report.md); fresh statistics fix it.
-CLONE_CATALOG = (
-    "pg_class",
-    "pg_attribute",
-    "pg_attrdef",
-    "pg_constraint",
-    "pg_depend",
-    "pg_index",
-    "pg_inherits",
-    "pg_namespace",
-    "pg_sequence",
-    "pg_type",
-    "pg_description",
-)
 STALE_CATALOG_ROWS = 5000  # about ten cities' worth of catalog rows
 
 
