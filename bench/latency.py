@@ -31,11 +31,12 @@ def allow_loopback_staff(schema: str) -> str:
     from django_tenants.utils import schema_context
 
     try:
+        from apps.security.actors import Actor
         from apps.security.services import network_add
     except ImportError:
         return "no allowed-network service found: the city's staff pages may be refused (403)"
     with schema_context(schema):
-        network_add(cidr="127.0.0.0/8", label="bench", actor=None)
+        network_add(cidr="127.0.0.0/8", label="bench", actor=Actor.system("bench"))
     return f"127.0.0.0/8 added to `{schema}`'s allowed networks (apps.security.services.network_add)"
 
 

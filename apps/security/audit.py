@@ -22,15 +22,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from apps.security.actors import SYSTEM as SYSTEM
-from apps.security.actors import Actor as Actor
-from apps.security.actors import as_actor
+from apps.security.actors import Actor
 from apps.security.audit_chain import AUDIT_CHAIN_LOCK, chain_end, head_move, head_valid
 from apps.security.audit_keys import city_key
 from apps.security.audit_models import HASH_KEYED, AuditEvent, AuditHead
-
-# Re-exported for callers outside apps/security: apps.issuance.reports.exports imports csv_cell from here.
-from base.downloads import csv_cell as csv_cell
 from base.log_context import request_id_var
 from base.mynumber import contains_individual_number
 from tenants.db import current_schema
@@ -95,22 +90,6 @@ def _safe_json(value: Any) -> Any:
     return value
 
 
-def _transitional_actor(actor: Any, request: Any) -> Actor:
-    # TRANSITIONAL (issue 11 item 4): callers not yet converted pass a user or a request.
-    if isinstance(actor, Actor):
-        return actor
-    if request is not None:
-        from apps.security.request_actor import request_actor
-
-        built = request_actor(request)
-        return (
-            built
-            if actor is None
-            else Actor.of_user(actor, address=built.address, request_id=built.request_id)
-        )
-    return as_actor(actor)
-
-
 def _request_id(actor: Actor) -> str:
     value = actor.request_id or request_id_var.get()
     return "" if value == "-" else str(value)[:64]
@@ -119,8 +98,7 @@ def _request_id(actor: Actor) -> str:
 def audit_record(
     *,
     action: str,
-    actor: Actor | Any = None,
-    request: Any = None,  # TRANSITIONAL (issue 11 item 4): removed once every caller passes an Actor
+    actor: Actor,
     target: str = "",
     summary: str = "",
     before: dict[str, Any] | None = None,
@@ -128,11 +106,12 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the current schema's chain.
 
-    `actor` says who and from where (`apps.security.actors`). Inside a caller's
-    transaction the chain stays locked until that transaction ends, and the event is rolled back with it: record
-    at the end of a service's transaction.
+    `actor` says who and from where (`apps.security.actors`): its kind, name, address and request id are stored.
+    Inside a caller's transaction the chain stays locked until that transaction ends, and the event is rolled back
+    with it: record at the end of a service's transaction.
     """
-    actor = _transitional_actor(actor, request)
+    if not isinstance(actor, Actor):
+        raise TypeError("audit_record needs an Actor (apps.security.actors), not a user or a request")
     key = city_key(current_schema())
     with transaction.atomic():
         with connection.cursor() as cursor:

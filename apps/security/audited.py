@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db import models, transaction
-from django.http import HttpRequest
 
+from apps.security.actors import Actor
 from apps.security.audit import audit_record
 from apps.security.roles import ensure_permission
 
@@ -30,8 +30,7 @@ def audited_save(
     values: dict[str, Any],
     action: str,
     permission: str,
-    actor: Any,
-    request: HttpRequest | None,
+    actor: Actor,
 ) -> M:
     """Apply the `values` given (a subset of `fields` is fine) to `instance` (new, or locked again here), validate
     (ValidationError), save, and audit the picture of `fields` before and after. Needs `permission`."""
@@ -48,7 +47,6 @@ def audited_save(
         instance.save()
         audit_record(
             action=action,
-            request=request,
             actor=actor,
             target=f"{type(instance).__name__}:{instance.pk}",
             summary=str(instance),

@@ -16,7 +16,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from apps.security.audit import SYSTEM, audit_record
+from apps.security.actors import SYSTEM
+from apps.security.audit import audit_record
 from apps.security.audit_chain import audit_verify
 from apps.security.audit_keys import city_key
 from apps.security.audit_models import AuditEvent, chain_hash

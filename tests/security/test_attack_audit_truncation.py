@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
-from apps.security.audit import SYSTEM, audit_record
+from apps.security.actors import SYSTEM
+from apps.security.audit import audit_record
 from apps.security.audit_chain import audit_verify
 from apps.security.audit_models import AuditEvent, AuditHead
 from apps.security.tasks import audit_verify_daily

@@ -253,7 +253,6 @@ def _config_save(
         action=action,
         permission=CONFIGURE_BOOKING,
         actor=actor,
-        request=None,  # the address and request id come from the actor (audited_save drops `request` soon)
     )
 
 

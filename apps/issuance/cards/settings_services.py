@@ -45,7 +45,6 @@ def issuance_settings_update(*, values: dict[str, Any], actor: Actor) -> Issuanc
         action="issuance.settings_changed",
         permission=MANAGE_CARDS,
         actor=actor,
-        request=None,  # TRANSITIONAL (issue 11 item 4): audited_save still requires the argument
     )
 
 
@@ -58,7 +57,6 @@ def entry_save(*, entries: EntryList, entry_id: int | None, values: dict[str, An
         action=entries.action,
         permission=MANAGE_CARDS,
         actor=actor,
-        request=None,  # TRANSITIONAL (issue 11 item 4): audited_save still requires the argument
     )
 
 

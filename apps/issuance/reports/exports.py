@@ -23,7 +23,6 @@ from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
-from apps.security.audit import csv_cell
 from base import downloads
 from base.japanese import cp932_unencodable
 from tenants.db import current_schema
@@ -78,7 +77,7 @@ class NotEncodableError(Exception):
 
 def cell(value: Any) -> str:
     """A value as CSV text Excel will not run as a formula; None is an empty cell."""
-    return csv_cell("" if value is None else value)
+    return downloads.csv_cell("" if value is None else value)
 
 
 class _Line:

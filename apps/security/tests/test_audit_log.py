@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 from django_tenants.utils import schema_context
 
-from apps.security.actors import as_actor
-from apps.security.audit import SYSTEM, WITHHELD, audit_record
+from apps.security.actors import SYSTEM, as_actor
+from apps.security.audit import WITHHELD, audit_record
 from apps.security.audit_chain import audit_verify
 from apps.security.audit_keys import city_key, keyed_hash
 from apps.security.audit_models import AppendOnlyError, AuditEvent, canonical_json, chain_hash

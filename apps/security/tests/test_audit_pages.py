@@ -13,8 +13,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from apps.security.actors import as_actor
-from apps.security.audit import SYSTEM, audit_record
+from apps.security.actors import SYSTEM, as_actor
+from apps.security.audit import audit_record
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role, User
 from apps.security.request_actor import request_actor

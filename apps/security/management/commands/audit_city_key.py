@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
-from apps.security.audit import SYSTEM, audit_record
+from apps.security.actors import SYSTEM
+from apps.security.audit import audit_record
 from apps.security.audit_keys import city_key
 from apps.security.db_roles import security_schemas
 
