@@ -86,7 +86,7 @@ def login_as(client: Any, user: User, schema: str) -> Any:
     """force_login inside the user's own schema (login() saves last_login there), as a login through the pages.
 
     A session counts as having passed the second factor only from allauth's authentication records in it
-    (apps.security.mfa), so for a user with an authenticator app or key the session gets the records a real
+    (apps.security.mfa_session), so for a user with an authenticator app or key the session gets the records a real
     login leaves: the password, then the second factor. Pages that need the second factor entered again (recovery
     codes, adding or removing one) still ask for it.
     """
