@@ -1,4 +1,8 @@
-"""Staff reads on booking: the counter's day, the bookings that need a decision, where a booking can go."""
+"""Staff reads on booking: the counter's day, the bookings that need a decision, where a booking can go.
+
+The reads that show residents' personal data on a page take the `actor` and record a `personal_data.viewed`
+event (the audit middleware records writes, not reads).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import F, Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Person, Reservation, Slot
+from apps.security.actors import Actor
+from apps.security.audit import audit_record
+
+VIEWED = "personal_data.viewed"
+# The pages that show one booking to staff (`reservation_viewed`).
+MOVE, CANCEL = "move", "cancel"
 
 # Cancelled bookings stay on the day list (staff are asked about them on the phone), greyed out by the template.
 _DAY_RESERVATIONS = Reservation.objects.select_related("purpose").prefetch_related(
@@ -65,13 +76,40 @@ def day_schedule(*, day: date, counter_id: int | None = None) -> list[CounterDay
     return list(days.values())
 
 
-def affected_reservations() -> QuerySet[Reservation]:
-    """Booked reservations in frames the rules no longer produce: staff move them or cancel them."""
-    return (
+def day_schedule_viewed(*, day: date, counter_id: int | None, actor: Actor) -> list[CounterDay]:
+    """`day_schedule` as the day page (and its print) shows it to `actor`: recorded as a personal-data view."""
+    schedule = day_schedule(day=day, counter_id=counter_id)
+    audit_record(
+        action=VIEWED,
+        actor=actor,
+        target=f"booking:day:{day:%Y-%m-%d}",
+        summary=_("当日の予約一覧"),
+    )
+    return schedule
+
+
+def affected_reservations(*, actor: Actor) -> list[Reservation]:
+    """Booked reservations in frames the rules no longer produce: staff move them or cancel them. Shown to
+    `actor`: recorded as a personal-data view."""
+    reservations = list(
         _DAY_RESERVATIONS.filter(status=Reservation.Status.BOOKED, slot__in_rules=False)
         .select_related("slot__counter_group")
         .order_by("slot__start", "pk")
     )
+    audit_record(
+        action=VIEWED,
+        actor=actor,
+        target="booking:affected",
+        summary=_("要対応の予約（%(count)d件）") % {"count": len(reservations)},
+    )
+    return reservations
+
+
+def reservation_viewed(reservation: Reservation, *, page: str, actor: Actor) -> Reservation:
+    """Records that `actor` is shown `reservation` (its persons) on the move (MOVE) or cancel (CANCEL) page."""
+    summaries = {MOVE: _("予約の移動"), CANCEL: _("予約の取消")}
+    audit_record(action=VIEWED, actor=actor, target=f"Reservation:{reservation.pk}", summary=summaries[page])
+    return reservation
 
 
 def move_targets(*, reservation: Reservation, now: datetime, limit: int = 60) -> QuerySet[Slot]:

@@ -1,8 +1,8 @@
 """Staff booking pages: the counter's day (check-in, phone and walk-in bookings), and the bookings that need a
 decision. The configuration pages are calendar.views.
 
-Thin views: parse a form, call one service or selector, render. Pages that show residents' personal data record
-a `personal_data.viewed` event (the audit middleware records writes, not reads).
+Thin views: parse a form, call one service or selector, render. Pages that show residents' personal data read it
+through a selector that takes the actor and records a `personal_data.viewed` event (selectors.py).
 """
 
 from __future__ import annotations
@@ -31,20 +31,13 @@ from apps.booking.staff.forms import (
     StaffBookingForm,
 )
 from apps.booking.staff.pages import form_errors, next_or
-from apps.security.audit import audit_record
 from apps.security.request_actor import request_actor
 from apps.security.roles import CONFIGURE_BOOKING, WORK_COUNTER, require_permission
 
 
 @require_permission(WORK_COUNTER)
 def affected(request: HttpRequest) -> HttpResponse:
-    reservations = list(selectors_staff.affected_reservations())
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target="booking:affected",
-        summary=_("要対応の予約（%(count)d件）") % {"count": len(reservations)},
-    )
+    reservations = selectors_staff.affected_reservations(actor=request_actor(request))
     return render(request, "booking/staff/affected.html", {"reservations": reservations})
 
 
@@ -72,12 +65,7 @@ def reservation_move(request: HttpRequest, reservation_id: int) -> HttpResponse:
         else:
             messages.success(request, _("予約 %(code)s を移しました。") % {"code": reservation.code})
             return redirect("booking_staff:affected")
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target=f"Reservation:{reservation.pk}",
-        summary=_("予約の移動"),
-    )
+    selectors_staff.reservation_viewed(reservation, page=selectors_staff.MOVE, actor=request_actor(request))
     status = 400 if request.method == "POST" else 200
     context = {"reservation": reservation, "form": form}
     return render(request, "booking/staff/reservation_move.html", context, status=status)
@@ -86,12 +74,8 @@ def reservation_move(request: HttpRequest, reservation_id: int) -> HttpResponse:
 @require_permission(WORK_COUNTER)
 def reservation_cancel(request: HttpRequest, reservation_id: int) -> HttpResponse:
     """A confirmation page first: a cancel mails the resident and cannot be undone."""
-    reservation = _reservation(reservation_id)
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target=f"Reservation:{reservation.pk}",
-        summary=_("予約の取消"),
+    reservation = selectors_staff.reservation_viewed(
+        _reservation(reservation_id), page=selectors_staff.CANCEL, actor=request_actor(request)
     )
     back = request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
@@ -153,14 +137,10 @@ def _day_page(
     status: int = 200,
     template: str = "booking/staff/day.html",
 ) -> HttpResponse:
-    schedule = selectors_staff.day_schedule(day=day, counter_id=counter_id)
-    slots = [slot for counter in schedule for slot in counter.slots if not slot.blocked]
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target=f"booking:day:{day:%Y-%m-%d}",
-        summary=_("当日の予約一覧"),
+    schedule = selectors_staff.day_schedule_viewed(
+        day=day, counter_id=counter_id, actor=request_actor(request)
     )
+    slots = [slot for counter in schedule for slot in counter.slots if not slot.blocked]
     grace = timedelta(minutes=settings_ensure().no_show_grace_minutes)
     query = f"&counter={counter_id}" if counter_id else ""
     context = {

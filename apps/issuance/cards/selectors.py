@@ -2,6 +2,9 @@
 
 The filter is a value (`CardFilter`), so the list, the counts and a bulk transition over "every card matching the
 filter" all select the same cards, server-side, without carrying thousands of ids through a form.
+
+The reads that show residents' data on a page (the list's page, a card's history, a bulk confirmation) take the
+`actor` and record `personal_data.viewed` once per page view.
 """
 
 from __future__ import annotations
@@ -10,11 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, NoticePrint
 from apps.issuance.states import Action
+from apps.security.actors import Actor
+from apps.security.audit import audit_record
 from base.japanese import kana_key, notice_number_normalise
+
+VIEWED = "personal_data.viewed"
 
 EXPRESS_YES = "yes"
 EXPRESS_NO = "no"
@@ -101,6 +110,30 @@ def state_counts(filters: CardFilter) -> list[StateCount]:
     return [StateCount(state.value, str(state.label), found.get(state.value, 0)) for state in CardState]
 
 
+@dataclass
+class CardListPage:
+    page: Page[Card]
+    counts: list[StateCount]
+
+
+def card_list_page(
+    filters: CardFilter, *, page_number: str | None, per_page: int, actor: Actor
+) -> CardListPage:
+    """One page of the card list and the counts per state, as shown to `actor`: recorded as a personal-data view
+    (with the filter, when there is one)."""
+    page = Paginator(cards_filtered(filters), per_page).get_page(page_number)
+    counts = state_counts(filters)
+    audit_record(
+        action=VIEWED,
+        actor=actor,
+        target="issuance:cards",
+        summary=_("カード一覧（%(count)d件中 %(page)dページ目）")
+        % {"count": page.paginator.count, "page": page.number},
+        after={"filters": filters.query()} if filters.query() else None,
+    )
+    return CardListPage(page=page, counts=counts)
+
+
 def delivery_batches() -> list[str]:
     """The delivery batches of the city's cards, newest name first (batch names are usually dates)."""
     rows = Card.objects.exclude(delivery_batch="").order_by("-delivery_batch")
@@ -138,6 +171,20 @@ def bulk_preview(cards: QuerySet[Card], action: Action, *, shown: int = SKIPPED_
     )
 
 
+def bulk_preview_viewed(cards: QuerySet[Card], action: Action, *, actor: Actor) -> BulkPreview:
+    """`bulk_preview` as the cards' bulk confirmation page shows it to `actor`: recorded as a personal-data
+    view."""
+    preview = bulk_preview(cards, action)
+    audit_record(
+        action=VIEWED,
+        actor=actor,
+        target="issuance:cards:bulk",
+        summary=_("一括操作の確認（%(action)s、%(count)d件）")
+        % {"action": action.label, "count": preview.total},
+    )
+    return preview
+
+
 def card_detail(pk: int) -> QuerySet[Card]:
     """The card page's card, with its booking and the booking's frame (use with get_object_or_404)."""
     return Card.objects.select_related("reservation__slot__counter_group", "import_batch").filter(pk=pk)
@@ -150,9 +197,15 @@ class HistoryEntry:
     item: Any  # CardEvent, NoticePrint or CounterCheck
 
 
-def card_history(card: Card) -> list[HistoryEntry]:
+def card_history(card: Card, *, actor: Actor) -> list[HistoryEntry]:
     """Everything that happened to the card, oldest first: its events, the notice letters printed for it and
-    the counter's checklists. Three queries."""
+    the counter's checklists. Three queries. Shown to `actor` with the card: recorded as a personal-data view."""
+    audit_record(
+        action=VIEWED,
+        actor=actor,
+        target=f"Card:{card.pk}",
+        summary=_("カード %(number)s") % {"number": card.notice_number},
+    )
     events = list(CardEvent.objects.filter(card=card).select_related("by").order_by("at", "pk"))
     entries = [HistoryEntry(event.at, "event", event) for event in events]
     # A print recorded as the card's own event (data["print_id"]) is shown once, as that event.

@@ -3,7 +3,8 @@
 The history's rows are built in cards/presenters.py; the settings pages are cards/settings_views.py.
 
 Counter staff (ISSUE_CARDS) may look; supervisors (MANAGE_CARDS) may change. Pages that show residents' data
-record `personal_data.viewed` once per page view. Thin views: parse a form, call one selector or service, render.
+read it through a selector that takes the actor and records `personal_data.viewed` once per page view. Thin views:
+parse a form, call one selector or service, render.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -42,7 +42,6 @@ from apps.issuance.models import (
 )
 from apps.issuance.states import ACTIONS, Action, actions_for
 from apps.security import searches
-from apps.security.audit import audit_record
 from apps.security.request_actor import request_actor
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, require_permission
 from base.japanese import to_wareki
@@ -89,16 +88,10 @@ def _list_page(
     }
     if filter_form.is_valid():
         filters = filter_form.filters()
-        page = Paginator(selectors_cards.cards_filtered(filters), PER_PAGE).get_page(request.GET.get("page"))
-        counts = selectors_cards.state_counts(filters)
-        audit_record(
-            action="personal_data.viewed",
-            actor=request_actor(request),
-            target="issuance:cards",
-            summary=_("カード一覧（%(count)d件中 %(page)dページ目）")
-            % {"count": page.paginator.count, "page": page.number},
-            after={"filters": filters.query()} if filters.query() else None,
+        shown = selectors_cards.card_list_page(
+            filters, page_number=request.GET.get("page"), per_page=PER_PAGE, actor=request_actor(request)
         )
+        page, counts = shown.page, shown.counts
         context.update(
             page=page,
             rows=[Row(card, to_wareki(card.birth_date)) for card in page],
@@ -168,16 +161,11 @@ def _card_page(
                 forms.append(failed)
             else:
                 forms.append(TransitionForm(action=action))
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target=f"Card:{card.pk}",
-        summary=_("カード %(number)s") % {"number": card.notice_number},
-    )
+    history = selectors_cards.card_history(card, actor=request_actor(request))
     context = {
         "card": card,
         "birth_wareki": to_wareki(card.birth_date),
-        "history": [history_row(entry) for entry in selectors_cards.card_history(card)],
+        "history": [history_row(entry) for entry in history],
         "action_forms": forms,
         "can_manage": can_manage,
         "error": error,
@@ -268,14 +256,7 @@ def card_bulk(request: HttpRequest) -> HttpResponse:
     filters = filter_form.filters()
     cards = _selection(form, filters)
     if not form.cleaned_data["confirm"]:
-        preview = selectors_cards.bulk_preview(cards, action)
-        audit_record(
-            action="personal_data.viewed",
-            actor=request_actor(request),
-            target="issuance:cards:bulk",
-            summary=_("一括操作の確認（%(action)s、%(count)d件）")
-            % {"action": action.label, "count": preview.total},
-        )
+        preview = selectors_cards.bulk_preview_viewed(cards, action, actor=request_actor(request))
         data = form.cleaned_data
         context = {
             "form": form,

@@ -3,6 +3,9 @@
 One search box takes a booking code, a notice number (any width, with or without the hyphen) or a kana name,
 which needs the date of birth as well. Each kind of input has a shape of its own, so the box tells them apart
 without asking: a booking code is 8 letters and digits from booking's alphabet, a notice number 3 + 6.
+
+The search and the checklist's card show residents' data: they take the `actor` and record `personal_data.viewed`,
+the search with what was searched for (a 個人番号 never gets that far: the form refuses it).
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from apps.booking.models import Reservation
 from apps.issuance.cards import selectors as card_selectors
 from apps.issuance.models import Card, CardEvent, CardState, CounterCheck, EventKind
+from apps.security.actors import Actor
+from apps.security.audit import audit_record
 from base.japanese import notice_number_normalise
 
 # Booking's codes: 8 characters of A–Z and 2–9 without I and O (apps/booking/reservations/services.py `_new_code`).
@@ -77,8 +84,27 @@ def reservation_holds_card(reservation: Reservation, card: Card) -> bool:
     )
 
 
-def counter_search(*, text: str, birth_date: date | None) -> SearchResult | None:
-    """The cards the counter is looking for; None when the input is none of the three kinds."""
+def counter_search(*, text: str, birth_date: date | None, actor: Actor) -> SearchResult | None:
+    """The cards the counter is looking for; None when the input is none of the three kinds. A search is
+    recorded as `actor`'s personal-data view, with what was searched for and the notice numbers found."""
+    result = _search(text=text, birth_date=birth_date)
+    if result is not None:
+        audit_record(
+            action="personal_data.viewed",
+            actor=actor,
+            target="issuance:counter_search",
+            summary=_("窓口での検索（%(count)d件）") % {"count": len(result.cards)},
+            after={
+                "kind": result.kind,
+                "query": text,
+                "birth_date": birth_date,
+                "found": [card.notice_number for card in result.cards],
+            },
+        )
+    return result
+
+
+def _search(*, text: str, birth_date: date | None) -> SearchResult | None:
     kind = search_kind(text, birth_date)
     if kind == Kind.NOTICE:
         card = card_selectors.card_by_notice_number(text)
@@ -101,8 +127,17 @@ def counter_search(*, text: str, birth_date: date | None) -> SearchResult | None
     return None
 
 
-def card_for_counter(card_id: int) -> Card | None:
-    return Card.objects.select_related("reservation__slot", "reservation__purpose").filter(pk=card_id).first()
+def card_for_counter(card_id: int, *, actor: Actor) -> Card | None:
+    """The checklist's card; shown to `actor`: recorded as a personal-data view when it exists."""
+    card = Card.objects.select_related("reservation__slot", "reservation__purpose").filter(pk=card_id).first()
+    if card is not None:
+        audit_record(
+            action="personal_data.viewed",
+            actor=actor,
+            target=f"Card:{card.pk}",
+            summary=_("窓口の確認画面: %(number)s") % {"number": card.notice_number},
+        )
+    return card
 
 
 def card_checks(card: Card) -> list[CounterCheck]:

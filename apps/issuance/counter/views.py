@@ -1,7 +1,8 @@
 """The counter pages: find the resident's card, then the checklist that hands it over (docs/counter.md).
 
 Thin views: parse a form, call one selector or service, render. Searching and showing a resident's card are
-recorded as `personal_data.viewed`, with what was searched for (a 個人番号 never gets that far: the form refuses it).
+recorded as `personal_data.viewed` by the selectors that read them, with what was searched for (a 個人番号 never
+gets that far: the form refuses it).
 The search is sent by POST and shown at an opaque id (apps/security/searches.py), never as `?q=` in a URL.
 """
 
@@ -23,7 +24,6 @@ from apps.issuance.counter import services as services_counter
 from apps.issuance.counter.forms import CounterCheckForm, CounterSearchForm, outcome_of
 from apps.issuance.models import Card, CounterCheck
 from apps.security import searches
-from apps.security.audit import audit_record
 from apps.security.request_actor import request_actor
 from apps.security.roles import ISSUE_CARDS, require_permission
 from base.japanese import to_wareki
@@ -49,20 +49,10 @@ def search(request: HttpRequest) -> HttpResponse:
     rows = []
     if form.is_bound and form.is_valid() and status == 200:
         text, birth_date = form.cleaned_data["q"], form.cleaned_data["birth_date"]
-        result = selectors_counter.counter_search(text=text, birth_date=birth_date)
-        assert result is not None  # the form checked the input's kind
-        audit_record(
-            action="personal_data.viewed",
-            actor=request_actor(request),
-            target="issuance:counter_search",
-            summary=_("窓口での検索（%(count)d件）") % {"count": len(result.cards)},
-            after={
-                "kind": result.kind,
-                "query": text,
-                "birth_date": birth_date,
-                "found": [card.notice_number for card in result.cards],
-            },
+        result = selectors_counter.counter_search(
+            text=text, birth_date=birth_date, actor=request_actor(request)
         )
+        assert result is not None  # the form checked the input's kind
         if len(result.cards) == 1 and "list" not in request.GET:
             return redirect(checklist_url(result.cards[0], result.reservation))
         rows = [
@@ -98,15 +88,6 @@ def _reservation_param(request: HttpRequest, card: Card) -> Reservation | None:
     return reservation
 
 
-def _viewed(request: HttpRequest, card: Card) -> None:
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target=f"Card:{card.pk}",
-        summary=_("窓口の確認画面: %(number)s") % {"number": card.notice_number},
-    )
-
-
 def _refused(request: HttpRequest, card: Card, message: str) -> HttpResponse:
     context = {"card": card, "message": message, "checks": selectors_counter.card_checks(card)}
     return render(request, "issuance/counter/refused.html", context, status=409)
@@ -114,10 +95,9 @@ def _refused(request: HttpRequest, card: Card, message: str) -> HttpResponse:
 
 @require_permission(ISSUE_CARDS)
 def checklist(request: HttpRequest, pk: int) -> HttpResponse:
-    card = selectors_counter.card_for_counter(pk)
+    card = selectors_counter.card_for_counter(pk, actor=request_actor(request))
     if card is None:
         raise Http404
-    _viewed(request, card)
     problem = services_counter.issue_refusal(card)
     if problem:
         return _refused(request, card, problem)

@@ -1,10 +1,12 @@
 """Reads of the card-list import: batches, a batch's preview (problems and changes, in the reader's language),
-its progress, and the saved column mappings."""
+its progress, and the saved column mappings. A page of changes shows residents' data: its read takes the `actor`
+and records `personal_data.viewed`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -16,6 +18,8 @@ from apps.issuance.imports.csv_read import (
     message_text,
 )
 from apps.issuance.models import ColumnMapping, ImportBatch
+from apps.security.actors import Actor
+from apps.security.audit import audit_record
 
 RUNNING = frozenset({ImportBatch.Status.VALIDATING, ImportBatch.Status.APPLYING})
 
@@ -70,6 +74,21 @@ def batch_changes(batch: ImportBatch) -> list[dict[str, Any]]:
             {"line": change.get("line"), "notice_number": change.get("notice_number"), "fields": fields}
         )
     return out
+
+
+def batch_changes_page(
+    batch: ImportBatch, *, page_number: str | None, per_page: int, actor: Actor
+) -> Page[dict[str, Any]]:
+    """One page of `batch_changes` as shown to `actor`: recorded as a personal-data view when it shows any."""
+    changes = Paginator(batch_changes(batch), per_page).get_page(page_number)
+    if changes.object_list:
+        audit_record(
+            action="personal_data.viewed",
+            actor=actor,
+            target=f"ImportBatch:{batch.pk}",
+            summary=_("カード一覧の取込の変更内容（%(count)d件）") % {"count": batch.rows_changed},
+        )
+    return changes
 
 
 def batch_progress(batch: ImportBatch) -> dict[str, Any]:

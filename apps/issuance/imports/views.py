@@ -18,7 +18,6 @@ from apps.issuance.imports.forms import ColumnMappingForm, ImportUploadForm
 from apps.issuance.imports.storage import ImportBatchError
 from apps.issuance.models import ColumnMapping, ImportBatch
 from apps.security import mynumber
-from apps.security.audit import audit_record
 from apps.security.request_actor import request_actor
 from apps.security.roles import MANAGE_CARDS, require_permission
 
@@ -75,14 +74,9 @@ def upload(request: HttpRequest) -> HttpResponse:
 def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     item = _batch(batch_id)
     problems = Paginator(selectors_import.batch_problems(item), PER_PAGE).get_page(request.GET.get("errors"))
-    changes = Paginator(selectors_import.batch_changes(item), PER_PAGE).get_page(request.GET.get("changes"))
-    if changes.object_list:
-        audit_record(
-            action="personal_data.viewed",
-            actor=request_actor(request),
-            target=f"ImportBatch:{item.pk}",
-            summary=_("カード一覧の取込の変更内容（%(count)d件）") % {"count": item.rows_changed},
-        )
+    changes = selectors_import.batch_changes_page(
+        item, page_number=request.GET.get("changes"), per_page=PER_PAGE, actor=request_actor(request)
+    )
     context = {
         "batch": item,
         "problems": problems,

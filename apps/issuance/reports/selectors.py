@@ -2,6 +2,9 @@
 
 Every count is an aggregate query (GROUP BY in PostgreSQL); no figure is made by walking cards in Python. Days and
 months are calendar days and months in Japan. Everything reads the current schema: one city's figures only.
+
+The work lists show residents' personal data: a list's page and its export take the `actor` and record
+`personal_data.viewed`; the reports show counts only.
 """
 
 from __future__ import annotations
@@ -9,14 +12,22 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
+from django.utils.translation import gettext as _
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation, Slot
 from apps.issuance.models import Card, CardEvent, CardState, EventKind
 from apps.issuance.states import ACTIONS
+from apps.security.actors import Actor
+from apps.security.audit import audit_record
+
+if TYPE_CHECKING:  # worklists.py builds its registry from the reads below
+    from apps.issuance.reports.worklists import ListContext, WorkList
 
 # Cards the city holds and may still hand over: the states "expire" applies to (delivered, set up, notice mailed,
 # returned mail).
@@ -114,6 +125,41 @@ def expected_pickups(*, day: date) -> QuerySet[Card]:
         .select_related("reservation__slot__counter_group")
         .order_by("reservation__slot__start", "notice_number")
     )
+
+
+def _work_list_viewed(work_list: WorkList, summary: str, actor: Actor) -> None:
+    audit_record(
+        action="personal_data.viewed", actor=actor, target=f"issuance:list:{work_list.key}", summary=summary
+    )
+
+
+def work_list_page(
+    work_list: WorkList, ctx: ListContext, *, page_number: str | None, per_page: int, actor: Actor
+) -> Page[Any]:
+    """One page of a work list as shown to `actor`: recorded as a personal-data view."""
+    page = Paginator(work_list.query(ctx), per_page).get_page(page_number)
+    shown = len(page.object_list)
+    _work_list_viewed(
+        work_list,
+        _("%(title)s（%(count)d件中 %(shown)d件を表示）")
+        % {"title": work_list.title, "count": page.paginator.count, "shown": shown},
+        actor,
+    )
+    return page
+
+
+def work_list_export_rows(
+    work_list: WorkList, ctx: ListContext, *, encoding: str, actor: Actor
+) -> QuerySet[Any]:
+    """A work list's rows for its CSV, written out for `actor`: recorded as a personal-data view."""
+    query = work_list.query(ctx)
+    _work_list_viewed(
+        work_list,
+        _("%(title)sをCSVで出力（%(encoding)s、%(count)d件）")
+        % {"title": work_list.title, "encoding": encoding, "count": query.count()},
+        actor,
+    )
+    return query
 
 
 # --- Reports -------------------------------------------------------------------------------------------------------

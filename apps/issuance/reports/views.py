@@ -1,15 +1,14 @@
 """Work lists (with CSV and bulk actions) and reports (page, CSV, PDF). docs/reports.md defines every figure.
 
 Thin views: parse a form, call selectors (reads) or `services.cards_transition` (the only write), render. The
-work lists show residents' personal data, so each page and each export records `personal_data.viewed`; the
-reports show counts only.
+work lists show residents' personal data, so each page and each export is read through a selector that takes the
+actor and records `personal_data.viewed`; the reports show counts only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
@@ -50,7 +49,6 @@ from apps.issuance.reports.presenters import (
 )
 from apps.issuance.reports.worklists import WORK_LISTS, ListContext, WorkList
 from apps.issuance.states import ACTIONS
-from apps.security.audit import audit_record
 from apps.security.request_actor import request_actor
 from apps.security.roles import ISSUE_CARDS, MANAGE_CARDS, VIEW_REPORTS, require_permission
 from base.downloads import content_disposition
@@ -97,15 +95,6 @@ def _context(request: HttpRequest, form: NoShowFilterForm | None = None) -> List
     )
 
 
-def _viewed(request: HttpRequest, work_list: WorkList, summary: str) -> None:
-    audit_record(
-        action="personal_data.viewed",
-        actor=request_actor(request),
-        target=f"issuance:list:{work_list.key}",
-        summary=summary,
-    )
-
-
 def _list_page(
     request: HttpRequest, work_list: WorkList, *, form: NoShowFilterForm | None = None
 ) -> HttpResponse:
@@ -113,14 +102,10 @@ def _list_page(
         context = {"work_list": work_list, "filter_form": form, "page": None}
         return render(request, "issuance/reports/list.html", context, status=400)
     ctx = _context(request, form)
-    page = Paginator(work_list.query(ctx), PER_PAGE).get_page(request.GET.get("page"))
-    rows = [[cell_text(v) for v in work_list.cells(item, ctx)] for item in page.object_list]
-    _viewed(
-        request,
-        work_list,
-        _("%(title)s（%(count)d件中 %(shown)d件を表示）")
-        % {"title": work_list.title, "count": page.paginator.count, "shown": len(rows)},
+    page = sel.work_list_page(
+        work_list, ctx, page_number=request.GET.get("page"), per_page=PER_PAGE, actor=request_actor(request)
     )
+    rows = [[cell_text(v) for v in work_list.cells(item, ctx)] for item in page.object_list]
     bulk = ACTIONS[work_list.bulk_action] if work_list.bulk_action else None
     context = {
         "work_list": work_list,
@@ -144,13 +129,8 @@ def _list_export(
     if export is None or (form is not None and not form.is_valid()):
         return _bad_export(request)
     ctx = _context(request, form)
-    query = work_list.query(ctx)
-    encoding = export.cleaned_data["encoding"]
-    _viewed(
-        request,
-        work_list,
-        _("%(title)sをCSVで出力（%(encoding)s、%(count)d件）")
-        % {"title": work_list.title, "encoding": encoding, "count": query.count()},
+    query = sel.work_list_export_rows(
+        work_list, ctx, encoding=export.cleaned_data["encoding"], actor=request_actor(request)
     )
     table = CsvTable(
         headers=[str(h) for h in work_list.headers],
