@@ -1,14 +1,21 @@
-"""Route each request to its city's schema by host; explain unknown and suspended hosts instead of failing."""
+"""Route each request to its city's schema by host; explain unknown and suspended hosts instead of failing.
+
+Host → city comes from the process's map (tenants.routing), not from a query per request: a warm request runs no
+query here at all, and the map is at most `TENANT_ROUTES_POLL_SECONDS` (1 s) behind a write in another process.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.http.request import split_domain_port
 from django.shortcuts import render
 from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from base.log_context import tenant_var
+from tenants.routing import ROUTES
 
 # Liveness must answer whatever the host (load balancers probe by address).
 HOSTLESS_PATHS = ("/healthz", "/readyz")
@@ -19,10 +26,17 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         if request.path in HOSTLESS_PATHS:
             request.urlconf = "madoguchi.urls_health"
             return None
-        response: HttpResponse | None = super().process_request(request)
-        if response is not None:
-            return response
-        tenant = request.tenant  # type: ignore[attr-defined]
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        tenant = ROUTES.tenant_for(hostname)
+        if tenant is None:
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
+            return self.no_tenant_found(request, hostname)
+        request.tenant = tenant  # type: ignore[attr-defined]
+        connection.set_tenant(tenant)  # type: ignore[attr-defined]
+        self.setup_url_routing(request)
         tenant_var.set(tenant.schema_name)
         if not tenant.is_public and not tenant.is_active:
             return self._page(request, "errors/suspended.html", 503, {"city": tenant})

@@ -69,3 +69,19 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class RoutingVersion(models.Model):
+    """One row (id 1) in the public schema: set to a new random value in the same transaction as every write to a city or a host.
+
+    Each process keeps host → city in memory (tenants.routing) and polls this row at most once a second, so a
+    suspended city or a new host takes effect everywhere within that bound.
+    """
+
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="routing_version_singleton")]
+
+    def __str__(self) -> str:
+        return f"routing v{self.version}"

@@ -19,6 +19,7 @@ from tenants.catalog import CLONE_CATALOG
 from tenants.db import use_public_schema
 from tenants.migration import schemas_with_pending_migrations
 from tenants.models import Domain, Municipality
+from tenants.routing import routes_changed
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ def catalog_analyze_if_stale() -> bool:
 def municipality_set_status(*, municipality: Municipality, status: str) -> Municipality:
     if status not in Municipality.Status.values:
         raise ValidationError({"status": _("不正な状態です。")})
-    Municipality.objects.filter(pk=municipality.pk).update(status=status)
+    with transaction.atomic():
+        Municipality.objects.filter(pk=municipality.pk).update(status=status)
+        routes_changed()  # a queryset update sends no signal: every process's host map must see it
     municipality.status = status
     return municipality

@@ -87,6 +87,9 @@ BOOKING_LEGACY_TOKEN_UNTIL = "2027-06-05"  # noqa: S105 (a date, not a secret)
 GET_EXECUTOR_FUNCTION = "tenants.migration.get_executor"
 TENANT_MULTIPROCESSING_MAX_PROCESSES = 2
 TENANT_LIMIT_SET_CALLS = False
+# Each process maps hosts to cities in memory and checks the routing version at most this often (tenants.routing):
+# a suspended city or a new host takes effect everywhere within this bound.
+TENANT_ROUTES_POLL_SECONDS = 1.0
 
 # --- Database ----------------------------------------------------------------------------------------------------
 _db: dict[str, Any]
