@@ -25,10 +25,17 @@ def register_page_key(function: Callable[[HttpRequest], str | None]) -> None:
 
 
 def prefetch(request: HttpRequest, keys: list[str]) -> dict[str, Any]:
-    wanted = [*keys, *(k for k in (f(request) for f in _page_keys) if k)]
-    values = cache.get_many(wanted)
-    setattr(request, _ATTR, {key: values.get(key) for key in wanted})
-    return values
+    """Read `keys` and every page's keys in one `get_many`; keys this request already read are not read again
+    (the resident page middleware reads a page's keys before the view does)."""
+    known: dict[str, Any] = getattr(request, _ATTR, None) or {}
+    wanted = [
+        k
+        for k in dict.fromkeys([*keys, *(k for k in (f(request) for f in _page_keys) if k)])
+        if k not in known
+    ]
+    values = cache.get_many(wanted) if wanted else {}
+    setattr(request, _ATTR, {**known, **{key: values.get(key) for key in wanted}})
+    return {key: value for key, value in {**known, **values}.items() if value is not None}
 
 
 def prefetched(request: HttpRequest | None, key: str) -> tuple[bool, Any]:

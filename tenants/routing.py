@@ -95,7 +95,11 @@ class RouteMap:
 
 
 def _read_version() -> int:
-    with connection.cursor() as cursor:
+    """The version, on the driver's own cursor: schema-qualified, so no `SET search_path` before it, and outside
+    Django's query log (it runs at most once a second per process, not per request, so the per-page query counts
+    the tests pin do not depend on where a second boundary falls)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
         cursor.execute(_VERSION_SQL)
         row = cursor.fetchone()
     return int(row[0]) if row else 0

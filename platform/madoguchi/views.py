@@ -16,10 +16,23 @@ def vendor_home(request: HttpRequest) -> HttpResponse:
 
 
 def city_home(request: HttpRequest) -> HttpResponse:
-    from apps.booking.content.selectors import announcements_shown
+    """The city's top page: its announcements from the resident context (warm: one cache read, or the cached page)."""
+    from apps.booking.content.selectors import announcements_for_page
+    from apps.booking.resident.page_cache import cached_page, home_page_key, page_context, page_stamp
 
     language = "en" if (translation.get_language() or "ja").startswith("en") else "ja"
-    return render(request, "city/home.html", {"announcements": announcements_shown(timezone.now(), language)})
+    key = home_page_key(language)
+    context = page_context(request, key)
+    return cached_page(
+        request,
+        key=key,
+        cacheable=not request.META.get("QUERY_STRING"),
+        stamp=page_stamp(context),
+        template="city/home.html",
+        page=lambda: {
+            "announcements": announcements_for_page(context.announcements, timezone.now(), language)
+        },
+    )
 
 
 THEME_DEFAULT_COLOR = "#1d4e89"  # tokens.css's --city-primary

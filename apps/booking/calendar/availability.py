@@ -52,7 +52,7 @@ def availability_changed(slot: Slot) -> None:
 
     def forget() -> None:
         cache.delete(key)
-        calendar_pages_forget(year=start.year, month=start.month)
+        calendar_pages_forget(year=start.year, month=start.month, day=start.date())
 
     transaction.on_commit(forget)
 

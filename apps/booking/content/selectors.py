@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.safestring import SafeString
 
 from apps.booking.models_content import Announcement, EmailText
@@ -17,9 +18,24 @@ def announcements_current(now: datetime) -> QuerySet[Announcement]:
 
 def announcements_shown(now: datetime, language: str) -> list[dict[str, str | SafeString | datetime]]:
     """The current announcements ready for a page in `language` (the body is sanitised again as it goes out)."""
+    return announcements_for_page(announcements_current(now), now, language)
+
+
+def announcements_not_ended(now: datetime) -> list[Announcement]:
+    """Every announcement shown now or later (kept in the resident context, which is forgotten when one is saved)."""
+    return list(Announcement.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)))
+
+
+def announcements_for_page(
+    announcements: Iterable[Announcement], now: datetime, language: str
+) -> list[dict[str, str | SafeString | datetime]]:
+    """Those of `announcements` shown at `now`, newest first, ready for a page in `language` (no query)."""
+    shown = sorted(
+        (a for a in announcements if a.is_shown_at(now)), key=lambda a: (a.starts_at, a.pk), reverse=True
+    )
     return [
         {"title": a.title_for(language), "body": a.body_for(language), "starts_at": a.starts_at}
-        for a in announcements_current(now).order_by("-starts_at", "-pk")
+        for a in shown
     ]
 
 

@@ -1,22 +1,28 @@
-"""What the residents' pages read on every request, cached so that a calendar page costs one cache round trip.
+"""What the residents' pages read on every request, cached so that a warm page costs one cache round trip.
 
-- The resident context: the city's booking settings, appearance and active purposes. Rebuilt on a miss (three
-  queries), forgotten whenever one of those rows (or a counter group) is saved or deleted (`signals.py`).
-- The month calendar page per purpose, month, language and day, for `PAGE_SECONDS`, stamped with the context it
-  was rendered from; only pages that hold nothing of the visitor (no user, no messages) are cached, rendered with
+- The resident context: the city's booking settings, appearance, active purposes (with their counter group) and
+  the announcements not yet ended. Rebuilt on a miss (four queries), forgotten whenever one of those rows (or a
+  counter group) is saved or deleted (`signals.py`; announcements: the receivers below).
+- Whole pages (city top, purposes, month calendar, day page: `*_page_key`), per language (and purpose, month, day,
+  today's date where they show them), for `PAGE_SECONDS`, stamped with the context and the routing version they
+  were rendered from (`page_stamp`); only pages that hold nothing of the visitor (no user, no messages) are cached, rendered with
   a placeholder where the CSRF token goes (`page_with_csrf` puts each visitor's own in). Only canonical addresses
   are cached or served from the cache (`canonical_query`): the page shows its own address (the language switch's
   `next`), so anything else the visitor put in the query string would be served to others, or have their tokens
-  filled in. Forgotten with the month's availability (`availability.availability_changed`), so a booking
-  shows on the calendar as soon as it commits; a stamp that no longer matches the context is ignored.
-- The calendar view reads the context and its body with `base.prefetch` in one `get_many` (together with the
-  keys every page reads, such as the vendor's maintenance notices).
+  filled in. Calendar and day pages are forgotten with the month's availability
+  (`availability.availability_changed`), so a booking shows on both as soon as it commits; a stamp that no longer
+  matches the context is ignored. An entry is `(stamp, html, headers)`: the headers the page was answered with,
+  kept by `ResidentPageMiddleware` (resident/middleware.py), which serves anonymous visitors from it before the
+  session, auth and audit middleware run; an entry a view stored itself has None there.
+- The views read the context and their page with `base.prefetch` in one `get_many` (together with the keys every
+  page reads, such as the vendor's maintenance notices).
 
 Keys are tenant-prefixed by the cache's key function, like every other key of the project.
 """
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,26 +33,40 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from apps.booking.models import BookingSettings, Purpose, SiteAppearance
+from apps.booking.models import Announcement, BookingSettings, Purpose, SiteAppearance
 from base.prefetch import prefetch, prefetched
+from tenants.routing import ROUTES
 
-CONTEXT_KEY = "booking:resident-context:v2"  # v2: ResidentContext moved to apps.booking.resident.page_cache
+CONTEXT_KEY = "booking:resident-context:v3"  # v3: the context holds the announcements
 CONTEXT_SECONDS = 5 * 60
 PAGE_SECONDS = 60
 _CONTEXT_ATTR = "_resident_context"
+# Set on the request by ResidentPageMiddleware: the view leaves storing the page to it (with the headers).
+CAPTURE_ATTR = "_resident_page_capture"
+# Set on the response by `cached_page`: (key, stamp, html) for the middleware to store.
+ENTRY_ATTR = "_resident_page_entry"
 
 
 @dataclass(frozen=True)
 class ResidentContext:
     settings: BookingSettings
     appearance: SiteAppearance
-    purposes: dict[str, Purpose]  # the active purposes by code, in display order
+    purposes: dict[str, Purpose]  # the active purposes by code, in display order, with their counter group
+    announcements: tuple[
+        Announcement, ...
+    ] = ()  # not ended when built; pages show those shown at their `now`
     stamp: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def page_stamp(context: ResidentContext) -> str:
+    """What a cached page was rendered from: the context and the routing version (the city's name and contacts)."""
+    return f"{context.stamp}:{ROUTES.version}"
 
 
 def page_key(code: str, year: int, month: int, language: str, today: date, *, month_in_query: bool) -> str:
@@ -63,14 +83,29 @@ def canonical_query(request: HttpRequest, year: int, month: int) -> bool:
     return query in ("", f"month={year:04d}-{month:02d}")
 
 
-def _page_keys(codes: Iterable[str], year: int, month: int, today: date) -> list[str]:
+def day_page_key(code: str, day: date, language: str, today: date) -> str:
+    return f"booking:day-page:{code}:{day:%Y%m%d}:{language}:{today:%Y%m%d}"
+
+
+def purposes_page_key(language: str) -> str:
+    return f"booking:purposes-page:{language}"
+
+
+def home_page_key(language: str) -> str:
+    return f"booking:home-page:{language}"
+
+
+def _page_keys(codes: Iterable[str], year: int, month: int, today: date, day: date | None) -> list[str]:
     languages = [code for code, _name in settings.LANGUAGES]
-    return [
+    days = [day] if day else [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
+    codes = list(codes)
+    months = [
         page_key(c, year, month, lang, today, month_in_query=q)
         for c in codes
         for lang in languages
         for q in (False, True)
     ]
+    return months + [day_page_key(c, d, lang, today) for c in codes for d in days for lang in languages]
 
 
 # Rendered in place of the CSRF token in a cached page; each response gets its own visitor's token.
@@ -79,6 +114,13 @@ CSRF_PLACEHOLDER = "csrf-token-placeholder-3f9c1b"
 
 def page_with_csrf(request: HttpRequest, html: str) -> HttpResponse:
     return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+
+
+def cached_entry(value: Any, stamp: str) -> tuple[str, tuple[tuple[str, str], ...] | None] | None:
+    """(html, headers or None) of a cache entry rendered from `stamp`, or None."""
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == stamp:
+        return value[1], value[2]
+    return None
 
 
 def page_context(request: HttpRequest, key: str) -> ResidentContext:
@@ -96,31 +138,49 @@ def cached_page(
     template: str,
     page: Callable[[], dict[str, Any]],
 ) -> HttpResponse:
-    """Serve page `key` from the cache while it was rendered from the context `stamp`; else render `template`
+    """Serve page `key` from the cache while it was rendered from `stamp` (`page_stamp`); else render `template`
     with `page()`, and keep it when `cacheable` (a canonical address) and it holds nothing of the visitor (no
-    user, no messages). The cached copy has a placeholder for the CSRF token; each visitor gets their own."""
+    user, no messages). The cached copy has a placeholder for the CSRF token; each visitor gets their own.
+    Under ResidentPageMiddleware the middleware stores the page, with the headers of the whole answer."""
     cacheable = cacheable and not request.user.is_authenticated and not len(messages.get_messages(request))
+    capture = getattr(request, CAPTURE_ATTR, False)
     if cacheable:
-        _found, cached = prefetched(request, key)
-        if isinstance(cached, tuple) and cached[0] == stamp:
-            return page_with_csrf(request, cached[1])
+        _found, value = prefetched(request, key)
+        entry = cached_entry(value, stamp)
+        if entry is not None:
+            response = page_with_csrf(request, entry[0])
+            if capture and entry[1] is None:
+                setattr(response, ENTRY_ATTR, (key, stamp, entry[0]))
+            return response
     values = page()
     if not cacheable:
         return render(request, template, values)
     html = render_to_string(template, {**values, "csrf_token": CSRF_PLACEHOLDER}, request=request)
-    cache.set(key, (stamp, html), PAGE_SECONDS)
-    return page_with_csrf(request, html)
+    response = page_with_csrf(request, html)
+    if capture:
+        setattr(response, ENTRY_ATTR, (key, stamp, html))
+    else:
+        cache.set(key, (stamp, html, None), PAGE_SECONDS)
+    return response
+
+
+def page_store(*, key: str, stamp: str, html: str, headers: tuple[tuple[str, str], ...]) -> None:
+    cache.set(key, (stamp, html, headers), PAGE_SECONDS)
 
 
 def _build() -> ResidentContext:
+    from django.utils import timezone
+
     from apps.booking.calendar.services import settings_ensure
+    from apps.booking.content.selectors import announcements_not_ended
     from apps.booking.reservations.selectors import appearance_get
 
-    purposes = Purpose.objects.filter(active=True).order_by("order", "pk")
+    purposes = Purpose.objects.filter(active=True).select_related("counter_group").order_by("order", "pk")
     return ResidentContext(
         settings=settings_ensure(),
         appearance=appearance_get(),
         purposes={p.code: p for p in purposes},
+        announcements=tuple(announcements_not_ended(timezone.now())),
     )
 
 
@@ -145,8 +205,9 @@ def resident_context_changed() -> None:
     transaction.on_commit(lambda: cache.delete(CONTEXT_KEY))
 
 
-def calendar_pages_forget(*, year: int, month: int) -> None:
-    """Forget every purpose's cached calendar body of one month (called with the month's availability)."""
+def calendar_pages_forget(*, year: int, month: int, day: date | None = None) -> None:
+    """Forget every purpose's cached calendar page of one month and its day pages (of `day` only, when given),
+    called with the month's availability."""
     from django.utils import timezone
 
     context = cache.get(CONTEXT_KEY)
@@ -156,4 +217,16 @@ def calendar_pages_forget(*, year: int, month: int) -> None:
         else list(Purpose.objects.values_list("code", flat=True))
     )
     if codes:
-        cache.delete_many(_page_keys(codes, year, month, timezone.localdate()))
+        cache.delete_many(_page_keys(codes, year, month, timezone.localdate(), day))
+
+
+def _announcements_changed(sender: Any, **kwargs: Any) -> None:
+    resident_context_changed()  # the context holds the announcements: pages show a saved one at once
+
+
+for _signal, _name in ((post_save, "save"), (post_delete, "delete")):
+    _signal.connect(
+        _announcements_changed,
+        sender="booking.Announcement",
+        dispatch_uid=f"booking.context.{_name}.Announcement",
+    )

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from apps.booking.calendar.hours import TOKYO
-from apps.booking.content.selectors import announcements_shown
+from apps.booking.content.selectors import announcements_for_page
 from apps.booking.errors import (
     BookingError,
     HoldLimitError,
@@ -29,7 +29,16 @@ from apps.booking.errors import (
 from apps.booking.models import BookingSettings, Purpose, Reservation, Slot
 from apps.booking.reservations.services import PersonInput, hold_create, reservation_confirm, settings_ensure
 from apps.booking.resident.forms import ContactForm, EmailFirstForm, PersonForm, PersonsForm
-from apps.booking.resident.page_cache import cached_page, canonical_query, page_context, page_key
+from apps.booking.resident.page_cache import (
+    cached_page,
+    canonical_query,
+    day_page_key,
+    page_context,
+    page_key,
+    page_stamp,
+    purposes_page_key,
+    resident_context,
+)
 from apps.booking.resident.presenters import (
     calendar_body,
     day_context,
@@ -37,7 +46,7 @@ from apps.booking.resident.presenters import (
     page_language,
     slot_label,
 )
-from apps.booking.resident.selectors import hold_get, other_days, purpose_get, purposes_active
+from apps.booking.resident.selectors import hold_get, other_days
 from apps.booking.resident.services import Refusal, email_link_read, email_link_send
 from apps.booking.resident.session import (
     booking_made,
@@ -59,18 +68,27 @@ from apps.security.request_actor import resident_actor
 from base.japanese import to_wareki
 
 
-def _purpose_or_404(code: str) -> Purpose:
-    purpose = purpose_get(code)
-    if purpose is None:
-        raise Http404
-    return purpose
-
-
 def purpose_list(request: HttpRequest) -> HttpResponse:
+    """Active purposes and announcements, from the resident context (warm: one cache read, or the cached page)."""
     language = page_language()
-    items = [(p, p.name(language)) for p in purposes_active()]
-    context = {"purposes": items, "announcements": announcements_shown(timezone.now(), language)}
-    return render(request, "booking/resident/purposes.html", context)
+    key = purposes_page_key(language)
+    context = page_context(request, key)
+
+    def page() -> dict[str, Any]:
+        items = [(p, p.name(language)) for p in context.purposes.values() if p.counter_group.active]
+        return {
+            "purposes": items,
+            "announcements": announcements_for_page(context.announcements, timezone.now(), language),
+        }
+
+    return cached_page(
+        request,
+        key=key,
+        cacheable=not request.META.get("QUERY_STRING"),
+        stamp=page_stamp(context),
+        template="booking/resident/purposes.html",
+        page=page,
+    )
 
 
 def _parse_month(text: str, today: date) -> tuple[int, int]:
@@ -112,7 +130,7 @@ def month_calendar(request: HttpRequest, purpose_code: str) -> HttpResponse:
         request,
         key=key,
         cacheable=in_window and canonical,
-        stamp=context.stamp,
+        stamp=page_stamp(context),
         template="booking/resident/calendar.html",
         page=page,
     )
@@ -131,15 +149,32 @@ def _just_taken(
     return render(request, "booking/resident/just_taken.html", context, status=409)
 
 
+def _day_page(purpose: Purpose, chosen: date, settings: BookingSettings, form: Any) -> dict[str, Any]:
+    context = day_context(purpose, chosen, settings, timezone.now())
+    context["form"] = form
+    context["selected_slot"] = str(form["slot"].value() or "")
+    context["persons_choices"] = range(1, settings.max_persons + 1)
+    context["selected_persons"] = str(form["persons"].value() or "1")
+    context["email_first"] = settings.confirm_email_first
+    return context
+
+
 @never_cache  # an email-first form shows the address typed
 @require_http_methods(["GET", "POST"])
 def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
-    purpose = _purpose_or_404(purpose_code)
+    """The times of a day. GET is cached like the month (page_cache: forgotten by the same bookings); the purpose
+    and the settings come from the resident context."""
     try:
         chosen = date.fromisoformat(day)
     except ValueError:
         raise Http404 from None
-    settings = settings_ensure()
+    today = timezone.now().astimezone(TOKYO).date()
+    key = day_page_key(purpose_code, chosen, page_language(), today)
+    context = page_context(request, key) if request.method == "GET" else resident_context(request)
+    purpose = context.purposes.get(purpose_code)
+    if purpose is None:
+        raise Http404
+    settings = context.settings
     form_class = EmailFirstForm if settings.confirm_email_first else PersonsForm
     form = form_class(request.POST or None, max_persons=settings.max_persons)
     status = 200
@@ -171,13 +206,19 @@ def day_view(request: HttpRequest, purpose_code: str, day: str) -> HttpResponse:
                 return redirect("booking:hold", token=hold.token)
         else:
             status = 400
-    context = day_context(purpose, chosen, settings, timezone.now())
-    context["form"] = form
-    context["selected_slot"] = str(form["slot"].value() or "")
-    context["persons_choices"] = range(1, settings.max_persons + 1)
-    context["selected_persons"] = str(form["persons"].value() or "1")
-    context["email_first"] = settings.confirm_email_first
-    response = render(request, "booking/resident/day.html", context, status=status)
+    else:
+        return cached_page(
+            request,
+            key=key,
+            # Only the address the page shows as its own (the language switch's `next`) is cached.
+            cacheable=not request.META.get("QUERY_STRING") and day == chosen.isoformat(),
+            stamp=page_stamp(context),
+            template="booking/resident/day.html",
+            page=lambda: _day_page(purpose, chosen, settings, form),
+        )
+    response = render(
+        request, "booking/resident/day.html", _day_page(purpose, chosen, settings, form), status=status
+    )
     return retry_after(response, refusal) if refusal is not None else response
 
 
