@@ -9,12 +9,13 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 PYTHON ?= python3
 
-.PHONY: help install run test lint typecheck unit browser-deps bench stop messages clean
+.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean
 
 help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
 	@echo "make test   lint, type-check and the whole test suite"
 	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance|http: one part)"
+	@echo "make profile PAGE=/book/pickup/ [N=500 HOST=ageo.localhost]   where a page's time goes (cProfile)"
 	@echo "make stop   stop the embedded PostgreSQL"
 
 # uv is bootstrapped from PyPI into .tools/ (no curl-pipe-sh: the machine may reach only package registries).
@@ -67,9 +68,30 @@ test: install browser-deps
 unit: install
 	$(PY) -m pytest --cov --cov-report=term:skip-covered
 
-bench: install
+# wrk for the bench's http part: Debian's package, installed with apt as root (like browser-deps); without it the
+# part still runs and its rows say "wrk missing".
+bench-deps:
+	@if [ -x /usr/bin/wrk ] || command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's wrk"; \
+		(apt-get install -y -qq wrk >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null)) || \
+		echo "NOTICE: wrk could not be installed; the bench's http rows will say \"wrk missing\""; \
+	else echo "NOTICE: not root or no apt: wrk missing (the bench's http rows will say so)"; fi
+
+bench: install bench-deps
 	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
 	$(PY) bench/run.py $(if $(PART),--part $(PART)) || rc=$$?; \
+	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \
+	exit $$rc
+
+# cProfile of one page over N requests through the test client, in a database of its own (bench/profiler.py).
+# HOST only from the command line (some shells export HOST as the machine's name).
+PAGE ?= /book/pickup/
+N ?= 500
+profile: install
+	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
+	$(PY) bench/profiler.py --page '$(PAGE)' -n $(N) $(if $(filter command line,$(origin HOST)),--host '$(HOST)') || rc=$$?; \
 	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \
 	exit $$rc
 

@@ -105,8 +105,9 @@ def django_setup() -> None:
 @dataclass
 class Sandbox:
     data_dir: Path
-    external_url: str | None  # the caller's DATABASE_URL, when set: we use BENCH_DATABASE on that server
+    external_url: str | None  # the caller's DATABASE_URL, when set: we use `database` on that server
     gunicorn: subprocess.Popen[bytes] | None = None
+    database: str = BENCH_DATABASE
 
     @property
     def embedded(self) -> bool:
@@ -119,19 +120,20 @@ def _url_with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(scheme=scheme, path="/" + database))
 
 
-def _external_admin(url: str, statements: Sequence[str]) -> None:
+def _external_admin(url: str, statements: Sequence[str], database: str = BENCH_DATABASE) -> None:
     import psycopg
 
     admin_db = urlsplit(url).path.lstrip("/") or "postgres"
-    if admin_db == BENCH_DATABASE:
+    if admin_db == database:
         admin_db = "postgres"
     with psycopg.connect(_url_with_database(url, admin_db), autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)
 
 
-def sandbox_open() -> Sandbox:
-    """Point this process and every subprocess at a fresh, separate database before Django is imported."""
+def sandbox_open(database: str = BENCH_DATABASE) -> Sandbox:
+    """Point this process and every subprocess at a fresh, separate database before Django is imported (with
+    DATABASE_URL set: `database` on that server; bench/profiler.py uses its own)."""
     data_dir = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
     # As root the embedded server runs as its own OS user, which must be able to reach its data directory.
     data_dir.chmod(0o755)
@@ -165,15 +167,16 @@ def sandbox_open() -> Sandbox:
             _external_admin(
                 external,
                 [
-                    f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)',
-                    f'CREATE DATABASE "{BENCH_DATABASE}"',
+                    f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+                    f'CREATE DATABASE "{database}"',
                 ],
+                database,
             )
         except Exception:
             shutil.rmtree(data_dir, ignore_errors=True)
             raise
-        os.environ["DATABASE_URL"] = _url_with_database(external, BENCH_DATABASE)
-    return Sandbox(data_dir=data_dir, external_url=external)
+        os.environ["DATABASE_URL"] = _url_with_database(external, database)
+    return Sandbox(data_dir=data_dir, external_url=external, database=database)
 
 
 def sandbox_close(box: Sandbox) -> None:
@@ -197,7 +200,9 @@ def sandbox_close(box: Sandbox) -> None:
         )
     else:
         assert box.external_url is not None
-        _external_admin(box.external_url, [f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'])
+        _external_admin(
+            box.external_url, [f'DROP DATABASE IF EXISTS "{box.database}" WITH (FORCE)'], box.database
+        )
     shutil.rmtree(box.data_dir, ignore_errors=True)
 
 
@@ -215,7 +220,7 @@ def assert_isolated(box: Sandbox) -> None:
     if box.embedded:
         ok = Path(db["HOST"]).resolve().is_relative_to(box.data_dir.resolve())
     else:
-        ok = db["NAME"] == BENCH_DATABASE
+        ok = db["NAME"] == box.database
     if not ok or Path(settings.DATA_DIR).resolve() != box.data_dir.resolve():
         raise SystemExit(f"bench: refusing to run against {db['NAME']} at {db['HOST']!r}")
 
@@ -345,8 +350,8 @@ def count_queries(host: str, path: str) -> int:
 
 
 @contextlib.contextmanager
-def sandbox(keep: bool) -> Iterator[Sandbox]:
-    box = sandbox_open()
+def sandbox(keep: bool, database: str = BENCH_DATABASE) -> Iterator[Sandbox]:
+    box = sandbox_open(database)
     try:
         yield box
     finally:
