@@ -16,7 +16,7 @@ Parts (each a module of bench/, each runnable alone with --part; its sections re
   latency   section 3: a city's page vs the vendor's page through gunicorn                 (bench/latency.py)
   rush      section 4: the booking rush and the overbooking check                          (bench/rush.py)
   issuance  section 5: the card-list import and the counter search                         (bench/issuance.py)
-  http      section 6: resident pages and the resident flow through wrk vs its ceiling      (bench/wrk_pages.py)
+  http      section 6: pages, flows and contested slots through wrk vs its ceiling         (bench/wrk_pages.py)
 
     .venv/bin/python bench/run.py                      # what `make bench` runs: every part
     .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
@@ -128,8 +128,24 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--http-pin",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="pin wrk and the servers to separate CPUs with taskset when there are 2 or more (part http)",
+        default=None,
+        help="pin wrk and the servers to separate CPUs with taskset (default: only with 4 CPUs or more; on 2 it "
+        "halves the server) (part http)",
+    )
+    parser.add_argument(
+        "--contested-runs", type=int, default=10, help="runs on contested slots, each a fresh day (part http)"
+    )
+    parser.add_argument(
+        "--contested-clients", type=int, default=200, help="residents after one contested day (part http)"
+    )
+    parser.add_argument(
+        "--contested-limit", type=int, default=15, help="seconds at most per contested run (part http)"
+    )
+    parser.add_argument(
+        "--http-profile-requests",
+        type=int,
+        default=200,
+        help="profiled requests per page with a target, 0: none (part http)",
     )
     parser.add_argument(
         "--http-page",
@@ -158,7 +174,8 @@ def run_issuance(box: Sandbox, cities: Cities, args: argparse.Namespace, header:
 
 def run_http(box: Sandbox, args: argparse.Namespace, header: str = "") -> list[str]:
     """Section 6 (bench/wrk_pages.py): resident pages and the resident flow through wrk vs the generator's ceiling."""
-    from bench.wrk_pages import bench_http, http_section
+    from bench.wrk_pages import bench_http
+    from bench.wrk_report import http_section
 
     return http_section(bench_http(box, args), load_text("http"), header)
 

@@ -45,6 +45,7 @@ function init(args)
   end
   stride = tonumber(args[4]) or 1
   card_next = id + 1
+  math.randomseed(os.time() * 1000 + id) -- every thread's Lua state starts with the same seed otherwise
 end
 
 local function encode(text)

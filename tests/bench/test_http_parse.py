@@ -1,8 +1,15 @@
-"""The `http` part of the bench (bench/wrk_pages.py): wrk's output parser and the report table, without any load."""
+"""The `http` part of the bench (bench/wrk_pages.py): wrk's output parser, the cores, the report table, without any
+load."""
 
 from pathlib import Path
 
-from bench.wrk_pages import TARGETS, HttpResult, HttpSetup, WrkResult, choose_cores, http_section, parse_wrk
+import pytest
+
+from bench.wrk_contested import ContestedResult, ContestedRun
+from bench.wrk_report import TARGETS, HttpResult, http_section, profile_excerpt, what_would_move_it
+from bench.wrk_run import WrkResult, choose_cores, parse_wrk
+from bench.wrk_setup import HttpSetup
+from tests.bench.test_profiler import fake_profile
 
 WRK_OUTPUT = """\
 Running 6s test @ http://127.0.0.1:41234/book/application/
@@ -92,6 +99,61 @@ def test_no_ceiling_gives_no_ratio() -> None:
     assert "| city top `/` | 100 | n/a | ≥ 0.4× | — |" in text
 
 
+def test_pinning_only_with_four_cpus_by_default() -> None:
+    assert not choose_cores(None, [0, 1]).pinned  # 2 cores: both gunicorns on one would halve them
+    assert "2 CPUs" in choose_cores(None, [0, 1]).describe()
+    four = choose_cores(None, [0, 1, 2, 3])
+    assert (four.generator, four.servers) == ((0,), (1, 2, 3))
+    assert choose_cores(True, [0, 1]).servers == (1,)  # --http-pin forces it
+    assert not choose_cores(False, [0, 1, 2, 3]).pinned
+    assert not choose_cores(True, [0]).pinned
+
+
+def test_contested_runs_rates_ratios_and_overbookings() -> None:
+    result = _result({}, ceilings=[5000.0])
+    runs = [
+        ContestedRun("2026-12-09", WrkResult(rps=400.0, seconds=2.0, flows={"holds": 200, "confirms": 120}))
+        for _ in range(3)
+    ]
+    runs[2].over = 1
+    result.contested = ContestedResult(
+        200,
+        ceiling=WrkResult(rps=3000.0),
+        baselines={
+            "lock + update one row": WrkResult(rps=320.0),
+            "lock + update + one audit row": WrkResult(rps=160.0),
+        },
+        runs=runs,
+    )
+    text = "\n".join(http_section(result, ""))
+    # (200 + 120) / 2 s = 160 writes/s: 0.50× the lock + update rate, 1.00× with the audit row.
+    assert (
+        "| holds + confirmations on contested slots, vs lock + update one row | 160 writes/s | 0.50× |"
+        in text
+    )
+    assert "0.50× lock + update one row, 1.00× lock + update + one audit row" in text
+    assert "ceiling at these settings (the bare app): 3,000 requests/s" in text
+    assert "Overbookings (SQL after each run): **1**" in text
+    runs[2].over = 0
+    assert "0 in 3 runs in a row" in "\n".join(http_section(result, ""))
+
+
+def test_wrk_missing_is_said_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import wrk_run
+
+    monkeypatch.setattr(wrk_run, "wrk_path", lambda: None)
+    assert "wrk missing" in wrk_run.wrk_run(["wrk"], 1).failed
+    assert "wrk missing" in wrk_run.wrk_run_until(["wrk"], lambda: True, limit=1).failed
+
+
 def test_every_target_is_issue_12s() -> None:
     assert TARGETS["day page `/book/application/<day>/`"] == 0.3
     assert {TARGETS["city top `/`"], TARGETS["purposes `/book/`"]} == {0.4}
+
+
+def test_excerpt_names_the_bound() -> None:
+    text = "\n".join(profile_excerpt("month calendar", fake_profile()))
+    assert "get_response" not in text.split("function (top by cumulative")[1]  # the wrapper covering it all
+    hint = what_would_move_it(fake_profile())
+    assert "3 SQL statements per request" in hint
+    assert "tenant routing is 30%" in hint

@@ -1,0 +1,204 @@
+-- Contested slots for wrk (bench/wrk_contested.py, issue 12 item 4): many residents after one day of 15 slots x 4
+-- seats. Each connection (one per wrk thread: the Lua state is per thread) is a resident with a new cookie jar:
+-- day page -> hold (POST) on a random free time; "just taken" (409) -> the next free time of the same page, and a
+-- new day page when none is left -> hold form -> confirmation (POST) -> the next resident (the done page is not
+-- loaded: this measures the writes). bench/wrk_contested.py stops wrk (SIGINT) once the day is sold out.
+--
+--   wrk -t200 -c200 -d30s -s bench/wrk/contested.lua -H "Host: ageo.localhost" \
+--       http://127.0.0.1:PORT/book/application/2026-12-09/ -- application 2026-12-09 A
+--
+-- Arguments: the purpose's code, the day, and a run tag (one katakana letter a run: a person is their name's kana and
+-- date of birth, and may hold one future booking per purpose, so no two runs share a person).
+-- done() prints one line: FLOWS holds=... held=... hold_taken=... confirms=... booked=... soldout=... fail.<step>.<status>=...
+
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+local day_path, tag
+local step = "day"
+local cookies = {}
+local form = {}
+local free = {}
+local next_path = nil
+local person = 0
+counts = { holds = 0, held = 0, hold_taken = 0, confirms = 0, booked = 0, soldout = 0 }
+failures = {}
+
+function init(args)
+  day_path = "/book/" .. args[1] .. "/" .. args[2] .. "/"
+  tag = args[3] or "ア"
+  math.randomseed(os.time() * 1000 + id) -- every thread's Lua state starts with the same seed otherwise
+end
+
+local function encode(text)
+  return (tostring(text):gsub("[^%w%-%._~]", function(c)
+    return string.format("%%%02X", string.byte(c))
+  end))
+end
+
+local function form_body(fields)
+  local parts = {}
+  for _, pair in ipairs(fields) do
+    table.insert(parts, encode(pair[1]) .. "=" .. encode(pair[2]))
+  end
+  return table.concat(parts, "&")
+end
+
+local function cookie_header()
+  local parts = {}
+  for name, value in pairs(cookies) do
+    table.insert(parts, name .. "=" .. value)
+  end
+  return table.concat(parts, "; ")
+end
+
+local function keep_cookies(headers)
+  for name, value in pairs(headers) do
+    if name:lower() == "set-cookie" then
+      local cookie, content = value:match("^%s*([^=;%s]+)=([^;]*)")
+      if cookie then
+        cookies[cookie] = content
+      end
+    end
+  end
+end
+
+local function hidden(body, name)
+  return body:match('name="' .. name .. '" value="([^"]*)"') or ""
+end
+
+local function location(headers)
+  for name, value in pairs(headers) do
+    if name:lower() == "location" then
+      return (value:gsub("^https?://[^/]+", ""))
+    end
+  end
+  return nil
+end
+
+local function fail(status)
+  local key = "fail." .. step .. "." .. tostring(status)
+  failures[key] = (failures[key] or 0) + 1
+  step = "day"
+end
+
+local function take_free()
+  if #free == 0 then
+    return nil
+  end
+  return table.remove(free, math.random(#free))
+end
+
+function request()
+  local headers = { ["Accept-Language"] = "ja" }
+  if step == "day" then
+    cookies = {}
+    form = {}
+    return wrk.format("GET", day_path, headers)
+  end
+  headers["Cookie"] = cookie_header()
+  if step == "hold" then
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return wrk.format("POST", day_path, headers, form_body({
+      { "csrfmiddlewaretoken", form.csrf },
+      { "slot", form.slot },
+      { "persons", "1" },
+    }))
+  elseif step == "form" then
+    return wrk.format("GET", next_path, headers)
+  end
+  -- confirm: one person per thread and booking, 20 a thread at most per run (dates of birth from 1950)
+  person = person + 1
+  local k = 20 * id + person % 20
+  headers["Content-Type"] = "application/x-www-form-urlencoded"
+  return wrk.format("POST", next_path, headers, form_body({
+    { "csrfmiddlewaretoken", form.csrf },
+    { "p1-name", "コンテスト " .. tag },
+    { "p1-kana", "" },
+    { "p1-birth_date_0", "western" },
+    { "p1-birth_date_1", tostring(1950 + math.floor(k / 336)) },
+    { "p1-birth_date_2", tostring(1 + math.floor(k / 28) % 12) },
+    { "p1-birth_date_3", tostring(1 + k % 28) },
+    { "email", "contested" .. id .. "-" .. person .. "@example.jp" },
+    { "phone", "090-1234-5678" },
+    { "submission_key", form.submission_key },
+  }))
+end
+
+function response(status, headers, body)
+  keep_cookies(headers)
+  if step == "day" then
+    if status ~= 200 then
+      return fail(status)
+    end
+    free = {}
+    for slot, rest in body:gmatch('<input type="radio" name="slot" id="slot%-(%d+)" value="%d+"([^>]*)>') do
+      if not rest:match("^%s*disabled") then
+        table.insert(free, slot)
+      end
+    end
+    form.csrf = hidden(body, "csrfmiddlewaretoken")
+    form.slot = take_free()
+    if form.slot == nil then
+      counts.soldout = counts.soldout + 1
+      return
+    end
+    step = "hold"
+  elseif step == "hold" then
+    counts.holds = counts.holds + 1
+    local target = location(headers)
+    if status == 302 and target and target:find("/book/hold/", 1, true) then
+      counts.held = counts.held + 1
+      next_path = target
+      step = "form"
+    elseif status == 409 then
+      counts.hold_taken = counts.hold_taken + 1
+      form.slot = take_free()
+      if form.slot == nil then
+        step = "day"
+      end
+    else
+      return fail(status)
+    end
+  elseif step == "form" then
+    if status ~= 200 then
+      return fail(status)
+    end
+    form.csrf = hidden(body, "csrfmiddlewaretoken")
+    form.submission_key = hidden(body, "submission_key")
+    step = "confirm"
+  else -- confirm
+    counts.confirms = counts.confirms + 1
+    local target = location(headers)
+    if status == 302 and target and target:find("/book/done/", 1, true) then
+      counts.booked = counts.booked + 1
+      step = "day"
+    else
+      return fail(status)
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local total, fails = {}, {}
+  for _, thread in ipairs(threads) do
+    for key, count in pairs(thread:get("counts") or {}) do
+      total[key] = (total[key] or 0) + count
+    end
+    for key, count in pairs(thread:get("failures") or {}) do
+      fails[key] = (fails[key] or 0) + count
+    end
+  end
+  local line = "FLOWS"
+  for _, key in ipairs({ "holds", "held", "hold_taken", "confirms", "booked", "soldout" }) do
+    line = line .. " " .. key .. "=" .. (total[key] or 0)
+  end
+  for key, count in pairs(fails) do
+    line = line .. " " .. key .. "=" .. count
+  end
+  io.write(line .. "\n")
+end
