@@ -19,6 +19,7 @@ from apps.issuance.imports.services import import_upload
 from apps.issuance.imports.storage import ImportBatchError, private_dir
 from apps.issuance.imports.tests.support import card_row, csv_bytes, upload
 from apps.issuance.models import ImportBatch
+from apps.security.actors import as_actor
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
@@ -82,7 +83,7 @@ def test_the_service_refuses_it_for_any_caller(city: Municipality) -> None:
         boss = supervisor_user(username="import-boss")
         upload_file = SimpleUploadedFile("123456789018.csv", csv_bytes([card_row()]), content_type="text/csv")
         with pytest.raises(ImportBatchError) as refused:
-            import_upload(upload=upload_file, mapping_id=None, actor=boss)
+            import_upload(upload=upload_file, mapping_id=None, actor=as_actor(boss))
         assert MESSAGE in refused.value.message
         assert not ImportBatch.objects.exists()
         assert AuditEvent.objects.filter(
