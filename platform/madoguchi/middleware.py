@@ -54,3 +54,113 @@ class LogContextUserMiddleware:
             # The user's id, not the name: a log line must not carry personal data.
             user_var.set(str(user.pk))
         return self.get_response(request)
+
+
+def maintenance_response(request: HttpRequest) -> HttpResponse | None:
+    """The maintenance check (issue 15 fills it): the answer to give instead of the page, or None to go on.
+
+    ResidentPageMiddleware calls it first, before it serves anything from the cache, so that a page cached before
+    a maintenance window never answers during it. For now there is no maintenance mode: None.
+    """
+    return None
+
+
+class ResidentPageMiddleware:
+    """Anonymous resident pages straight from the cache, right after tenant routing (issue 12, item 3).
+
+    Sits right after MunicipalityMiddleware. For a GET on a city's host of the city top, the purposes, a month
+    calendar or a day page at its canonical address (`page_cache.request_page_key`), from a visitor with no session
+    and no messages (so no user either), it reads the resident context and the page in the page's one `get_many`
+    and, when the page was rendered from that context, answers with it: the session, auth, messages, audit and
+    allauth middleware and the view never run. The answer is what the view's answer was: the headers the page was
+    first answered with (Vary, Content-Language, Cache-Control, X-Frame-Options, kept with the page), the visitor's
+    language as LocaleMiddleware picks it (cookie, then Accept-Language, then ja), and the visitor's CSRF token in
+    place of the placeholder, with the cookie set as CsrfViewMiddleware sets it (a visitor without one gets one).
+    The security headers and CSP come from the middleware above routing, as for every answer. Otherwise the
+    request goes on as usual; when the view renders a page it may cache, this middleware stores it with its headers.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from django.middleware.csrf import CsrfViewMiddleware
+
+        self.get_response = get_response
+        self.csrf = CsrfViewMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from apps.booking.resident.page_cache import CAPTURE_ATTR, ENTRY_ATTR, page_store
+
+        early = maintenance_response(request)
+        if early is not None:
+            return early
+        key = self._page_key(request)
+        if key is None:
+            return self.get_response(request)
+        cached = self._cached(request, key)
+        if cached is not None:
+            return cached
+        setattr(request, CAPTURE_ATTR, True)
+        response = self.get_response(request)
+        entry = getattr(response, ENTRY_ATTR, None)
+        if entry is not None and response.status_code == 200:
+            page_store(key=entry[0], stamp=entry[1], html=entry[2], headers=_kept_headers(response))
+        return response
+
+    @staticmethod
+    def _page_key(request: HttpRequest) -> str | None:
+        from django.conf import settings
+        from django.contrib.messages.storage.cookie import CookieStorage
+        from django.utils import translation
+
+        from apps.booking.resident.page_cache import request_page_key
+        from apps.booking.resident.presenters import page_language
+        from apps.security.middleware import address_holds_individual_number
+
+        tenant = getattr(request, "tenant", None)
+        if request.method != "GET" or tenant is None or tenant.is_public:
+            return None
+        if settings.SESSION_COOKIE_NAME in request.COOKIES or CookieStorage.cookie_name in request.COOKIES:
+            return None  # a session may hold a user or messages: the view decides
+        if address_holds_individual_number(request):
+            return None  # refused with a 400 further down
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        return request_page_key(request, page_language())
+
+    def _cached(self, request: HttpRequest, key: str) -> HttpResponse | None:
+        from apps.booking.resident.page_cache import (
+            CONTEXT_KEY,
+            ResidentContext,
+            cached_entry,
+            page_stamp,
+            page_with_csrf,
+        )
+        from base.prefetch import prefetch, prefetched
+
+        prefetch(
+            request, [CONTEXT_KEY, key]
+        )  # with every page's keys: a miss leaves nothing for the view to read
+        _found, context = prefetched(request, CONTEXT_KEY)
+        if not isinstance(context, ResidentContext):
+            return None
+        _found, value = prefetched(request, key)
+        entry = cached_entry(value, page_stamp(context))
+        if entry is None:
+            return None
+        html, headers = entry
+        if headers is None:  # stored by a view without this middleware: answered by the view, then kept here
+            return None
+        self.csrf.process_request(request)
+        response = page_with_csrf(request, html)
+        for name, header in headers:
+            response.headers[name] = header
+        response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware sets it
+        self.csrf.process_response(request, response)
+        return response
+
+
+# Not kept with a page: its length changes with the token put in; the request id is each request's own.
+_NOT_KEPT = {"content-length", "x-request-id"}
+
+
+def _kept_headers(response: HttpResponse) -> tuple[tuple[str, str], ...]:
+    return tuple((name, value) for name, value in response.headers.items() if name.lower() not in _NOT_KEPT)

@@ -23,6 +23,7 @@ Keys are tenant-prefixed by the cache's key function, like every other key of th
 from __future__ import annotations
 
 import calendar
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,7 +39,10 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
+from django.utils import timezone
 
+from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Announcement, BookingSettings, Purpose, SiteAppearance
 from base.prefetch import prefetch, prefetched
 from tenants.routing import ROUTES
@@ -93,6 +97,47 @@ def purposes_page_key(language: str) -> str:
 
 def home_page_key(language: str) -> str:
     return f"booking:home-page:{language}"
+
+
+_MONTH_QUERY = re.compile(r"month=(\d{4})-(\d{2})")
+
+
+def request_page_key(request: HttpRequest, language: str) -> str | None:
+    """The key of the page this GET asks for, when it is a page the views cache for every visitor at this address
+    (`cached_page` with a canonical address), else None: read by ResidentPageMiddleware before any view runs, so it
+    must name the same key the view does."""
+    try:
+        match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    query = request.META.get("QUERY_STRING", "")
+    name = match.view_name
+    today = timezone.now().astimezone(TOKYO).date()
+    if name == "booking:calendar":
+        code = match.kwargs["purpose_code"]
+        if not query:
+            return page_key(code, today.year, today.month, language, today, month_in_query=False)
+        month = _MONTH_QUERY.fullmatch(query)
+        if month is None or not 1 <= int(month.group(2)) <= 12:
+            return None
+        return page_key(code, int(month.group(1)), int(month.group(2)), language, today, month_in_query=True)
+    if query:
+        return None
+    if name == "booking:day":
+        try:
+            day = date.fromisoformat(match.kwargs["day"])
+        except ValueError:
+            return None
+        return (
+            day_page_key(match.kwargs["purpose_code"], day, language, today)
+            if match.kwargs["day"] == day.isoformat()
+            else None
+        )
+    if name == "booking:purposes":
+        return purposes_page_key(language)
+    if name == "home":
+        return home_page_key(language)
+    return None
 
 
 def _page_keys(codes: Iterable[str], year: int, month: int, today: date, day: date | None) -> list[str]:
@@ -169,8 +214,6 @@ def page_store(*, key: str, stamp: str, html: str, headers: tuple[tuple[str, str
 
 
 def _build() -> ResidentContext:
-    from django.utils import timezone
-
     from apps.booking.calendar.services import settings_ensure
     from apps.booking.content.selectors import announcements_not_ended
     from apps.booking.reservations.selectors import appearance_get
@@ -208,8 +251,6 @@ def resident_context_changed() -> None:
 def calendar_pages_forget(*, year: int, month: int, day: date | None = None) -> None:
     """Forget every purpose's cached calendar page of one month and its day pages (of `day` only, when given),
     called with the month's availability."""
-    from django.utils import timezone
-
     context = cache.get(CONTEXT_KEY)
     codes = (
         list(context.purposes)

@@ -199,6 +199,9 @@ MIDDLEWARE = [
     # Static files need no city: served before host routing, so error pages on unknown hosts are styled too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.MunicipalityMiddleware",
+    # Anonymous resident pages from the cache, before the session, auth and audit middleware (and the maintenance
+    # check's hook, which it calls first).
+    "madoguchi.middleware.ResidentPageMiddleware",
     # Staff pages from outside the allowed networks are refused before a session or a login form exists.
     "apps.security.middleware.StaffNetworkMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
