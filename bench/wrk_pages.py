@@ -131,7 +131,7 @@ def _profiles(pages: dict[str, str], args: argparse.Namespace) -> dict[str, Prof
 def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
     from django.db import connection
 
-    runs = args.contested_runs if not args.http_page else 0
+    runs = args.contested_runs + 1 if not args.http_page and args.contested_runs > 0 else 0  # + a warm-up
     setup = http_setup(box, args.http_cards, runs)
     connection.close()
     gunicorn_stop(box)  # a server an earlier part left running

@@ -153,7 +153,9 @@ def test_every_target_is_issue_12s() -> None:
 
 def test_excerpt_names_the_bound() -> None:
     text = "\n".join(profile_excerpt("month calendar", fake_profile()))
-    assert "get_response" not in text.split("function (top by cumulative")[1]  # the wrapper covering it all
+    cumulative = text.split("function (top by cumulative")[1].split("function (top by own time)")[0]
+    assert "get_response" not in cumulative  # the wrapper covering it all
+    assert "`apps/booking/resident/views.py:40 calendar`" in cumulative
     hint = what_would_move_it(fake_profile())
     assert "3 SQL statements per request" in hint
     assert "tenant routing is 30%" in hint
