@@ -60,7 +60,7 @@ def worker_import(schema: str, path: Path) -> dict[str, Any]:
 
     # The worker's tasks are called here directly, as the Celery worker calls them; nothing goes to a broker.
     for task in (tasks_import.validate_import, tasks_import.apply_import):
-        task.delay = lambda *args, **kwargs: None  # type: ignore[method-assign]
+        task.delay = lambda *args, **kwargs: None  # type: ignore[method-assign,assignment]
     rss_before = _rss_mib()
     runs: list[dict[str, Any]] = []
     with schema_context(schema):
@@ -183,20 +183,20 @@ def _search(schema: str, samples: int) -> dict[str, Timing]:
             for n, (number, kana, key, birth) in enumerate(picks):
                 typed = _typed(number, n)
                 pairs: list[tuple[str, Callable[[], Any]]] = [
-                    ("number: selector", lambda t=typed: card_by_notice_number(t)),
+                    ("number: selector", lambda t=typed: card_by_notice_number(t)),  # type: ignore[misc]  # default-argument lambdas
                     (
                         "number: bare",
-                        lambda nb=number: (
+                        lambda nb=number: (  # type: ignore[misc]  # default-argument lambdas
                             cursor.execute(
                                 f"SELECT {columns} FROM issuance_card WHERE notice_number = %s", [nb]
                             ),
                             cursor.fetchone(),
                         ),
                     ),
-                    ("kana: selector", lambda k=kana, b=birth: list(cards_by_kana(kana=k, birth_date=b))),
+                    ("kana: selector", lambda k=kana, b=birth: list(cards_by_kana(kana=k, birth_date=b))),  # type: ignore[misc]  # default-argument lambdas
                     (
                         "kana: bare",
-                        lambda k=key, b=birth: (
+                        lambda k=key, b=birth: (  # type: ignore[misc]  # default-argument lambdas
                             cursor.execute(
                                 f"SELECT {columns} FROM issuance_card WHERE kana_key = %s AND birth_date = %s "
                                 "LIMIT 50",
@@ -244,7 +244,7 @@ def bench_issuance(
 
     slug, _seconds = cities.create("clone")
     schema = municipality_get_by_slug(slug=slug).schema_name
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants' backend
     path = data_dir / "bench-cards.csv"
     log(f"issuance: generating a {rows}-row card list", "issuance")
     generate_file(path, rows)
@@ -264,7 +264,7 @@ def bench_issuance(
     worker = json.loads(done.stdout.strip().splitlines()[-1])
     log("issuance: counter search", "issuance")
     search = _search(schema, samples)
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants' backend
     size = path.stat().st_size / (1024 * 1024)
     path.unlink()
     return IssuanceResult(rows, size, copy_s, worker, search, samples, slug)
