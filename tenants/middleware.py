@@ -35,7 +35,12 @@ class MunicipalityMiddleware(TenantMainMiddleware):
             connection.set_schema_to_public()  # type: ignore[attr-defined]
             return self.no_tenant_found(request, hostname)
         request.tenant = tenant  # type: ignore[attr-defined]
-        connection.set_tenant(tenant)  # type: ignore[attr-defined]
+        # Switched only when the connection is not already on this city (the map's own instance, left there by
+        # this connection's last request): set_tenant forgets the search_path it set, so with
+        # TENANT_LIMIT_SET_CALLS a kept connection would otherwise set it again on every request.
+        same_city = getattr(connection, "tenant", None) is tenant
+        if not same_city:
+            connection.set_tenant(tenant)  # type: ignore[attr-defined]
         self.setup_url_routing(request)
         tenant_var.set(tenant.schema_name)
         if not tenant.is_public and not tenant.is_active:
