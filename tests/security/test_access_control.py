@@ -90,6 +90,11 @@ def test_every_vendor_staff_page_is_refused_from_outside_the_vendor_networks(db:
 def test_resident_pages_stay_open_from_anywhere(city: Municipality, route: Route) -> None:
     response = Client(HTTP_HOST="ageo.localhost", REMOTE_ADDR=OUTSIDE_ADDRESS).get(route.path)
     assert not _refused_by_network(response)
+    if route.path == "/readyz" and response.status_code == 503:
+        # Readiness may honestly say "unavailable" (e.g. the broker slow to answer on a loaded machine): that is
+        # its JSON answer, not an error page.
+        assert response.json()["status"] == "unavailable"
+        return
     assert response.status_code < 500
 
 
