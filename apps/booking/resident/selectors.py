@@ -15,10 +15,6 @@ def purposes_active() -> list[Purpose]:
     return list(Purpose.objects.filter(active=True, counter_group__active=True))
 
 
-def purpose_get(code: str) -> Purpose | None:
-    return Purpose.objects.select_related("counter_group").filter(code=code, active=True).first()
-
-
 @dataclass(frozen=True)
 class TimeChoice:
     slot: Slot
