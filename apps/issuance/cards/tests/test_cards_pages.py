@@ -393,7 +393,7 @@ def test_viewing_a_card_is_recorded(city: Municipality, staff: Client) -> None:
 
 
 def test_a_booked_card_links_to_its_booking_day(city: Municipality, staff: Client) -> None:
-    from apps.booking.tests.test_staff_day import TOMORROW, book
+    from apps.booking.staff.tests.test_staff_day import TOMORROW, book
 
     with schema_context(city.schema_name):
         reservation = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)))

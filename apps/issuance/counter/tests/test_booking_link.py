@@ -69,7 +69,7 @@ def _events(card: Card) -> list[str]:
 
 
 def test_issuances_tests_run_with_its_check_and_receivers_plugged_into_booking(in_city: Municipality) -> None:
-    # Booking's own tests empty the hooks (apps/booking/tests/conftest.py); issuance's keep what it registers.
+    # Booking's own tests empty the hooks (apps/booking/conftest.py); issuance's keep what it registers.
     assert hooks.check_notice(hooks.NoticeCheck("Z9Z999999", date(1970, 1, 1), "pickup")) == refusal_message()
     for signal in (hooks.reservation_booked, hooks.reservation_cancelled, hooks.reservation_no_show):
         assert signal.has_listeners()

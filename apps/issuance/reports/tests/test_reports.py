@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Reservation, Slot
-from apps.booking.tests.test_staff_day import book
+from apps.booking.staff.tests.test_staff_day import book
 from apps.issuance.models import Card, CardState, EventKind
 from apps.issuance.reports import selectors as sel
 from apps.security.models import Role

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
-from apps.booking.tests.test_staff_day import book
+from apps.booking.staff.tests.test_staff_day import book
 from apps.issuance.models import Card, CardEvent, CardState, EventKind, IssuanceSettings
 from apps.issuance.reports import selectors as sel
 from apps.security.audit_models import AuditEvent

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
-from apps.booking.tests.test_resident_manage import _book
+from apps.booking.manage.tests.test_resident_manage import _book
 from apps.security.models import Role
 from tenants.models import Municipality
 from tests.factories import SlotFactory, role_client, visit_day

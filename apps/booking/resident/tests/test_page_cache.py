@@ -10,9 +10,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from apps.booking.manage.tests.test_resident_manage import _book
 from apps.booking.models import Purpose
 from apps.booking.tests.resident_helpers import application
-from apps.booking.tests.test_resident_manage import _book
 from tenants.models import Municipality
 from tests.factories import SlotFactory, visit_day
 

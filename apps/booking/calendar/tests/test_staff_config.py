@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from apps.booking.calendar.hours import TOKYO, is_national_holiday, is_year_end
 from apps.booking.calendar.services import slots_sync
 from apps.booking.models import BookingSettings, CalendarDay, CounterGroup, OpeningHours, Reservation, Slot
-from apps.booking.tests.test_staff_day import book
+from apps.booking.staff.tests.test_staff_day import book
 from apps.security.audit_models import AuditEvent
 from apps.security.models import Role
 from tenants.models import Municipality
