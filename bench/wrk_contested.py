@@ -307,7 +307,9 @@ def _contested_bound(result: ContestedResult) -> str:
             f"{audit / lock:.2f}× lock + update alone"
         )
     parts.append(
-        'what would move it: a cheaper "just taken" answer (a redirect to the cached day page), the day page '
-        "served from the cache (item 3), and an audit append that does not serialise every booking of a city"
+        'what would move it: a cheaper "just taken" answer (a redirect to the cached day page instead of the '
+        "times of the day and the other days rendered for this resident), fewer writes per hold (each also writes its session row "
+        "and the limit counters), and an audit append that does not serialise "
+        "every booking of a city"
     )
     return "; ".join(parts) + "."
