@@ -153,6 +153,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="PATH",
         help="measure only this path (repeatable; {day} is the application day; no flows; ceiling and baselines still run)",
     )
+    parser.add_argument(
+        "--http-redis",
+        metavar="URL",
+        help="serve the project's pages with this Redis as cache and broker (a database of its own: it is flushed "
+        "before and after; the bench's own process keeps the database cache), to compare with the default (part http)",
+    )
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
     parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)

@@ -16,8 +16,10 @@ one. Here Debian's `wrk` (C, epoll) drives the servers. The part is split along 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from http.client import HTTPException
 
 from bench.common import Sandbox, gunicorn_start, gunicorn_stop, http_get, log
@@ -128,6 +130,22 @@ def _profiles(pages: dict[str, str], args: argparse.Namespace) -> dict[str, Prof
     return profiles
 
 
+@contextmanager
+def _redis_for_servers(url: str | None) -> Iterator[None]:
+    """With `url`, the servers started inside get it as REDIS_URL (cache and broker), on a flushed database."""
+    if not url:
+        yield
+        return
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    os.environ["REDIS_URL"] = url
+    try:
+        yield
+    finally:
+        os.environ.pop("REDIS_URL", None)
+
+
 def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
     from django.db import connection
 
@@ -153,7 +171,8 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
             ceiling_port = gunicorn_start(box, args.http_workers, settings_module="bench.settings_trivial")
             assert box.gunicorn is not None
             servers.append(box.gunicorn)
-            port = gunicorn_start(box, args.http_workers, settings_module="bench.settings_bench")
+            with _redis_for_servers(args.http_redis):
+                port = gunicorn_start(box, args.http_workers, settings_module="bench.settings_bench")
             assert box.gunicorn is not None
             servers.append(box.gunicorn)
         ceilings = [_measure(CEILING, ceiling_port, "/", args, cores, host="localhost")]
@@ -174,6 +193,10 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
         ceilings.append(_measure(CEILING + " (again)", ceiling_port, "/", args, cores, host="localhost"))
     finally:
         _stop(servers)
+        if args.http_redis:
+            import redis
+
+            redis.Redis.from_url(args.http_redis).flushdb()  # the pages and the queued mails of the run
     profiles = _profiles(paths, args)
     return HttpResult(
         settings=_settings(args, cores),
@@ -200,8 +223,13 @@ def _settings(args: argparse.Namespace, cores: Cores) -> dict[str, str]:
             "one connection per thread, a new resident (cookies) per flow"
         ),
         "servers": (
-            f"gunicorn, {args.http_workers} sync workers each, 127.0.0.1; DEBUG off, no Redis (database cache), "
-            "MADOGUCHI_BENCH_LIMITS=true"
+            f"gunicorn, {args.http_workers} sync workers each, 127.0.0.1; DEBUG off, "
+            + (
+                "Redis as cache and broker (`--http-redis`) for the project's server"
+                if args.http_redis
+                else "no Redis (database cache)"
+            )
+            + ", MADOGUCHI_BENCH_LIMITS=true"
         ),
         "cores": cores.describe(),
         "city": f"`{HOST}` (demo data of `make run`)",
