@@ -56,6 +56,18 @@ class Actor:
         rid = _current_request_id() if request_id is None else request_id
         return cls(kind=ActorKind.RESIDENT, address=address, request_id=rid)
 
+    @classmethod
+    def of_api_key(cls, key: Any, *, address: str = "", request_id: str | None = None) -> Actor:
+        """A city's own system calling the REST API with `key` (an `ApiKey`): no user, so `has_perm` is False; the
+        API's scope permission class decides what the key may do (apps.security.api_auth)."""
+        rid = _current_request_id() if request_id is None else request_id
+        return cls(
+            kind=ActorKind.API_KEY,
+            username=f"api:{key.prefix} {key.name}"[:150],
+            address=address,
+            request_id=rid,
+        )
+
     def as_resident(self) -> Actor:
         """The same visitor (address, request id) acting as a resident on a resident page."""
         return replace(self, kind=ActorKind.RESIDENT, username="", id=None, user=None)

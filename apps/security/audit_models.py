@@ -56,6 +56,9 @@ ACTION_LABELS: dict[str, Any] = {
     "import.files_deleted": _("取込ファイルの削除"),
     "import.mapping_saved": _("列の対応の保存"),
     "import.mapping_deleted": _("列の対応の削除"),
+    "api_key.created": _("APIキーの作成"),
+    "api_key.rotated": _("APIキーの再発行"),
+    "api_key.revoked": _("APIキーの失効"),
 }
 
 
@@ -70,6 +73,7 @@ class ActorKind(models.TextChoices):
     RESIDENT = "resident", _("住民")
     SYSTEM = "system", _("システム")
     ANONYMOUS = "anonymous", _("未ログイン")
+    API_KEY = "api_key", _("APIキー")
 
 
 class AppendOnlyError(Exception):

@@ -153,4 +153,46 @@ class Counter(models.Model):
         return f"{self.key}={self.count}"
 
 
+class ApiScope(models.TextChoices):
+    """What a city's own system may do with an API key (docs/api.md); the API's permission class checks them."""
+
+    SLOTS_READ = "slots:read", _("空き状況の参照")
+    RESERVATIONS_READ = "reservations:read", _("予約の参照")
+    RESERVATIONS_WRITE = "reservations:write", _("予約の登録・変更")
+    CARDS_READ = "cards:read", _("カードの参照")
+    CARDS_WRITE = "cards:write", _("カードの登録・更新")
+    REPORTS_READ = "reports:read", _("集計の参照")
+
+
+class ApiKey(models.Model):
+    """A key a city's own system uses for the REST API: in the city's schema, so it fails at every other host.
+
+    The token (`mdg_<prefix>_<secret>`) is shown once; only `secret_hash`, HMAC-SHA256(API_KEY_PEPPER, secret) in
+    hex, is kept (apps/security/api_keys.py). Not a password hash: a key is checked on every request.
+    """
+
+    name = models.CharField(_("名称"), max_length=100)
+    prefix = models.CharField(_("識別子"), max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("権限"), default=list)
+    expires_at = models.DateTimeField(_("有効期限"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("失効日時"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("作成者")
+    )
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    rotated_at = models.DateTimeField(_("再発行日時"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("最終利用日時"), null=True, blank=True)
+    last_used_address = models.CharField(_("最終利用の接続元"), max_length=45, blank=True)
+
+    class Meta:
+        verbose_name = _("APIキー")
+        verbose_name_plural = _("APIキー")
+        ordering = ["-created_at", "pk"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.prefix} {self.name}"
+
+
 from apps.security.audit_models import AuditEvent  # noqa: E402,F401

@@ -11,6 +11,10 @@ stops with ImproperlyConfigured, naming the variable to set, when:
   request comes from loopback, so the console would be open to the whole internet.
 - `MADOGUCHI_AUDIT_KEY` is unset or shorter than 32 characters: the audit chain's keyed hash would be derived from
   SECRET_KEY, which rotates (and the rows written under it would then no longer verify). Never skippable.
+- `MADOGUCHI_API_KEY_PEPPER` is unset or shorter than 32 characters: API keys (apps.security.api_keys) would be
+  checked against an HMAC keyed from SECRET_KEY, which rotates (every key would then stop at once). Never skippable.
+  (`problems(api_key_pepper=...)`; `enforce` and the deploy check pass it once the tests that start secure
+  processes set the variable: issue 13.)
 - `MADOGUCHI_VENDOR_NETWORKS` or `MADOGUCHI_TRUSTED_PROXIES` holds an unreadable or too broad range (broader than
   IPv4 /8 or IPv6 /32, apps.security.ranges): "trust everyone" and "the vendor is everyone". Never skippable.
 
@@ -27,7 +31,10 @@ Kept free of Django's app registry (plain values in, messages out): it runs whil
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +51,8 @@ logger = logging.getLogger(__name__)
 OVERRIDE_VARIABLE = "MADOGUCHI_ALLOW_INSECURE"
 SECRET_KEY_MIN_LENGTH = 50
 AUDIT_KEY_MIN_LENGTH = 32
+API_KEY_PEPPER_VARIABLE = "MADOGUCHI_API_KEY_PEPPER"
+API_KEY_PEPPER_MIN_LENGTH = 32
 LOOPBACK_VENDOR = "loopback-vendor"
 NO_TRUSTED_PROXY = "no-trusted-proxy"
 # The checks an override may skip. The secret key and the broad or unreadable ranges are never among them.
@@ -87,11 +96,37 @@ def _ranges(variable: str, specs: Sequence[str]) -> tuple[list[IPNetwork], list[
     return networks, problems
 
 
+def api_key_pepper(secret_key: str) -> str:
+    """The API keys' pepper (settings.API_KEY_PEPPER): MADOGUCHI_API_KEY_PEPPER, or outside secure mode (which
+    refuses to start without it) one derived from SECRET_KEY under its own label."""
+    configured = os.environ.get(API_KEY_PEPPER_VARIABLE, "")
+    if configured:
+        return configured
+    label = b"madoguchi-api-key-pepper:development-default"
+    return hmac.new(secret_key.encode("utf-8"), label, hashlib.sha256).hexdigest()
+
+
 def problems(
-    *, secret_key: str, audit_key: str, trusted_proxies: Sequence[str], vendor_networks: Sequence[str]
+    *,
+    secret_key: str,
+    audit_key: str,
+    trusted_proxies: Sequence[str],
+    vendor_networks: Sequence[str],
+    api_key_pepper: str | None = None,
 ) -> list[Problem]:
-    """What a secure deployment must not run with (empty: nothing)."""
+    """What a secure deployment must not run with (empty: nothing). `api_key_pepper` None: not checked."""
     found: list[Problem] = []
+    if api_key_pepper is not None and len(api_key_pepper) < API_KEY_PEPPER_MIN_LENGTH:
+        found.append(
+            Problem(
+                "api-key-pepper",
+                "madoguchi.E107",
+                f"{API_KEY_PEPPER_VARIABLE} is unset or shorter than {API_KEY_PEPPER_MIN_LENGTH} characters: set it "
+                "to a random value kept outside the database "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))'); changing it later stops every API "
+                "key (docs/api.md). This check cannot be skipped.",
+            )
+        )
     if len(audit_key) < AUDIT_KEY_MIN_LENGTH:
         found.append(
             Problem(
@@ -172,6 +207,8 @@ def enforce(config: Config) -> list[str]:
         audit_key=config.audit.key,
         trusted_proxies=config.access.trusted_proxies,
         vendor_networks=config.access.vendor_networks,
+        # api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""): wired by the lead together with the secure
+        # environments of the tests that start secure processes (issue 13; the check itself is in problems()).
     )
     refused = [problem for problem in found if not (problem.overridable and problem.check in skipped)]
     if refused:

@@ -17,5 +17,6 @@ urlpatterns = [
     path("staff/", include("apps.security.urls")),
     path("book/", include("apps.booking.resident.urls")),
     path("n/", include("apps.issuance.shortlinks.urls")),
+    path("api/", include("madoguchi.urls_api")),
     path("", include("madoguchi.urls_common")),
 ]

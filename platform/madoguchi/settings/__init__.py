@@ -351,12 +351,33 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # --- API ---------------------------------------------------------------------------------------------------------
+# The REST API under /api/v1/ on a city's host (docs/api.md): API keys only (no session), one error format (RFC 9457
+# problem details, apps.security.api_auth.exception_handler), a rate limit per key (DEFAULT_THROTTLE_RATES["api_key"],
+# counted in the security counters, fail closed).
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # No session authentication anywhere. Every API view derives from apps.security.api_auth.ApiView, which names
+    # its own authentication (API keys), permission (scopes) and throttle: DRF resolves these DEFAULT_* classes when
+    # rest_framework.views is first imported, so pointing them at apps.security.api_auth would be an import cycle.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": "600/min"},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "apps.security.api_auth.exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Madoguchi API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Madoguchi API",
+    "DESCRIPTION": "窓口予約（Madoguchi）の自治体向けAPIです。APIキーを Authorization: Bearer で送ってください。",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+# API keys are stored as HMAC-SHA256(pepper, secret) (apps.security.api_keys). MADOGUCHI_API_KEY_PEPPER lives outside
+# the database; secure mode refuses to start without one of at least 32 characters (madoguchi.safety). Unset in
+# development: derived from SECRET_KEY under its own label (keys then stop working when SECRET_KEY changes).
+API_KEY_PEPPER = _safety.api_key_pepper(SECRET_KEY)
 
 # --- Security headers (the security issue hardens these further) -------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

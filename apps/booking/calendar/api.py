@@ -1,0 +1,174 @@
+"""REST API: purposes and availability by date range (scope `slots:read`), from the selectors the resident pages use.
+
+Availability comes from `month_availability`, the month page's cache per counter group and month, so the API costs
+what a calendar page costs and is forgotten by the same writes. Answers carry an ETag of their body; a client that
+sends it back in `If-None-Match` gets 304 without a body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.booking.calendar.availability import month_availability
+from apps.booking.calendar.services import settings_ensure
+from apps.booking.resident.selectors import purposes_active
+from apps.security.api_auth import ApiView, problem_responses
+from apps.security.models import ApiScope
+from apps.security.mynumber import CODE as INDIVIDUAL_NUMBER
+from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
+from apps.security.mynumber import fields_with_individual_number
+
+MAX_RANGE_DAYS = 93  # about three months per request
+
+
+class PurposeSerializer(serializers.Serializer[Any]):
+    code = serializers.SlugField(help_text=_("用件のコード（availability の purpose に指定）"))
+    name_ja = serializers.CharField(help_text=_("名称（日本語）"))
+    name_en = serializers.CharField(help_text=_("名称（英語）"))
+    counter_group = serializers.IntegerField(source="counter_group_id", help_text=_("窓口のID"))
+    seats_per_person = serializers.IntegerField(help_text=_("1人あたりの席数"))
+    requires_notice_number = serializers.BooleanField(help_text=_("交付通知書の番号が必要か"))
+    bring_ja = serializers.CharField(help_text=_("持ち物（日本語）"))
+    bring_en = serializers.CharField(help_text=_("持ち物（英語）"))
+
+
+class DaySerializer(serializers.Serializer[Any]):
+    date = serializers.DateField(help_text=_("日付"))
+    status = serializers.ChoiceField(
+        choices=["available", "few", "full", "closed", "outside"],
+        help_text=_(
+            "available: 空きあり、few: 残りわずか、full: 満席、closed: 受付なし、outside: 予約できる期間の外"
+        ),
+    )
+    persons_free = serializers.IntegerField(help_text=_("この用件で予約できる残り人数"))
+
+
+class AvailabilitySerializer(serializers.Serializer[Any]):
+    purpose = serializers.SlugField(help_text=_("用件のコード"))
+    days = DaySerializer(many=True)
+
+
+class AvailabilityQuery(serializers.Serializer[Any]):
+    purpose = serializers.SlugField(max_length=40)
+    to = serializers.DateField()
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()  # a Python keyword, so declared here
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        first, last = attrs["from"], attrs["to"]
+        if last < first:
+            raise serializers.ValidationError({"to": [_("to は from 以降の日付にしてください。")]})
+        if (last - first).days >= MAX_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {"to": [_("一度に取得できるのは%(days)d日分までです。") % {"days": MAX_RANGE_DAYS}]}
+            )
+        return attrs
+
+
+def _refuse_individual_numbers(request: Request) -> None:
+    """Every query parameter (name and values) refuses a 個人番号, also those the view does not read."""
+    parameters: dict[str, object] = dict(request.query_params.lists())
+    parameters.update({f"name:{name}": name for name in request.query_params})
+    found = fields_with_individual_number(parameters)
+    if found:
+        names = sorted({name.removeprefix("name:") for name in found})
+        raise exceptions.ValidationError(
+            {
+                name: [exceptions.ErrorDetail(str(INDIVIDUAL_NUMBER_MESSAGE), code=INDIVIDUAL_NUMBER)]
+                for name in names
+            }
+        )
+
+
+def _with_etag(request: Request, data: Any) -> Response:
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    asked = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
+    if etag in asked or f"W/{etag}" in asked or "*" in asked:
+        return Response(status=304, headers={"ETag": etag})
+    return Response(data, headers={"ETag": etag})
+
+
+def _months(first: date, last: date) -> list[tuple[int, int]]:
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+class PurposeList(ApiView):
+    required_scopes = (ApiScope.SLOTS_READ,)
+
+    @extend_schema(
+        operation_id="purposes_list",
+        summary=_("用件の一覧"),
+        description=_("住民が予約できる用件（受付中のもの）を表示順に返します。必要な権限: slots:read"),
+        responses={200: PurposeSerializer(many=True), **problem_responses()},
+        tags=["slots"],
+    )
+    def get(self, request: Request) -> Response:
+        _refuse_individual_numbers(request)
+        return _with_etag(request, PurposeSerializer(purposes_active(), many=True).data)
+
+
+class Availability(ApiView):
+    required_scopes = (ApiScope.SLOTS_READ,)
+
+    @extend_schema(
+        operation_id="availability_list",
+        summary=_("空き状況"),
+        description=_(
+            "用件の日ごとの空き状況を from から to まで（両端を含む、最大93日）返します。月の予約カレンダーと同じ"
+            "キャッシュから読みます。ETag を If-None-Match で送ると、変わっていなければ 304 を返します。"
+            "必要な権限: slots:read"
+        ),
+        parameters=[
+            OpenApiParameter("purpose", OpenApiTypes.STR, required=True, description=_("用件のコード")),
+            OpenApiParameter(
+                "from", OpenApiTypes.DATE, required=True, description=_("最初の日（YYYY-MM-DD）")
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True, description=_("最後の日（YYYY-MM-DD）")),
+        ],
+        responses={200: AvailabilitySerializer, **problem_responses(400, 404)},
+        tags=["slots"],
+    )
+    def get(self, request: Request) -> Response:
+        _refuse_individual_numbers(request)
+        query = AvailabilityQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        code, first, last = (
+            query.validated_data["purpose"],
+            query.validated_data["from"],
+            query.validated_data["to"],
+        )
+        purpose = next((p for p in purposes_active() if p.code == code), None)
+        if purpose is None:
+            raise exceptions.NotFound(_("用件「%(code)s」はありません。") % {"code": code})
+        settings = settings_ensure()
+        now = timezone.now()
+        days = []
+        for year, month in _months(first, last):
+            for day in month_availability(
+                purpose=purpose, year=year, month=month, settings=settings, now=now
+            ):
+                if first <= day.day <= last:
+                    days.append(
+                        {"date": day.day.isoformat(), "status": day.status, "persons_free": day.persons_free}
+                    )
+        return _with_etag(request, {"purpose": purpose.code, "days": days})
