@@ -2,13 +2,14 @@
 
 import pytest
 
+from bench.common import ROOT
 from bench.profiler import Profile, Raw, parse_args, printout, top
 
 HANDLER = ("/x/.venv/lib/python3.11/site-packages/django/core/handlers/base.py", 140, "get_response")
-ROUTING = ("/work/main/tenants/middleware.py", 18, "process_request")
+ROUTING = (f"{ROOT}/tenants/middleware.py", 18, "process_request")  # the checkout, wherever it is
 SQL = ("/x/site-packages/django/db/backends/utils.py", 100, "_execute")
 RENDER = ("/x/site-packages/django/template/backends/django.py", 57, "render")
-VIEW = ("/work/main/apps/booking/resident/views.py", 40, "calendar")
+VIEW = (f"{ROOT}/apps/booking/resident/views.py", 40, "calendar")
 BUILTIN = ("~", 0, "<method 'execute' of 'psycopg.Cursor' objects>")
 
 # (primitive calls, calls, own s, cumulative s, callers): 10 requests, 1.0 s in all.
