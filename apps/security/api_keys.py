@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from apps.security.actors import Actor
 from apps.security.audit import audit_record
+from apps.security.audit_models import ActorKind
 from apps.security.models import ApiKey, ApiScope
 from apps.security.mynumber import validate_no_individual_number
 from apps.security.roles import MANAGE_SECURITY, ensure_permission
@@ -100,11 +101,17 @@ def _scopes(scopes: Iterable[str]) -> list[str]:
     return [scope for scope in ApiScope.values if scope in chosen]
 
 
+def _ensure_may_manage_keys(actor: Actor) -> None:
+    # The vendor's command (the system) makes a key on the city's written request, as it adds a first network.
+    if actor.kind != ActorKind.SYSTEM:
+        ensure_permission(actor, MANAGE_SECURITY)
+
+
 def api_key_create(
     *, name: str, scopes: Iterable[str], expires_at: datetime | None, actor: Actor
 ) -> IssuedKey:
-    """A new key (supervisors: MANAGE_SECURITY). The token is returned here once and never again."""
-    ensure_permission(actor, MANAGE_SECURITY)
+    """A new key (supervisors: MANAGE_SECURITY; or the system). The token is returned here once and never again."""
+    _ensure_may_manage_keys(actor)
     name = name.strip()
     if not name:
         raise ValidationError(_("名称を入力してください。"), code="name")
@@ -135,7 +142,7 @@ def api_key_create(
 
 def api_key_rotate(*, key_id: int, actor: Actor) -> IssuedKey:
     """A new secret for the same key (same prefix, name, scopes): the old token stops at once."""
-    ensure_permission(actor, MANAGE_SECURITY)
+    _ensure_may_manage_keys(actor)
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key_id)
@@ -156,7 +163,7 @@ def api_key_rotate(*, key_id: int, actor: Actor) -> IssuedKey:
 
 def api_key_revoke(*, key_id: int, actor: Actor) -> ApiKey:
     """Stop a key for good (idempotent: a second revoke changes and records nothing)."""
-    ensure_permission(actor, MANAGE_SECURITY)
+    _ensure_may_manage_keys(actor)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key_id)
         if key.revoked_at is not None:

@@ -199,3 +199,35 @@ def test_keys_are_per_city(city: Municipality, other_city: Municipality) -> None
         assert not ApiKey.objects.exists()
         assert api_key_authenticate(token, "127.0.0.1") == Refusal.UNKNOWN
         assert not AuditEvent.objects.filter(action__startswith="api_key.").exists()
+
+
+def test_the_vendors_command_makes_a_key_as_the_system(city: Municipality, other_city: Municipality) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "api_key_create",
+        "ageo",
+        "--name",
+        "住民記録",
+        "--scope",
+        "slots:read",
+        "--expires",
+        "2099-03-31",
+        stdout=out,
+    )
+    prefix_line, token = out.getvalue().splitlines()
+    with schema_context(city.schema_name):
+        key = ApiKey.objects.get()
+        assert token.startswith(f"mdg_{key.prefix}_")
+        assert prefix_line.startswith(key.prefix)
+        assert key.scopes == ["slots:read"]
+        assert key.expires_at is not None
+        assert key.expires_at.date().isoformat() in ("2099-03-31", "2099-03-30")
+        event = AuditEvent.objects.get(action="api_key.created")
+        assert event.actor_kind == ActorKind.SYSTEM
+        assert api_key_authenticate(token, "127.0.0.1") == key
+    with schema_context(other_city.schema_name):
+        assert not ApiKey.objects.exists()
