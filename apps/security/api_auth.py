@@ -13,11 +13,14 @@
 - `ApiKeyRateThrottle`: DEFAULT_THROTTLE_RATES["api_key"] (e.g. "600/min") per key, counted in the city's
   security counters (apps.security.counters, fail closed); `RateLimit-Policy` and `RateLimit` (IETF
   draft-ietf-httpapi-ratelimit-headers) on every answer to a key, 429 with `Retry-After` over the limit.
+- `refuse_individual_numbers`: every parameter and body field of every API request refuses a 個人番号 (400
+  `individual_number`), before the view reads anything.
 - `exception_handler`: every DRF error as `application/problem+json` (base.problems).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -41,6 +44,9 @@ from apps.security.actors import Actor
 from apps.security.api_keys import Refusal, api_key_authenticate
 from apps.security.counters import Hit, counter_hit
 from apps.security.models import ApiKey, ApiScope
+from apps.security.mynumber import CODE as INDIVIDUAL_NUMBER
+from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
+from apps.security.mynumber import fields_with_individual_number, has_individual_number
 from apps.security.network import client_ip
 from apps.security.roles import (
     CONFIGURE_BOOKING,
@@ -259,10 +265,37 @@ class ApiView(APIView):
     def check_throttles(self, request: Request) -> None:
         return None  # done in check_permissions
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        refuse_individual_numbers(request)
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         rate_limit_headers(request._request, response)
         return response
+
+
+def refuse_individual_numbers(request: Request) -> None:
+    """Every query parameter (name and values) and every field of a JSON body, at any depth, refuses a 個人番号,
+    also those the view does not read (docs/security.md, "Never the 個人番号"). The address's own check
+    (IndividualNumberInAddressMiddleware) usually answers first; this one also covers bodies."""
+    parameters: dict[str, object] = dict(request.query_params.lists())
+    parameters.update({f"name:{name}": name for name in request.query_params})
+    found = {name.removeprefix("name:") for name in fields_with_individual_number(parameters)}
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        data = request.data
+        if isinstance(data, Mapping):
+            found.update(fields_with_individual_number(data))
+            found.update(str(name) for name in data if has_individual_number(str(name)))
+        elif has_individual_number(data):
+            found.add("non_field_errors")
+    if found:
+        raise exceptions.ValidationError(
+            {
+                name: [exceptions.ErrorDetail(str(INDIVIDUAL_NUMBER_MESSAGE), code=INDIVIDUAL_NUMBER)]
+                for name in sorted(found)
+            }
+        )
 
 
 # --- problem details ---------------------------------------------------------------------------------------------

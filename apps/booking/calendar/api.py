@@ -25,9 +25,6 @@ from apps.booking.calendar.services import settings_ensure
 from apps.booking.resident.selectors import purposes_active
 from apps.security.api_auth import ApiView, problem_responses
 from apps.security.models import ApiScope
-from apps.security.mynumber import CODE as INDIVIDUAL_NUMBER
-from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
-from apps.security.mynumber import fields_with_individual_number
 
 MAX_RANGE_DAYS = 93  # about three months per request
 
@@ -79,21 +76,6 @@ class AvailabilityQuery(serializers.Serializer[Any]):
         return attrs
 
 
-def _refuse_individual_numbers(request: Request) -> None:
-    """Every query parameter (name and values) refuses a 個人番号, also those the view does not read."""
-    parameters: dict[str, object] = dict(request.query_params.lists())
-    parameters.update({f"name:{name}": name for name in request.query_params})
-    found = fields_with_individual_number(parameters)
-    if found:
-        names = sorted({name.removeprefix("name:") for name in found})
-        raise exceptions.ValidationError(
-            {
-                name: [exceptions.ErrorDetail(str(INDIVIDUAL_NUMBER_MESSAGE), code=INDIVIDUAL_NUMBER)]
-                for name in names
-            }
-        )
-
-
 def _with_etag(request: Request, data: Any) -> Response:
     body = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -123,7 +105,6 @@ class PurposeList(ApiView):
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:
-        _refuse_individual_numbers(request)
         return _with_etag(request, PurposeSerializer(purposes_active(), many=True).data)
 
 
@@ -149,7 +130,6 @@ class Availability(ApiView):
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:
-        _refuse_individual_numbers(request)
         query = AvailabilityQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         code, first, last = (

@@ -269,3 +269,23 @@ def test_the_schema_in_japanese_and_english(city_client: Client, key: tuple[ApiK
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     en = city_client.get("/api/v1/schema/", {"format": "json", "lang": "en"}, **bearer(key[1]))
     assert en.status_code == 200
+
+
+def test_an_individual_number_in_a_body_is_refused_before_anything_else(
+    city_client: Client, key: tuple[ApiKey, str]
+) -> None:
+    body = {"persons": [{"note": "番号 123456789018 です"}], "ok": "text"}
+    response = city_client.post(
+        PURPOSES, data=json.dumps(body), content_type="application/json", **bearer(key[1])
+    )
+    assert response.status_code == 400
+    refused = problem(response)
+    assert refused["code"] == "individual_number"
+    assert list(refused["errors"]) == ["persons"]
+    assert "123456789018" not in response.content.decode()
+
+
+def test_a_body_that_is_not_json_is_a_problem(city_client: Client, key: tuple[ApiKey, str]) -> None:
+    response = city_client.post(PURPOSES, data="{not json", content_type="application/json", **bearer(key[1]))
+    assert response.status_code == 400
+    assert problem(response)["code"] == "parse_error"
