@@ -38,9 +38,11 @@ from apps.security.policy import mfa_required, policy_get, user_has_mfa
 from apps.security.request_actor import request_actor
 from apps.security.signs import HTTP_4XX, record_sign
 from base.mynumber import contains_individual_number
+from base.problems import problem_response
 from tenants.db import current_schema
 
 STAFF_PATH_PREFIXES = ("/accounts/", "/staff/", "/api/", "/console/")
+API_PATH_PREFIX = "/api/"  # the REST API answers problem details (base.problems), never an HTML page
 # Pages a signed-in user without a second factor may still use: enrolling one, and leaving.
 MFA_SETUP_PREFIXES = ("/accounts/",)
 _SEEN_AT_RESOLUTION = timedelta(seconds=60)
@@ -63,6 +65,8 @@ class StaffNetworkMiddleware:
             if not address_allowed(address, networks):
                 _count_refusal(request, address)
                 shown = address or _("不明")  # unknown: behind a proxy that did not say who connected
+                if request.path.startswith(API_PATH_PREFIX):
+                    return problem_response("network_refused", instance=request.path)
                 return render(request, "errors/network_refused.html", {"address": shown}, status=403)
         return self.get_response(request)
 
@@ -136,6 +140,8 @@ class IndividualNumberInAddressMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if address_holds_individual_number(request):
+            if request.path.startswith(API_PATH_PREFIX):
+                return problem_response("individual_number")  # never echoes the path
             # The language switch returns to the top page, not to the address that held the number.
             return render(request, "errors/individual_number.html", {"language_next": "/"}, status=400)
         return self.get_response(request)

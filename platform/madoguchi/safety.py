@@ -13,8 +13,6 @@ stops with ImproperlyConfigured, naming the variable to set, when:
   SECRET_KEY, which rotates (and the rows written under it would then no longer verify). Never skippable.
 - `MADOGUCHI_API_KEY_PEPPER` is unset or shorter than 32 characters: API keys (apps.security.api_keys) would be
   checked against an HMAC keyed from SECRET_KEY, which rotates (every key would then stop at once). Never skippable.
-  (`problems(api_key_pepper=...)`; `enforce` and the deploy check pass it once the tests that start secure
-  processes set the variable: issue 13.)
 - `MADOGUCHI_VENDOR_NETWORKS` or `MADOGUCHI_TRUSTED_PROXIES` holds an unreadable or too broad range (broader than
   IPv4 /8 or IPv6 /32, apps.security.ranges): "trust everyone" and "the vendor is everyone". Never skippable.
 
@@ -207,8 +205,7 @@ def enforce(config: Config) -> list[str]:
         audit_key=config.audit.key,
         trusted_proxies=config.access.trusted_proxies,
         vendor_networks=config.access.vendor_networks,
-        # api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""): wired by the lead together with the secure
-        # environments of the tests that start secure processes (issue 13; the check itself is in problems()).
+        api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""),
     )
     refused = [problem for problem in found if not (problem.overridable and problem.check in skipped)]
     if refused:
@@ -243,6 +240,7 @@ def check_secure_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
         audit_key=settings.CONFIG.audit.key,
         trusted_proxies=list(settings.TRUSTED_PROXIES),
         vendor_networks=list(settings.VENDOR_ALLOWED_NETWORKS),
+        api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""),
     ):
         if problem.overridable and problem.check in skipped:
             messages.append(

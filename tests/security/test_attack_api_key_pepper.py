@@ -50,11 +50,6 @@ def test_the_development_pepper_is_derived_not_the_secret_key(monkeypatch: pytes
     assert safety.api_key_pepper("some-secret-key") == "p" * 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="enforce() passes the pepper once the lead sets MADOGUCHI_API_KEY_PEPPER in the secure environments of "
-    "tests/security/test_attack_insecure_production_settings.py and platform/madoguchi/tests/test_deploy_check.py",
-)
 def test_secure_mode_refuses_to_start_without_a_pepper(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MADOGUCHI_", "DJANGO_"))}
     env.update(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -87,11 +86,6 @@ def test_outside_the_networks_a_key_is_refused(city: Municipality) -> None:
         assert ApiKey.objects.get().last_used_at is None  # refused before the key was looked at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StaffNetworkMiddleware (apps/security/middleware.py, the lead's) still renders the HTML page under "
-    "/api/: it should answer base.problems.problem_response('network_refused') there",
-)
 def test_outside_the_networks_the_refusal_is_a_problem(city: Municipality) -> None:
     _key_row, token = _key(city)
     outside = Client(HTTP_HOST=host_of(city), REMOTE_ADDR=OUTSIDE_ADDRESS)
@@ -101,11 +95,6 @@ def test_outside_the_networks_the_refusal_is_a_problem(city: Municipality) -> No
     assert json.loads(response.content)["code"] == "network_refused"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IndividualNumberInAddressMiddleware (the lead's) answers 400 with the HTML page under /api/ too: it "
-    "should answer base.problems.problem_response('individual_number') there",
-)
 def test_an_individual_number_in_a_parameter_is_a_problem(city: Municipality, city_client: Client) -> None:
     _key_row, token = _key(city)
     response = city_client.get(PURPOSES, {"note": "123456789018"}, **_bearer(token))

@@ -35,6 +35,8 @@ def production_env(db: None) -> dict[str, str]:
         "MADOGUCHI_VENDOR_NETWORKS": "198.51.100.0/24",
         # ...and without its own audit key (derived from SECRET_KEY it would change with it).
         "MADOGUCHI_AUDIT_KEY": secrets.token_urlsafe(48),
+        # ...and without the API keys' pepper (issue 13).
+        "MADOGUCHI_API_KEY_PEPPER": secrets.token_urlsafe(48),
     }
     env.pop("MADOGUCHI_ALLOW_INSECURE", None)
     # The test database, never the developer's (the request below reaches the tenant middleware).
