@@ -11,6 +11,11 @@
 -- date of birth, and may hold one future booking per purpose, so no two runs share a person).
 -- done() prints one line: FLOWS holds=... held=... hold_taken=... confirms=... booked=... soldout=... fail.<step>.<status>=...
 
+-- The shared helpers, from this script's own directory (wrk loads the script by the path it was given).
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local resident = dofile(here .. "resident.lua")
+local form_body, hidden, location = resident.form_body, resident.hidden, resident.location
+
 local threads = {}
 
 function setup(thread)
@@ -34,51 +39,11 @@ function init(args)
   math.randomseed(os.time() * 1000 + id) -- every thread's Lua state starts with the same seed otherwise
 end
 
-local function encode(text)
-  return (tostring(text):gsub("[^%w%-%._~]", function(c)
-    return string.format("%%%02X", string.byte(c))
-  end))
-end
 
-local function form_body(fields)
-  local parts = {}
-  for _, pair in ipairs(fields) do
-    table.insert(parts, encode(pair[1]) .. "=" .. encode(pair[2]))
-  end
-  return table.concat(parts, "&")
-end
 
-local function cookie_header()
-  local parts = {}
-  for name, value in pairs(cookies) do
-    table.insert(parts, name .. "=" .. value)
-  end
-  return table.concat(parts, "; ")
-end
 
-local function keep_cookies(headers)
-  for name, value in pairs(headers) do
-    if name:lower() == "set-cookie" then
-      local cookie, content = value:match("^%s*([^=;%s]+)=([^;]*)")
-      if cookie then
-        cookies[cookie] = content
-      end
-    end
-  end
-end
 
-local function hidden(body, name)
-  return body:match('name="' .. name .. '" value="([^"]*)"') or ""
-end
 
-local function location(headers)
-  for name, value in pairs(headers) do
-    if name:lower() == "location" then
-      return (value:gsub("^https?://[^/]+", ""))
-    end
-  end
-  return nil
-end
 
 local function fail(status)
   local key = "fail." .. step .. "." .. tostring(status)
@@ -100,7 +65,7 @@ function request()
     form = {}
     return wrk.format("GET", day_path, headers)
   end
-  headers["Cookie"] = cookie_header()
+  headers["Cookie"] = resident.cookie_header(cookies)
   if step == "hold" then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     return wrk.format("POST", day_path, headers, form_body({
@@ -130,7 +95,7 @@ function request()
 end
 
 function response(status, headers, body)
-  keep_cookies(headers)
+  resident.keep_cookies(cookies, headers)
   if step == "day" then
     if status ~= 200 then
       return fail(status)
