@@ -39,12 +39,6 @@ function init(args)
   math.randomseed(os.time() * 1000 + id) -- every thread's Lua state starts with the same seed otherwise
 end
 
-
-
-
-
-
-
 local function fail(status)
   local key = "fail." .. step .. "." .. tostring(status)
   failures[key] = (failures[key] or 0) + 1

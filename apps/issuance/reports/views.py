@@ -39,6 +39,7 @@ from apps.issuance.reports.pdf import report_pdf
 from apps.issuance.reports.presenters import (
     REPORT_TABLES,
     TABLE_FILES,
+    TableData,
     cell_text,
     file_stamp,
     monthly_pdf_page,
@@ -67,6 +68,16 @@ def _export(request: HttpRequest, table: CsvTable, form: ExportForm) -> HttpResp
     except NotEncodableError as refused:
         context = {"refused": refused, "filename": table.filename}
         return render(request, "issuance/reports/unencodable.html", context, status=409)
+
+
+def _export_table(
+    request: HttpRequest, table: TableData, form: ExportForm, filename: str, ascii_filename: str
+) -> HttpResponseBase:
+    """A report's summary table (page, CSV and PDF share it) as CSV."""
+    csv_table = CsvTable(
+        headers=table.headers, rows=table.csv_rows(), filename=filename, ascii_filename=ascii_filename
+    )
+    return _export(request, csv_table, form)
 
 
 def _export_form(request: HttpRequest) -> ExportForm | None:
@@ -292,15 +303,8 @@ def report_export(request: HttpRequest) -> HttpResponseBase:
     unit, month = form.values()
     table = REPORT_TABLES[key](sel.report(unit=unit, month=month), for_csv=True)
     stamp = f"{month:%Y%m}-{unit}"
-    return _export(
-        request,
-        CsvTable(
-            headers=table.headers,
-            rows=table.csv_rows(),
-            filename=f"交付集計_{TABLE_FILES[key]}_{stamp}",
-            ascii_filename=f"report-{key}-{stamp}",
-        ),
-        export,
+    return _export_table(
+        request, table, export, f"交付集計_{TABLE_FILES[key]}_{stamp}", f"report-{key}-{stamp}"
     )
 
 
@@ -351,16 +355,7 @@ def monthly_export(request: HttpRequest) -> HttpResponseBase:
         return _invalid_report(request, form, "issuance/reports/monthly.html")
     month = form.month_value()
     table = summary_table(sel.monthly_summary(month=month), for_csv=True)
-    return _export(
-        request,
-        CsvTable(
-            headers=table.headers,
-            rows=table.csv_rows(),
-            filename=f"月次集計_{month:%Y%m}",
-            ascii_filename=f"monthly-{month:%Y%m}",
-        ),
-        export,
-    )
+    return _export_table(request, table, export, f"月次集計_{month:%Y%m}", f"monthly-{month:%Y%m}")
 
 
 @require_permission(VIEW_REPORTS)
