@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.security.ranges import MIN_PREFIX_LENGTH, parse_network, too_broad
@@ -184,6 +185,8 @@ class ApiKey(models.Model):
     rotated_at = models.DateTimeField(_("再発行日時"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("最終利用日時"), null=True, blank=True)
     last_used_address = models.CharField(_("最終利用の接続元"), max_length=45, blank=True)
+    # When the mail "this key expires soon" went to the city's supervisors (once per expiry date).
+    expiry_warned_at = models.DateTimeField(_("期限前の通知日時"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("APIキー")
@@ -193,6 +196,31 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix} {self.name}"
+
+
+class ApiIdempotency(models.Model):
+    """One `Idempotency-Key` of one API key (docs/api.md, "Idempotency"): the fingerprint of the first request
+    and, once answered, its status and body, replayed for the same key and body for 24 hours. A row without a
+    status is a request still running: a concurrent duplicate gets 409."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 hex of method, path and body
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    location = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"], name="api_idempotency_once_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}:{self.idempotency_key}"
 
 
 from apps.security.audit_models import AuditEvent  # noqa: E402,F401

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions
 
-from apps.booking.calendar.api import Availability, PurposeList
 from apps.security.api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, ApiView, HasScopes
 
 
@@ -30,7 +29,16 @@ class NotFound(ApiView):
 
 urlpatterns = [
     path("v1/schema/", SchemaView.as_view(), name="api_schema"),
-    path("v1/purposes/", PurposeList.as_view(), name="api_purposes"),
-    path("v1/availability/", Availability.as_view(), name="api_availability"),
+    *(
+        path("v1/", include(f"apps.{feature}.api_urls"))
+        for feature in (
+            "booking.calendar",
+            "booking.content",
+            "booking.reservations",
+            "issuance.cards",
+            "issuance.imports",
+            "issuance.reports",
+        )
+    ),
     path("<path:rest>", NotFound.as_view(), name="api_not_found"),
 ]
