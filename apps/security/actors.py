@@ -33,6 +33,8 @@ class Actor:
     request_id: str = ""
     # The signed-in user behind a staff or vendor actor (None for the system, a resident, an anonymous visitor).
     user: Any = field(default=None, compare=False, repr=False, hash=False)
+    # An API key's scopes (kind API_KEY only): what the key may do, through api_auth.scope_grants.
+    scopes: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @classmethod
     def of_user(cls, user: Any, *, address: str = "", request_id: str | None = None) -> Actor:
@@ -58,14 +60,15 @@ class Actor:
 
     @classmethod
     def of_api_key(cls, key: Any, *, address: str = "", request_id: str | None = None) -> Actor:
-        """A city's own system calling the REST API with `key` (an `ApiKey`): no user, so `has_perm` is False; the
-        API's scope permission class decides what the key may do (apps.security.api_auth)."""
+        """A city's own system calling the REST API with `key` (an `ApiKey`): no user; `has_perm` is what the key's
+        scopes stand for (apps.security.api_auth.scope_grants), never a configuration or security permission."""
         rid = _current_request_id() if request_id is None else request_id
         return cls(
             kind=ActorKind.API_KEY,
             username=f"api:{key.prefix} {key.name}"[:150],
             address=address,
             request_id=rid,
+            scopes=tuple(str(scope) for scope in key.scopes),
         )
 
     def as_resident(self) -> Actor:
@@ -77,6 +80,12 @@ class Actor:
         return bool(getattr(self.user, "is_authenticated", False))
 
     def has_perm(self, permission: str) -> bool:
+        if self.kind == ActorKind.API_KEY:
+            # A key has no user: its scopes stand for some staff permissions (scope_grants refuses NEVER_FOR_KEYS).
+            # Imported here: api_auth builds on this module.
+            from apps.security.api_auth import scope_grants
+
+            return scope_grants(self.scopes, permission)
         return self.is_authenticated and bool(self.user.has_perm(permission))
 
     def get_username(self) -> str:

@@ -60,8 +60,11 @@ def user_roles(user: Any) -> set[Role]:
 def ensure_permission(actor: Any, permission: str) -> None:
     """Raise PermissionDenied unless `actor` (an `Actor`, or a user) holds `permission` (services call this before
     writing)."""
-    user = actor.user if isinstance(actor, Actor) else actor
-    if not (getattr(user, "is_authenticated", False) and user.has_perm(permission)):
+    if isinstance(actor, Actor):
+        allowed = actor.has_perm(permission)  # an API key's scopes count too (Actor.has_perm)
+    else:
+        allowed = getattr(actor, "is_authenticated", False) and actor.has_perm(permission)
+    if not allowed:
         raise PermissionDenied(_("この操作を行う権限がありません。"))
 
 
