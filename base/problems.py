@@ -40,6 +40,12 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "individual_number": (400, "個人番号（マイナンバー）は送信できません", "Individual number refused"),
     "parse_error": (400, "本文を読み取れません", "Malformed request body"),
     "rate_limited": (429, "リクエストが多すぎます", "Too many requests"),
+    "card_transition_refused": (
+        409,
+        "この状態のカードにはこの操作を行えません",
+        "Not allowed in the card's current state",
+    ),
+    "import_not_ready": (409, "この取込は今この操作を受け付けません", "Import not in a state for this"),
     "server_error": (500, "サーバーで問題が起きました", "Internal server error"),
 }
 
