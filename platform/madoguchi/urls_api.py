@@ -1,23 +1,16 @@
-"""The REST API on a city's host, under /api/v1/ (docs/api.md): each feature's `api.py`, the OpenAPI schema, and a
-problem+json 404 for any other /api/ path."""
+"""The REST API on a city's host, under /api/v1/ (docs/api.md): each feature's `api.py`, the OpenAPI schema with
+Swagger UI and Redoc (madoguchi.api_docs: open within the city's networks without a key), and a problem+json 404
+for any other /api/ path."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions
 
-from apps.security.api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, ApiView, HasScopes
-
-
-class SchemaView(SpectacularAPIView):
-    """OpenAPI 3.1, Japanese by default, `?lang=en` in English. Any valid key of the city reads it (no scope)."""
-
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasScopes]
-    throttle_classes = [ApiKeyRateThrottle]
+from apps.security.api_auth import ApiView
+from madoguchi.api_docs import SCHEMA_URL_NAME, SchemaView, SwaggerView, redoc_view
 
 
 class NotFound(ApiView):
@@ -28,7 +21,9 @@ class NotFound(ApiView):
 
 
 urlpatterns = [
-    path("v1/schema/", SchemaView.as_view(), name="api_schema"),
+    path("v1/schema/", SchemaView.as_view(), name=SCHEMA_URL_NAME),
+    path("v1/docs/", SwaggerView.as_view(), name="api_docs"),
+    path("v1/redoc/", redoc_view, name="api_redoc"),
     *(
         path("v1/", include(f"apps.{feature}.api_urls"))
         for feature in (

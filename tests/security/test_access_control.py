@@ -34,6 +34,11 @@ class Route:
     def permission(self) -> str | None:
         return getattr(self.callback, "required_permission", None)
 
+    @property
+    def open_without_key(self) -> bool:
+        """The API's description (schema, Swagger UI, Redoc): no key, still only within the city's networks."""
+        return bool(getattr(getattr(self.callback, "view_class", None), "open_without_key", False))
+
 
 def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator[Route]:
     for pattern in patterns:
@@ -60,13 +65,22 @@ def routes(urlconf: str) -> list[Route]:
 CITY_ROUTES = routes("madoguchi.urls_tenant")
 PUBLIC_ROUTES = routes("madoguchi.urls_public")
 CITY_STAFF_ROUTES = [r for r in CITY_ROUTES if is_staff_path(r.path)]
-PROTECTED_CITY_ROUTES = [r for r in CITY_STAFF_ROUTES if r.path.startswith(("/staff/", "/api/"))]
+PROTECTED_CITY_ROUTES = [
+    r for r in CITY_STAFF_ROUTES if r.path.startswith(("/staff/", "/api/")) and not r.open_without_key
+]
 
 
 def test_the_walk_finds_the_known_pages() -> None:
     paths = {r.path for r in CITY_ROUTES}
     assert {"/", "/accounts/login/", "/staff/", "/staff/security/networks/", "/healthz"} <= paths
     assert "/console/" in {r.path for r in PUBLIC_ROUTES}
+
+
+def test_only_the_apis_description_is_open_without_a_key(city_client: Client) -> None:
+    open_routes = {r.path for r in CITY_STAFF_ROUTES if r.open_without_key}
+    assert open_routes == {"/api/v1/schema/", "/api/v1/docs/", "/api/v1/redoc/"}
+    for path in open_routes:
+        assert city_client.get(path).status_code == 200
 
 
 def _refused_by_network(response: object) -> bool:

@@ -48,6 +48,8 @@ SHARED_APPS = [
     "django.contrib.humanize",  # allauth's security-key list uses it
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and Redoc as our own static files (no CDN; /api/v1/docs/ and /api/v1/redoc/).
+    "drf_spectacular_sidecar",
     "console",
     "madoguchi",
 ]
@@ -373,6 +375,16 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The docs pages load Swagger UI and Redoc from our own static files (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI keeps the key typed into "Authorize" only for the tab (no localStorage).
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": False,
+        "displayOperationId": True,
+        "tryItOutEnabled": False,
+    },
 }
 # API keys are stored as HMAC-SHA256(pepper, secret) (apps.security.api_keys). MADOGUCHI_API_KEY_PEPPER lives outside
 # the database; secure mode refuses to start without one of at least 32 characters (madoguchi.safety). Unset in
