@@ -140,23 +140,36 @@ def api_key_create(
     return IssuedKey(key=key, token=_token(key.prefix, secret))
 
 
-def api_key_rotate(*, key_id: int, actor: Actor) -> IssuedKey:
-    """A new secret for the same key (same prefix, name, scopes): the old token stops at once."""
+def api_key_rotate(*, key_id: int, actor: Actor, expires_at: datetime | None = None) -> IssuedKey:
+    """A new secret for the same key (same prefix, name, scopes): the old token stops at once.
+
+    `expires_at` given: the key's new expiry (None keeps the current one). A new expiry clears
+    `expiry_warned_at`, so the mail before expiry goes again for the new date, once."""
     _ensure_may_manage_keys(actor)
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError(_("有効期限は未来の日時にしてください。"), code="expires_at")
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key_id)
         if key.revoked_at is not None:
             raise ValidationError(_("失効したAPIキーは再発行できません。"), code="revoked")
+        before_expiry = key.expires_at
         key.secret_hash = secret_hash(secret)
-        key.rotated_at = timezone.now()
-        key.save(update_fields=["secret_hash", "rotated_at"])
+        key.rotated_at = now
+        fields = ["secret_hash", "rotated_at"]
+        if expires_at is not None and expires_at != before_expiry:
+            key.expires_at, key.expiry_warned_at = expires_at, None
+            fields += ["expires_at", "expiry_warned_at"]
+        key.save(update_fields=fields)
         audit_record(
             action="api_key.rotated",
             actor=actor,
             target=f"api_key:{key.prefix}",
             summary=_("APIキー「%(name)s」（%(prefix)s）を再発行しました。以前のキーは使えません。")
             % {"name": key.name, "prefix": key.prefix},
+            before={"expires_at": _iso(before_expiry)},
+            after={"expires_at": _iso(key.expires_at)},
         )
     return IssuedKey(key=key, token=_token(key.prefix, secret))
 
