@@ -46,6 +46,14 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "Not allowed in the card's current state",
     ),
     "import_not_ready": (409, "この取込は今この操作を受け付けません", "Import not in a state for this"),
+    # Idempotency-Key (apps.security.api_idempotency) and bookings (apps.booking.reservations.api).
+    "idempotency_key_missing": (400, "Idempotency-Key がありません", "Idempotency-Key missing"),
+    "idempotency_key_invalid": (400, "Idempotency-Key の形式が正しくありません", "Idempotency-Key invalid"),
+    "idempotency_key_reused": (422, "Idempotency-Key は別の要求に使われています", "Idempotency-Key reused"),
+    "idempotency_in_progress": (409, "同じ要求を処理中です", "Request in progress"),
+    "slot_full": (409, "この時間は満席です", "Slot full"),
+    "notice_refused": (422, "交付通知書の番号を確認できません", "Notice number refused"),
+    "booking_refused": (422, "予約の受付条件に合いません", "Booking refused"),
     "server_error": (500, "サーバーで問題が起きました", "Internal server error"),
 }
 
