@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +30,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -275,6 +278,16 @@ class ApiView(APIView):
         return response
 
 
+def with_etag(request: Request, data: Any) -> Response:
+    """`data` with an ETag of its body; 304 without a body when `If-None-Match` names it (or `*`)."""
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    asked = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
+    if etag in asked or f"W/{etag}" in asked or "*" in asked:
+        return Response(status=304, headers={"ETag": etag})
+    return Response(data, headers={"ETag": etag})
+
+
 def refuse_individual_numbers(request: Request) -> None:
     """Every query parameter (name and values) and every field of a JSON body, at any depth, refuses a 個人番号,
     also those the view does not read (docs/security.md, "Never the 個人番号"). The address's own check
@@ -422,6 +435,19 @@ class ProblemSerializer(serializers.Serializer[Any]):
             help_text=_("入力の誤り（項目ごとのメッセージ）"),
         )
         return fields
+
+
+# A list answered with `with_etag`: the client may send the ETag back and get 304 without a body.
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=_("前回の応答の ETag。変わっていなければ 304（本文なし）を返します"),
+)
+NOT_MODIFIED = {
+    304: OpenApiResponse(description=_("変更なし（If-None-Match の ETag と同じ）。本文はありません"))
+}
 
 
 def problem_responses(*statuses: int) -> dict[int, OpenApiResponse]:

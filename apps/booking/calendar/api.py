@@ -1,4 +1,5 @@
-"""REST API: purposes and availability by date range (scope `slots:read`), from the selectors the resident pages use.
+"""REST API: purposes, counter groups and availability by date range (scope `slots:read`), from the selectors the
+resident pages use.
 
 Availability comes from `month_availability`, the month page's cache per counter group and month, so the API costs
 what a calendar page costs and is forgotten by the same writes. Answers carry an ETag of their body; a client that
@@ -7,23 +8,22 @@ sends it back in `If-None-Match` gets 304 without a body.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.booking.calendar.availability import month_availability
 from apps.booking.calendar.services import settings_ensure
+from apps.booking.models import CounterGroup
 from apps.booking.resident.selectors import purposes_active
-from apps.security.api_auth import ApiView, problem_responses
+from apps.security.api_auth import IF_NONE_MATCH, NOT_MODIFIED, ApiView, problem_responses, with_etag
 from apps.security.models import ApiScope
 
 MAX_RANGE_DAYS = 93  # about three months per request
@@ -38,6 +38,25 @@ class PurposeSerializer(serializers.Serializer[Any]):
     requires_notice_number = serializers.BooleanField(help_text=_("交付通知書の番号が必要か"))
     bring_ja = serializers.CharField(help_text=_("持ち物（日本語）"))
     bring_en = serializers.CharField(help_text=_("持ち物（英語）"))
+
+
+class OpeningHoursSerializer(serializers.Serializer[Any]):
+    weekday = serializers.IntegerField(
+        min_value=0, max_value=6, help_text=_("曜日（0 = 月曜日 … 6 = 日曜日）")
+    )
+    start = serializers.TimeField(format="%H:%M", help_text=_("受付開始（HH:MM）"))
+    end = serializers.TimeField(format="%H:%M", help_text=_("受付終了（HH:MM）"))
+
+
+class CounterGroupSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text=_("窓口のID（purposes の counter_group）"))
+    name = serializers.CharField(help_text=_("窓口の名称（市が登録したとおり）"))
+    location = serializers.CharField(help_text=_("場所（例: 本庁舎1階 市民課）。未登録なら空文字"))
+    frame_minutes = serializers.IntegerField(help_text=_("1枠の長さ（分）"))
+    hours = OpeningHoursSerializer(
+        many=True,
+        help_text=_("毎週の受付時間（祝日・年末年始・市の休業日は availability の closed で分かります）"),
+    )
 
 
 class DaySerializer(serializers.Serializer[Any]):
@@ -76,13 +95,9 @@ class AvailabilityQuery(serializers.Serializer[Any]):
         return attrs
 
 
-def _with_etag(request: Request, data: Any) -> Response:
-    body = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str).encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    asked = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
-    if etag in asked or f"W/{etag}" in asked or "*" in asked:
-        return Response(status=304, headers={"ETag": etag})
-    return Response(data, headers={"ETag": etag})
+def counter_groups_active() -> list[CounterGroup]:
+    """The counter groups residents can book at (those the active purposes point to), with their weekly hours."""
+    return list(CounterGroup.objects.filter(active=True).prefetch_related("hours").order_by("pk"))
 
 
 def _months(first: date, last: date) -> list[tuple[int, int]]:
@@ -101,11 +116,50 @@ class PurposeList(ApiView):
         operation_id="purposes_list",
         summary=_("用件の一覧"),
         description=_("住民が予約できる用件（受付中のもの）を表示順に返します。必要な権限: slots:read"),
-        responses={200: PurposeSerializer(many=True), **problem_responses()},
+        parameters=[IF_NONE_MATCH],
+        responses={200: PurposeSerializer(many=True), **NOT_MODIFIED, **problem_responses()},
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:
-        return _with_etag(request, PurposeSerializer(purposes_active(), many=True).data)
+        return with_etag(request, PurposeSerializer(purposes_active(), many=True).data)
+
+
+class CounterGroupList(ApiView):
+    required_scopes = (ApiScope.SLOTS_READ,)
+
+    @extend_schema(
+        operation_id="counter_groups_list",
+        summary=_("窓口の一覧"),
+        description=_(
+            "住民が予約できる窓口（使用中のもの）と毎週の受付時間を返します。窓口の数は市の設定で決まる少数なので"
+            "ページ分けはしません。ETag を If-None-Match で送ると、変わっていなければ 304 を返します。"
+            "必要な権限: slots:read"
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: CounterGroupSerializer(many=True), **NOT_MODIFIED, **problem_responses()},
+        examples=[
+            OpenApiExample(
+                "counter_groups",
+                summary=_("窓口がひとつの市"),
+                value=[
+                    {
+                        "id": 1,
+                        "name": "マイナンバーカード窓口",
+                        "location": "本庁舎1階 市民課",
+                        "frame_minutes": 30,
+                        "hours": [
+                            {"weekday": 0, "start": "08:30", "end": "12:00"},
+                            {"weekday": 0, "start": "13:00", "end": "17:15"},
+                        ],
+                    }
+                ],
+                response_only=True,
+            )
+        ],
+        tags=["slots"],
+    )
+    def get(self, request: Request) -> Response:
+        return with_etag(request, CounterGroupSerializer(counter_groups_active(), many=True).data)
 
 
 class Availability(ApiView):
@@ -125,8 +179,9 @@ class Availability(ApiView):
                 "from", OpenApiTypes.DATE, required=True, description=_("最初の日（YYYY-MM-DD）")
             ),
             OpenApiParameter("to", OpenApiTypes.DATE, required=True, description=_("最後の日（YYYY-MM-DD）")),
+            IF_NONE_MATCH,
         ],
-        responses={200: AvailabilitySerializer, **problem_responses(400, 404)},
+        responses={200: AvailabilitySerializer, **NOT_MODIFIED, **problem_responses(400, 404)},
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:
@@ -151,4 +206,4 @@ class Availability(ApiView):
                     days.append(
                         {"date": day.day.isoformat(), "status": day.status, "persons_free": day.persons_free}
                     )
-        return _with_etag(request, {"purpose": purpose.code, "days": days})
+        return with_etag(request, {"purpose": purpose.code, "days": days})

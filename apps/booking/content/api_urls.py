@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from apps.booking.content.api import AnnouncementList
+
+urlpatterns = [
+    path("announcements/", AnnouncementList.as_view(), name="api_announcements"),
+]
