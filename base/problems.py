@@ -54,6 +54,8 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "slot_full": (409, "この時間は満席です", "Slot full"),
     "notice_refused": (422, "交付通知書の番号を確認できません", "Notice number refused"),
     "booking_refused": (422, "予約の受付条件に合いません", "Booking refused"),
+    "maintenance": (503, "メンテナンス中です", "Under maintenance"),
+    "city_suspended": (503, "この自治体のサービスは停止しています", "City service suspended"),
     "server_error": (500, "サーバーで問題が起きました", "Internal server error"),
 }
 

@@ -15,8 +15,11 @@ from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from base.log_context import tenant_var
+from base.problems import problem_response
 from tenants.routing import ROUTES
 
+# Retry-After of a suspended city's API: a suspension has no announced end; clients look again in an hour.
+SUSPENDED_RETRY_AFTER = 3600
 # Liveness must answer whatever the host (load balancers probe by address).
 HOSTLESS_PATHS = ("/healthz", "/readyz")
 
@@ -44,6 +47,8 @@ class MunicipalityMiddleware(TenantMainMiddleware):
         self.setup_url_routing(request)
         tenant_var.set(tenant.schema_name)
         if not tenant.is_public and not tenant.is_active:
+            if request.path.startswith("/api/"):
+                return self._problem(request, "city_suspended")
             return self._page(request, "errors/suspended.html", 503, {"city": tenant})
         return None
 
@@ -54,6 +59,14 @@ class MunicipalityMiddleware(TenantMainMiddleware):
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return self._page(request, "errors/unknown_host.html", 404, {"hostname": hostname})
+
+    @staticmethod
+    def _problem(request: HttpRequest, code: str) -> HttpResponse:
+        # The API's own answer (problem+json), in the language the client asks for; a suspension has no known end.
+        translation.activate(translation.get_language_from_request(request))
+        return problem_response(
+            code, instance=request.path, headers={"Retry-After": str(SUSPENDED_RETRY_AFTER)}
+        )
 
     @staticmethod
     def _page(request: HttpRequest, template: str, status: int, context: dict[str, object]) -> HttpResponse:

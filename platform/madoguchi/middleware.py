@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 
@@ -56,13 +59,64 @@ class LogContextUserMiddleware:
         return self.get_response(request)
 
 
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A maintenance window in progress for one city and module ("booking", "issuance", "api"): issue 15 makes
+    these from the approved windows; the answers below only need its end and its notice."""
+
+    module: str
+    ends_at: datetime | None
+    notice_ja: str
+    notice_en: str = ""
+
+    def retry_after(self, now: datetime) -> int:
+        """Seconds until the window ends (at least 1); an hour when it has no end yet."""
+        if self.ends_at is None:
+            return MAINTENANCE_RETRY_AFTER_UNKNOWN
+        return max(1, math.ceil((self.ends_at - now).total_seconds()))
+
+    def notice(self, language: str) -> str:
+        return self.notice_en if language == "en" and self.notice_en else self.notice_ja
+
+
+MAINTENANCE_RETRY_AFTER_UNKNOWN = 3600
+API_PREFIX = "/api/"
+
+
+def maintenance_window(request: HttpRequest, module: str) -> MaintenanceWindow | None:
+    """The window in progress for the request's city and `module`, or None (issue 15 fills it; tests patch it).
+
+    Called on every request to a city's host before anything is served from the cache: it must stay cheap (a
+    cached read at most)."""
+    return None
+
+
 def maintenance_response(request: HttpRequest) -> HttpResponse | None:
-    """The maintenance check (issue 15 fills it): the answer to give instead of the page, or None to go on.
+    """The maintenance check: the answer to give instead of the page, or None to go on.
 
     ResidentPageMiddleware calls it first, before it serves anything from the cache, so that a page cached before
-    a maintenance window never answers during it. For now there is no maintenance mode: None.
+    a maintenance window never answers during it. Under /api/ a window of the "api" module is a 503 problem
+    `maintenance` with Retry-After and the notice as `detail`; pages keep their HTML answer (issue 15).
     """
-    return None
+    if not request.path.startswith(API_PREFIX):
+        return None  # the pages' maintenance page comes with issue 15
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or tenant.is_public:
+        return None
+    window = maintenance_window(request, "api")
+    if window is None:
+        return None
+    from django.utils import timezone, translation
+
+    from base.problems import language, problem_response
+
+    translation.activate(translation.get_language_from_request(request))  # before LocaleMiddleware
+    return problem_response(
+        "maintenance",
+        detail=window.notice(language()),
+        instance=request.path,
+        headers={"Retry-After": str(window.retry_after(timezone.now()))},
+    )
 
 
 class ResidentPageMiddleware:
