@@ -37,6 +37,8 @@ PREFIX_LENGTH = 8
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 # Last use is written at most this often per key: no write per request.
 LAST_USE_RESOLUTION = timedelta(seconds=60)
+# Days before its expiry a key counts as "expiring soon": badge on the staff page, mail to the supervisors.
+DEFAULT_EXPIRY_WARN_DAYS = 14
 # Compared against when the prefix is unknown, so an unknown and a wrong key take the same work.
 _NO_HASH = "0" * 64
 
@@ -59,6 +61,11 @@ class Refusal(StrEnum):
 class IssuedKey:
     key: ApiKey
     token: str  # shown once, never stored
+
+
+def expiry_warn_days() -> int:
+    """settings.API_KEY_EXPIRY_WARN_DAYS, else DEFAULT_EXPIRY_WARN_DAYS."""
+    return int(getattr(settings, "API_KEY_EXPIRY_WARN_DAYS", DEFAULT_EXPIRY_WARN_DAYS))
 
 
 def secret_hash(secret: str) -> str:

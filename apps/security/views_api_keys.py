@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Any
 
 from allauth.account.adapter import get_adapter as get_account_adapter
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -30,7 +29,13 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from apps.security.api_keys import IssuedKey, api_key_create, api_key_revoke, api_key_rotate
+from apps.security.api_keys import (
+    IssuedKey,
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+    expiry_warn_days,
+)
 from apps.security.forms_api_keys import ApiKeyCreateForm, ApiKeyRotateForm, default_expiry
 from apps.security.mfa_session import session_recently_reauthenticated_mfa
 from apps.security.models import ApiKey, ApiScope
@@ -40,12 +45,6 @@ from apps.security.roles import MANAGE_SECURITY, require_permission
 
 # The token between the POST that made it and the one page that shows it (popped there).
 ISSUED_SESSION_KEY = "security_api_key_issued"
-DEFAULT_WARN_DAYS = 14
-
-
-def warn_days() -> int:
-    """How many days before its expiry a key is "expiring soon" (badge here, mail in api_key_tasks)."""
-    return int(getattr(settings, "API_KEY_EXPIRY_WARN_DAYS", DEFAULT_WARN_DAYS))
 
 
 def _status(key: ApiKey, now: Any, soon: timedelta) -> tuple[str, str]:
@@ -91,10 +90,10 @@ def _keep_for_showing(request: HttpRequest, issued: IssuedKey, *, rotated: bool)
 
 @require_permission(MANAGE_SECURITY)
 def api_keys(request: HttpRequest) -> HttpResponse:
-    now, soon = timezone.now(), timedelta(days=warn_days())
+    now, soon = timezone.now(), timedelta(days=expiry_warn_days())
     keys = list(ApiKey.objects.select_related("created_by").order_by("revoked_at", "-created_at", "pk"))
     rows = [{"key": key, "status": _status(key, now, soon), "scopes": _scope_labels(key)} for key in keys]
-    return render(request, "security/api_keys.html", {"rows": rows, "warn_days": warn_days()})
+    return render(request, "security/api_keys.html", {"rows": rows, "warn_days": expiry_warn_days()})
 
 
 @require_permission(MANAGE_SECURITY)
