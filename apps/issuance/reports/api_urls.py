@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from apps.issuance.reports import api
+
+urlpatterns: list[URLPattern] = [
+    path("reports/", api.ReportView.as_view(), name="api_reports"),
+    path("reports/monthly/", api.MonthlyView.as_view(), name="api_reports_monthly"),
+]
