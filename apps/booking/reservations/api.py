@@ -54,6 +54,7 @@ from base.japanese import notice_number_normalise
 
 Status = Reservation.Status
 Channel = Reservation.Channel
+MAX_ID = 2**63 - 1  # a bigint: larger ids are a validation error, never a database error
 
 # --- serializers ----------------------------------------------------------------------------------------------------
 
@@ -112,7 +113,9 @@ class ReservationSerializer(serializers.Serializer[Any]):
 
 
 class ReservationCreateSerializer(serializers.Serializer[Any]):
-    slot = serializers.IntegerField(help_text=_("枠のID（GET /api/v1/slots/ の id）"))
+    slot = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text=_("枠のID（GET /api/v1/slots/ の id）")
+    )
     purpose = serializers.SlugField(max_length=40, help_text=_("用件のコード"))
     persons = PersonSerializer(many=True, help_text=_("来庁する方（1人目は必須）"))
     email = serializers.EmailField(
@@ -168,7 +171,9 @@ class ReservationCreateSerializer(serializers.Serializer[Any]):
 
 
 class MoveSerializer(serializers.Serializer[Any]):
-    slot = serializers.IntegerField(help_text=_("移す先の枠のID（同じ窓口の枠）"))
+    slot = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text=_("移す先の枠のID（同じ窓口の枠）")
+    )
 
 
 class SlotsQuery(serializers.Serializer[Any]):

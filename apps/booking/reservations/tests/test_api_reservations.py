@@ -403,3 +403,23 @@ def test_times_are_answered_in_japan_time(
     assert body["slot"]["start"] == local.isoformat()
     with schema_context(city.schema_name):
         assert Purpose.objects.get(code="application").reservations.count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        {"slot": 2**70, "purpose": "application", "persons": [{"name": "x", "birth_date": "1980-01-01"}]},
+        {"slot": "x", "purpose": "application", "persons": "everyone"},
+        {"slot": 1, "purpose": "application", "persons": [None, 3]},
+        {"slot": 1, "purpose": "application\x00", "persons": [{"name": "x\x00", "birth_date": "1980-13-40"}]},
+    ],
+)
+def test_odd_bodies_are_400_problems_never_500(
+    city: Municipality, city_client: Client, key: tuple[ApiKey, str], body: Any
+) -> None:
+    refused = problem(_post(city_client, key[1], body))
+    assert refused["status"] == 400
+    with schema_context(city.schema_name):
+        assert not Reservation.objects.exists()
