@@ -10,7 +10,9 @@ from datetime import time
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
@@ -423,3 +425,22 @@ def test_odd_bodies_are_400_problems_never_500(
     assert refused["status"] == 400
     with schema_context(city.schema_name):
         assert not Reservation.objects.exists()
+
+
+def test_a_page_of_the_list_costs_the_same_queries_however_many_it_holds(
+    city: Municipality, city_client: Client, key: tuple[ApiKey, str]
+) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert city_client.get(RESERVATIONS, **bearer(key[1])).status_code == 200
+        return len(captured.captured_queries)
+
+    _book(city, city_client, key[1], _slot(city, at=time(9, 0)))
+    one = queries()
+    for hour in (10, 11, 12):
+        persons = [
+            {"name": f"上尾 {hour}", "birth_date": "1970-01-01"},
+            {"name": f"桶川 {hour}", "birth_date": "1971-01-01"},
+        ]
+        _book(city, city_client, key[1], _slot(city, at=time(hour, 0)), persons=persons)
+    assert queries() == one
