@@ -437,6 +437,24 @@ class ProblemSerializer(serializers.Serializer[Any]):
         return fields
 
 
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def problem_media_type_hook(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every answer whose body is a Problem is documented as
+    `application/problem+json`, the type it is sent with (an operation names ProblemSerializer like any other)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                body = content.get("application/json")
+                if body is not None and body.get("schema", {}).get("$ref") == PROBLEM_REF:
+                    content[CONTENT_TYPE] = content.pop("application/json")
+    return result
+
+
 # A list answered with `with_etag`: the client may send the ETag back and get 304 without a body.
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",

@@ -44,8 +44,9 @@ class OpeningHoursSerializer(serializers.Serializer[Any]):
     weekday = serializers.IntegerField(
         min_value=0, max_value=6, help_text=_("曜日（0 = 月曜日 … 6 = 日曜日）")
     )
-    start = serializers.TimeField(format="%H:%M", help_text=_("受付開始（HH:MM）"))
-    end = serializers.TimeField(format="%H:%M", help_text=_("受付終了（HH:MM）"))
+    # Local times of Asia/Tokyo as HH:MM (JSON Schema's "time" format would need a UTC offset).
+    start = serializers.RegexField(r"^\d{2}:\d{2}$", help_text=_("受付開始（HH:MM、日本時間）"))
+    end = serializers.RegexField(r"^\d{2}:\d{2}$", help_text=_("受付終了（HH:MM、日本時間）"))
 
 
 class CounterGroupSerializer(serializers.Serializer[Any]):
@@ -98,6 +99,19 @@ class AvailabilityQuery(serializers.Serializer[Any]):
 def counter_groups_active() -> list[CounterGroup]:
     """The counter groups residents can book at (those the active purposes point to), with their weekly hours."""
     return list(CounterGroup.objects.filter(active=True).prefetch_related("hours").order_by("pk"))
+
+
+def _counter_group(group: CounterGroup) -> dict[str, Any]:
+    return {
+        "id": group.pk,
+        "name": group.name,
+        "location": group.location,
+        "frame_minutes": group.frame_minutes,
+        "hours": [
+            {"weekday": h.weekday, "start": f"{h.start:%H:%M}", "end": f"{h.end:%H:%M}"}
+            for h in group.hours.all()
+        ],
+    }
 
 
 def _months(first: date, last: date) -> list[tuple[int, int]]:
@@ -159,7 +173,7 @@ class CounterGroupList(ApiView):
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:
-        return with_etag(request, CounterGroupSerializer(counter_groups_active(), many=True).data)
+        return with_etag(request, [_counter_group(group) for group in counter_groups_active()])
 
 
 class Availability(ApiView):

@@ -379,6 +379,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Errors are documented with the type they are sent with, application/problem+json.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.security.api_auth.problem_media_type_hook",
+    ],
     # Swagger UI keeps the key typed into "Authorize" only for the tab (no localStorage).
     "SWAGGER_UI_SETTINGS": {
         "persistAuthorization": False,
