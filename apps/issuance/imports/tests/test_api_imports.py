@@ -285,3 +285,15 @@ def test_the_schema_describes_the_import_operations(city_client: Client, key: tu
     assert {"202", "400", "401", "403", "429"} <= set(upload["responses"])
     apply = schema["paths"]["/api/v1/card-imports/{batch_id}/apply/"]["post"]
     assert {"200", "202", "404", "409"} <= set(apply["responses"])
+
+
+def test_a_cell_holding_an_individual_number_is_a_row_problem_that_never_echoes_it(
+    city: Municipality, city_client: Client, key: tuple[ApiKey, str]
+) -> None:
+    response = send(city_client, key[1], csv_bytes([card_row("A1B-123456", address=f"上尾市 {MY_NUMBER}")]))
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["rows_error"]) == ("invalid", 1)
+    polled = city_client.get(batch_url(body["id"]), {"changes": "true"}, **bearer(key[1]))
+    for answer in (response, polled):
+        assert MY_NUMBER not in answer.content.decode()
