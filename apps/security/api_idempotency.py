@@ -107,15 +107,15 @@ def _key_text(request: Request) -> str | None:
 
 
 def fingerprint(request: Request) -> str:
-    """SHA-256 of the method, the path and the body (JSON in one canonical form: key order and spacing do not
-    matter)."""
+    """SHA-256 of the method, the path with its query and the body (JSON in one canonical form: key order and
+    spacing do not matter)."""
     try:
         body = json.dumps(
             request.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
         )
     except (TypeError, ValueError):
         body = request.body.decode("utf-8", "replace")
-    text = f"{request.method}\n{request.path}\n{body}"
+    text = f"{request.method}\n{request.get_full_path()}\n{body}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -65,6 +65,9 @@ def rush(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, An
                 counter_group=group, start=datetime.combine(day, time(11, 0), TOKYO), seats=20
             )
         _key, token = make_key(city, ApiScope.RESERVATIONS_WRITE, name="コールセンター")
+        # Load the process's host map with the new city before the threads start: a map loaded by earlier tests is
+        # otherwise reloaded by the first thread while the others may still read the old one for a moment.
+        assert Client(HTTP_HOST=HOST).get("/api/v1/purposes/").status_code == 401
         yield {"contested": contested.pk, "roomy": roomy.pk, "token": token}
         use_public_schema()
         city.delete(force_drop=True)
