@@ -306,8 +306,12 @@ def _found(code: str) -> Reservation:
 
 def _answer(request: Request, reservation: Reservation, *, status: int = 200) -> Response:
     fresh = reservation_by_code(reservation.code)  # the persons and slot as stored, in one read
-    location = request.build_absolute_uri(reverse("api_reservation", kwargs={"code": reservation.code}))
-    return Response(ReservationSerializer(fresh).data, status=status, headers={"Location": location})
+    headers = {}
+    if status == 201:
+        headers["Location"] = request.build_absolute_uri(
+            reverse("api_reservation", kwargs={"code": reservation.code})
+        )
+    return Response(ReservationSerializer(fresh).data, status=status, headers=headers)
 
 
 _PAGINATION = CursorPagination(orderings={"start": "slot__start", "created": "created_at"}, default="start")
