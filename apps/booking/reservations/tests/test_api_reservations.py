@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
+from apps.booking import hooks
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import Purpose, Reservation, Slot
 from apps.security.audit_models import ActorKind, AuditEvent
@@ -444,3 +445,32 @@ def test_a_page_of_the_list_costs_the_same_queries_however_many_it_holds(
         ]
         _book(city, city_client, key[1], _slot(city, at=time(hour, 0)), persons=persons)
     assert queries() == one
+
+
+def test_the_registered_notice_check_decides_a_pickup(
+    city: Municipality, city_client: Client, key: tuple[ApiKey, str]
+) -> None:
+    """The hook issuance plugs its card check into (hooks.register_notice_checker) is asked as for every booking."""
+    asked: list[hooks.NoticeCheck] = []
+
+    def checker(check: hooks.NoticeCheck) -> str | None:
+        asked.append(check)
+        return None if check.notice_number == "K7R-204113" else "番号と生年月日を確認できませんでした。"
+
+    slot = _slot(city)
+    hooks.register_notice_checker(checker)
+    try:
+        person = {"name": "上尾 花子", "birth_date": "1980-04-01", "notice_number": "A1B-123456"}
+        refused = problem(_post(city_client, key[1], _body(slot, purpose="pickup", persons=[person])))
+        assert (refused["status"], refused["code"]) == (422, "notice_refused")
+        assert refused["detail"] == "番号と生年月日を確認できませんでした。"
+        person["notice_number"] = "K7R-204113"
+        _book(city, city_client, key[1], slot, purpose="pickup", persons=[person])
+    finally:
+        hooks.unregister_notice_checker(checker)
+    assert [(c.notice_number, c.purpose_code) for c in asked] == [
+        ("A1B-123456", "pickup"),
+        ("K7R-204113", "pickup"),
+    ]
+    with schema_context(city.schema_name):
+        assert Slot.objects.get(pk=slot.pk).taken == 1
