@@ -103,7 +103,7 @@ def contested_check(run: ContestedRun, schema: str) -> ContestedRun:
     return run
 
 
-class _SoldOut:
+class SoldOut:
     """wrk's stop condition: every seat of the day booked, or every seat taken and no booking for QUIET seconds after
     that (holds whose residents do not confirm). At 200 connections each request waits seconds in the server's queue
     and a held resident needs two more (form, confirmation), so not less."""
@@ -124,7 +124,7 @@ class _SoldOut:
         return booked >= seats or time.monotonic() - self.since > self.QUIET
 
 
-def _drain(port: int) -> None:
+def drain(port: int) -> None:
     """Wait for the requests wrk left queued at the server (its connections are gone, gunicorn still answers them):
     one request behind them. The overbooking count then sees every write, and the next run starts on an idle server."""
     with suppress(OSError, HTTPException):
@@ -177,10 +177,8 @@ def bench_contested(
             script=SCRIPTS_DIR / "contested.lua",
             script_args=[APPLICATION, day, RUN_TAGS[index % len(RUN_TAGS)]],
         )
-        wrk = wrk_run_until(
-            command, _SoldOut(setup.schema, day), limit=5 if warm_up else args.contested_limit
-        )
-        _drain(port)
+        wrk = wrk_run_until(command, SoldOut(setup.schema, day), limit=5 if warm_up else args.contested_limit)
+        drain(port)
         run = contested_check(ContestedRun(day, wrk), setup.schema)
         if warm_up:
             result.warm_up_over = run.over + run.mismatched

@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from http.client import HTTPException
 
 from bench.common import Sandbox, gunicorn_start, gunicorn_stop, http_get, log
 from bench.profiler import Profile, profile_page
+from bench.wrk_api import ApiResult, api_setup, bench_api
 from bench.wrk_contested import ContestedResult, bench_contested
 from bench.wrk_report import HEADING, TARGETS, HttpResult
 from bench.wrk_run import (
@@ -44,7 +45,14 @@ CEILING = "ceiling: trivial view, bare app"
 
 
 def _measure(
-    name: str, port: int, path: str, args: argparse.Namespace, cores: Cores, *, host: str = HOST
+    name: str,
+    port: int,
+    path: str,
+    args: argparse.Namespace,
+    cores: Cores,
+    *,
+    host: str = HOST,
+    headers: Sequence[str] = (),
 ) -> WrkResult:
     def command(seconds: float, connections: int) -> list[str]:
         return wrk_command(
@@ -55,12 +63,14 @@ def _measure(
             connections=connections,
             seconds=seconds,
             cores=cores,
+            headers=headers,
         )
 
     # Warm-up: the workers' first requests import and fill caches (a second each, more on a busy machine).
-    for _ in range(2 * args.http_workers):
-        with suppress(OSError, HTTPException):
-            http_get(port, host, path)
+    if not headers:
+        for _ in range(2 * args.http_workers):
+            with suppress(OSError, HTTPException):
+                http_get(port, host, path)
     wrk_run(command(1, args.http_threads), 1)
     log(f"http: {name} ({path})", "http")
     result = wrk_run(command(args.http_duration, args.http_connections), args.http_duration)
@@ -151,6 +161,7 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
 
     runs = args.contested_runs + 1 if not args.http_page and args.contested_runs > 0 else 0  # + a warm-up
     setup = http_setup(box, args.http_cards, runs)
+    api = api_setup(box, setup, runs) if not args.http_page else None
     connection.close()
     gunicorn_stop(box)  # a server an earlier part left running
     cores = choose_cores(args.http_pin)
@@ -166,6 +177,7 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
     paths = {name: path.format(day=setup.application_day) for name, path in chosen}
     servers: list[subprocess.Popen[bytes]] = []
     contested: ContestedResult | None = None
+    api_result: ApiResult | None = None
     try:
         with affinity(cores.servers):
             ceiling_port = gunicorn_start(box, args.http_workers, settings_module="bench.settings_trivial")
@@ -182,6 +194,12 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
         if not args.http_page:
             # Before the flows: their residents then never meet a contested day's person (item 4).
             contested = bench_contested(port, ceiling_port, setup, args, cores)
+            if api is not None:
+
+                def measure(name: str, port_: int, path: str, headers: Sequence[str]) -> WrkResult:
+                    return _measure(name, port_, path, args, cores, headers=headers)
+
+                api_result = bench_api(port, api, setup.schema, args, cores, measure=measure)
             flows = {
                 "resident flow, application support (no card)": _flow(
                     "application", port, APPLICATION, setup.application_day, setup, args, cores
@@ -207,6 +225,7 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
         setup=setup,
         cores=cores,
         contested=contested,
+        api=api_result,
         profiles=profiles,
     )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bench.common import table
 from bench.profiler import ROUTING, SQL, TEMPLATES, Profile, breakdown, top
+from bench.wrk_api import ApiResult, api_lines, api_target_rows
 from bench.wrk_contested import ContestedResult, contested_figures, contested_lines
 from bench.wrk_run import Cores, WrkResult
 from bench.wrk_setup import FLOW_SEATS, HttpSetup
@@ -38,6 +39,7 @@ class HttpResult:
     setup: HttpSetup
     cores: Cores
     contested: ContestedResult | None = None
+    api: ApiResult | None = None
     profiles: dict[str, Profile] = field(default_factory=dict)  # page name → its profile (item 6)
 
     @property
@@ -146,7 +148,21 @@ def summary_rows(result: HttpResult) -> list[list[str]]:
         ]
     )
     rows.append(_contested_row(result))
+    if result.api is not None:
+        rows += api_target_rows(
+            result.api, trivial=result.baselines.get(TRIVIAL), lock_audit=_lock_audit(result)
+        )
     return rows
+
+
+TRIVIAL = "trivial view, every middleware"
+
+
+def _lock_audit(result: HttpResult) -> WrkResult | None:
+    """The audited lock-and-update at the contested runs' settings (many connections), else the pages' one."""
+    if result.contested is not None and "lock + update + one audit row" in result.contested.baselines:
+        return result.contested.baselines["lock + update + one audit row"]
+    return result.baselines.get("lock + update + one audit row")
 
 
 def _server_floor(result: HttpResult) -> str:
@@ -296,9 +312,19 @@ def http_section(result: HttpResult, text: str, header: str = "") -> list[str]:
         lines += ["", *_flow_lines(result)]
     if result.contested is not None:
         lines += ["", *contested_lines(result.contested, CONTESTED_TARGET)]
+    if result.api is not None:
+        lines += [
+            "",
+            *api_lines(
+                result.api,
+                ceiling=ceiling,
+                trivial=result.baselines.get(TRIVIAL),
+                lock_audit=_lock_audit(result),
+            ),
+        ]
     lines += [
         "",
-        "### Targets (issue 12, item 5)",
+        "### Targets (issue 12, item 5; the API's: issue 13, item 6)",
         "",
         *table(["target", "measured", "ratio", "wanted", "met?"], summary_rows(result)),
         "",

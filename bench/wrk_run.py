@@ -156,6 +156,7 @@ def wrk_command(
     cores: Cores,
     script: Path | None = None,
     script_args: Sequence[str] = (),
+    headers: Sequence[str] = (),
 ) -> list[str]:
     command = [
         wrk_path() or "wrk",
@@ -170,6 +171,8 @@ def wrk_command(
         "-H",
         "Accept-Language: ja",
     ]
+    for header in headers:
+        command += ["-H", header]
     if script is not None:
         command += ["-s", str(script)]
     command.append(f"http://127.0.0.1:{port}{path}")

@@ -1,0 +1,100 @@
+-- Booking POSTs through the REST API on contested slots, for wrk (bench/wrk_api.py, issue 13 item 6).
+-- Each request books one person on a random slot of the day that this thread has not seen full yet, with its own
+-- Idempotency-Key; a "full" answer (409) drops that slot, and once every slot is dropped the thread asks the day's
+-- slots again from the start (another thread's cancellation cannot free one here, but the list is short).
+-- bench/wrk_api.py stops wrk (SIGINT) once every seat of the day is booked.
+--
+--   wrk -t200 -c200 -d30s -s bench/wrk/api_book.lua -H "Host: ageo.localhost" -H "Authorization: Bearer mdg_..." \
+--       -H "Content-Type: application/json" http://127.0.0.1:PORT/api/v1/reservations/ -- application slots.txt ア
+--
+-- Arguments: the purpose's code, a file of the day's slot ids (one a line), a run tag (one katakana letter a run: a
+-- person is their name, kana and date of birth, so no two runs share one).
+-- done() prints one line: FLOWS posts=... booked=... full=... fail.<status>=...
+
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+local purpose, tag
+local all_slots = {}
+local open = {}
+local current = nil
+local person = 0
+counts = { posts = 0, booked = 0, full = 0 }
+failures = {}
+
+function init(args)
+  purpose = args[1]
+  for line in io.lines(args[2]) do
+    if line ~= "" then
+      table.insert(all_slots, line)
+    end
+  end
+  tag = args[3] or "ア"
+  math.randomseed(os.time() * 1000 + id)
+end
+
+local function pick()
+  if #open == 0 then
+    for _, slot in ipairs(all_slots) do
+      table.insert(open, slot)
+    end
+  end
+  local index = math.random(#open)
+  return index, open[index]
+end
+
+function request()
+  person = person + 1
+  local index, slot = pick()
+  current = index
+  local k = 100000 * id + person
+  local body = string.format(
+    '{"slot": %s, "purpose": "%s", "persons": [{"name": "API %s%d", "kana": "エーピーアイ", "birth_date": "%04d-%02d-%02d"}], '
+      .. '"email": "api%d-%d@example.jp", "phone": "090-1234-5678"}',
+    slot, purpose, tag, k, 1940 + (k % 60), 1 + (k % 12), 1 + (math.floor(k / 12) % 28), id, person
+  )
+  local headers = {
+    ["Idempotency-Key"] = string.format("bench-%s-%d-%d", tag, id, person),
+  }
+  return wrk.format("POST", nil, headers, body)
+end
+
+function response(status, headers, body)
+  counts.posts = counts.posts + 1
+  if status == 201 then
+    counts.booked = counts.booked + 1
+  elseif status == 409 then
+    counts.full = counts.full + 1
+    if current then
+      table.remove(open, current)
+    end
+  else
+    local key = "fail." .. tostring(status)
+    failures[key] = (failures[key] or 0) + 1
+  end
+  current = nil
+end
+
+function done(summary, latency, requests)
+  local total, fails = {}, {}
+  for _, thread in ipairs(threads) do
+    for key, count in pairs(thread:get("counts") or {}) do
+      total[key] = (total[key] or 0) + count
+    end
+    for key, count in pairs(thread:get("failures") or {}) do
+      fails[key] = (fails[key] or 0) + count
+    end
+  end
+  local line = "FLOWS"
+  for _, key in ipairs({ "posts", "booked", "full" }) do
+    line = line .. " " .. key .. "=" .. (total[key] or 0)
+  end
+  for key, count in pairs(fails) do
+    line = line .. " " .. key .. "=" .. count
+  end
+  io.write(line .. "\n")
+end
