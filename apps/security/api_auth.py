@@ -6,10 +6,10 @@
   `WWW-Authenticate: Bearer`. The request's actor (`request_actor`) becomes `Actor.of_api_key(...)`, so
   services and the audit log (also AuditWritesMiddleware's fallback row) record the key as the one who acted.
 - `HasScopes`: a view names `required_scopes`; a key without one of them gets 403 `scope_missing`.
-- Permissions of an API-key actor: it has no user, so `actor.has_perm()` is False and `ensure_permission` refuses
-  it. The scope is the gate, checked here before the view runs. A service that must accept a key as well as staff
-  asks `scope_grants(scopes, permission)` below (the mapping from scope to the staff permission it stands for);
-  `api_key_scopes(request)` gives the request's scopes.
+- Permissions of an API-key actor: it has no user; `Actor.has_perm()` (and so `ensure_permission` in every service)
+  answers from the key's scopes through `scope_grants(scopes, permission)` below, the mapping from scope to the staff
+  permission it stands for; configuration and security (`NEVER_FOR_KEYS`) are never granted. The view's scope
+  (`HasScopes`) is checked first, before the view runs. `api_key_scopes(request)` gives the request's scopes.
 - `ApiKeyRateThrottle`: DEFAULT_THROTTLE_RATES["api_key"] (e.g. "600/min") per key, counted in the city's
   security counters (apps.security.counters, fail closed); `RateLimit-Policy` and `RateLimit` (IETF
   draft-ietf-httpapi-ratelimit-headers) on every answer to a key, 429 with `Retry-After` over the limit.
@@ -61,7 +61,7 @@ from apps.security.roles import (
     VIEW_REPORTS,
     WORK_COUNTER,
 )
-from base.problems import CONTENT_TYPE, language, problem_body
+from base.problems import CONTENT_TYPE, PROBLEMS, language, problem_body
 
 # The staff permission each scope stands for, for services that check a permission (`scope_grants`).
 SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -327,10 +327,10 @@ _CODE_BY_EXCEPTION: list[tuple[type[exceptions.APIException], str]] = [
 
 
 def _code(exc: exceptions.APIException) -> str:
+    """The problem's code: the exception's own when it is one of base.problems.PROBLEMS (a view may raise e.g.
+    `exceptions.APIException(detail, code="slot_full")` with `status_code` set), else the DRF class's."""
     detail_code = exc.get_codes() if not isinstance(exc, exceptions.ValidationError) else None
-    if isinstance(detail_code, str) and (
-        detail_code.startswith("api_key_") or detail_code in {"scope_missing", "network_refused"}
-    ):
+    if isinstance(detail_code, str) and detail_code in PROBLEMS:
         return detail_code
     for kind, code in _CODE_BY_EXCEPTION:
         if isinstance(exc, kind):
