@@ -83,10 +83,14 @@ class RouteMap:
         if routes is not None and now - self._checked_at < poll:
             return routes
         with self._lock:
+            if self._routes is not None and time.monotonic() - self._checked_at < poll:
+                return self._routes  # another thread checked while this one waited for the lock
             version = _read_version()
-            self._checked_at = now
             if self._routes is None or self._routes.version != version:
                 self._routes = _Routes(version=version, hosts=_load())
+            # Only now: until the new map is in place, other threads must wait for it here rather than be told
+            # that the old one is fresh (a new city's host would be "not found" for them meanwhile).
+            self._checked_at = now
             return self._routes
 
     @staticmethod

@@ -199,9 +199,11 @@ class ApiKey(models.Model):
 
 
 class ApiIdempotency(models.Model):
-    """One `Idempotency-Key` of one API key (docs/api.md, "Idempotency"): the fingerprint of the first request
-    and, once answered, its status and body, replayed for the same key and body for 24 hours. A row without a
-    status is a request still running: a concurrent duplicate gets 409."""
+    """One `Idempotency-Key` of one API key (docs/api.md, "Idempotency"): the fingerprint of the first request and
+    its answer (status, body, Location), replayed for the same key and body for 24 hours. The row is written in the
+    same transaction as the operation, under an advisory lock on (city, key, Idempotency-Key) that a concurrent
+    duplicate cannot take (409): a row is always an answered request, never one still running
+    (apps/security/api_idempotency.py)."""
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     idempotency_key = models.CharField(max_length=255)

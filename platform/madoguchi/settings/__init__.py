@@ -166,6 +166,8 @@ CELERY_IMPORTS = [
     "apps.booking.reminders.tasks",
     "apps.booking.reservations.tasks",
     "apps.issuance.imports.tasks",
+    "apps.security.api_key_tasks",
+    "apps.security.api_idempotency",
 ]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -188,6 +190,16 @@ CELERY_BEAT_SCHEDULE = {
     "issuance-import-files-cleanup": {
         "task": "apps.issuance.tasks_import.cleanup_import_files_everywhere",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # The REST API (docs/api.md): the mail before a key expires, once a day in office hours; Idempotency-Keys
+    # older than 24 hours are ignored at once and deleted hourly.
+    "api-keys-expiry-warn": {
+        "task": "security.api_keys_expiry_warn_everywhere",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "api-idempotency-purge": {
+        "task": "apps.security.api_idempotency.purge_expired_idempotency_keys_everywhere",
+        "schedule": 3600.0,
     },
 }
 
