@@ -35,6 +35,8 @@ class Actor:
     user: Any = field(default=None, compare=False, repr=False, hash=False)
     # An API key's scopes (kind API_KEY only): what the key may do, through api_auth.scope_grants.
     scopes: tuple[str, ...] = field(default=(), compare=False, hash=False)
+    # The key's visible prefix (kind API_KEY only): names the key to a task that acts for it later.
+    api_key_prefix: str | None = None
 
     @classmethod
     def of_user(cls, user: Any, *, address: str = "", request_id: str | None = None) -> Actor:
@@ -69,6 +71,7 @@ class Actor:
             address=address,
             request_id=rid,
             scopes=tuple(str(scope) for scope in key.scopes),
+            api_key_prefix=key.prefix,
         )
 
     def as_resident(self) -> Actor:

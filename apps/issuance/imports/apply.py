@@ -114,15 +114,26 @@ class _SideProgress:
             self.conn.close()
 
 
-def _task_actor(actor_id: int | None) -> Actor:
-    """The supervisor who confirmed (the task gets their id), or the system when they are gone."""
-    from apps.security.models import User
+def _task_actor(actor_id: int | None, api_key_prefix: str | None = None, address: str = "") -> Actor:
+    """Who confirmed: the supervisor (the task gets their id) or the API key (its prefix), or the system when they
+    are gone."""
+    from apps.security.models import ApiKey, User
 
+    if api_key_prefix:
+        key = ApiKey.objects.filter(prefix=api_key_prefix).first()
+        return Actor.of_api_key(key, address=address) if key is not None else SYSTEM
     user = User.objects.filter(pk=actor_id).first() if actor_id else None
-    return Actor.of_user(user) if user is not None else SYSTEM
+    return Actor.of_user(user, address=address) if user is not None else SYSTEM
 
 
-def import_apply(*, batch_id: int, actor_id: int | None, now: datetime | None = None) -> ImportBatch | None:
+def import_apply(
+    *,
+    batch_id: int,
+    actor_id: int | None,
+    api_key_prefix: str | None = None,
+    address: str = "",
+    now: datetime | None = None,
+) -> ImportBatch | None:
     """The background apply of a confirmed batch (tasks.apply_import): all of it in one transaction, or
     nothing and the batch marked failed. Runs once however often the task is delivered."""
     now = now or timezone.now()
@@ -133,7 +144,7 @@ def import_apply(*, batch_id: int, actor_id: int | None, now: datetime | None = 
             batch = ImportBatch.objects.filter(pk=batch_id).first()
             if batch is None or batch.status != Status.APPLYING:
                 return batch
-            actor = _task_actor(actor_id)
+            actor = _task_actor(actor_id, api_key_prefix, address)
             result = batch_write(batch, actor=actor, now=now, progress=progress)
             batch_finish(batch, result, actor=actor, now=now)
     except (ApplyError, CsvFileError, DatabaseError) as exc:

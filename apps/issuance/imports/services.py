@@ -254,8 +254,12 @@ def import_confirm(*, batch_id: int, actor: Actor, now: datetime | None = None) 
             batch.save(update_fields=["status", "rows_done", "confirmed_by"])
             from apps.issuance.imports.tasks import apply_import
 
+            # The task acts as who confirmed: a staff member by id, an API key by its prefix (it has no id).
+            key_prefix = actor.api_key_prefix
             ids = (batch.pk, actor.id)
-            transaction.on_commit(lambda: apply_import.delay(*ids))
+            transaction.on_commit(
+                lambda: apply_import.delay(*ids, api_key_prefix=key_prefix, address=actor.address)
+            )
             return ConfirmResult(batch, started=True, background=True)
         lock_imports()
         try:

@@ -27,9 +27,13 @@ def validate_import(batch_id: int) -> str:
 
 
 @shared_task(name="apps.issuance.tasks_import.apply_import")
-def apply_import(batch_id: int, actor_id: int | None) -> str:
+def apply_import(
+    batch_id: int, actor_id: int | None, api_key_prefix: str | None = None, address: str = ""
+) -> str:
     try:
-        batch = import_apply(batch_id=batch_id, actor_id=actor_id)
+        batch = import_apply(
+            batch_id=batch_id, actor_id=actor_id, api_key_prefix=api_key_prefix, address=address
+        )
     except Exception:
         logger.exception("import %s: apply failed", batch_id)
         import_mark_failed(batch_id=batch_id)

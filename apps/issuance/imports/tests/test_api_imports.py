@@ -218,7 +218,11 @@ def test_a_large_file_is_validated_in_the_background_and_polled(
     settings.ISSUANCE_IMPORT_BACKGROUND_ROWS = 5
     sent: list[tuple[str, tuple[Any, ...]]] = []
     for task in (tasks_import.validate_import, tasks_import.apply_import):
-        monkeypatch.setattr(task, "delay", lambda *args, _name=task.name: sent.append((_name, args)))
+        monkeypatch.setattr(
+            task,
+            "delay",
+            lambda *args, _name=task.name, **kwargs: sent.append((_name, args + tuple(kwargs.values()))),
+        )
     with django_capture_on_commit_callbacks(execute=True):
         uploaded = send(city_client, key[1], csv_bytes(numbered_rows(8)))
     assert uploaded.status_code == 202
@@ -233,11 +237,16 @@ def test_a_large_file_is_validated_in_the_background_and_polled(
         applying = city_client.post(batch_url(batch["id"], "apply"), **bearer(key[1]))
     assert applying.status_code == 202
     assert applying.json()["status"] == "applying"
-    assert sent[-1] == ("apps.issuance.tasks_import.apply_import", (batch["id"], None))
+    assert sent[-1] == (
+        "apps.issuance.tasks_import.apply_import",
+        (batch["id"], None, key[0].prefix, "127.0.0.1"),
+    )
     with schema_context(city.schema_name), django_capture_on_commit_callbacks(execute=True):
-        tasks_import.apply_import(batch["id"], None)
+        tasks_import.apply_import(*sent[-1][1])
     assert city_client.get(batch_url(batch["id"]), **bearer(key[1])).json()["status"] == "done"
     assert card_count(city) == 8
+    # The task acts as the key that confirmed, not as the system.
+    assert len(audited(city, key[0], "import.applied")) == 1
 
 
 def test_scopes(city: Municipality, city_client: Client) -> None:

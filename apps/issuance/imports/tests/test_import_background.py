@@ -43,7 +43,11 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]
     """The tasks sent, instead of sending them to the broker: (task name, args)."""
     sent: list[tuple[str, tuple[Any, ...]]] = []
     for task in (tasks_import.validate_import, tasks_import.apply_import, tasks_import.cleanup_import_files):
-        monkeypatch.setattr(task, "delay", lambda *args, _name=task.name: sent.append((_name, args)))
+        monkeypatch.setattr(
+            task,
+            "delay",
+            lambda *args, _name=task.name, **kwargs: sent.append((_name, args + tuple(kwargs.values()))),
+        )
     return sent
 
 
@@ -94,7 +98,9 @@ def test_a_large_file_is_validated_and_applied_in_the_background_with_progress(
     with django_capture_on_commit_callbacks(execute=True):
         supervisor.post(f"/staff/cards/import/{batch_id}/confirm/")
     supervisor_id = _batch(city, batch_id).confirmed_by_id
-    assert queued == [("apps.issuance.tasks_import.apply_import", (batch_id, supervisor_id))]
+    assert queued == [
+        ("apps.issuance.tasks_import.apply_import", (batch_id, supervisor_id, None, "127.0.0.1"))
+    ]
     assert _batch(city, batch_id).status == ImportBatch.Status.APPLYING
     assert "取り込んでいます" in supervisor.get(f"/staff/cards/import/{batch_id}/").content.decode()
     with schema_context(city.schema_name):
