@@ -15,12 +15,13 @@ Refusals answer 4xx, so AuditWritesMiddleware adds no generic "request.write" ro
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -47,7 +48,7 @@ from apps.security.roles import MANAGE_SECURITY, require_permission
 ISSUED_SESSION_KEY = "security_api_key_issued"
 
 
-def _status(key: ApiKey, now: Any, soon: timedelta) -> tuple[str, str]:
+def _status(key: ApiKey, now: datetime, soon: timedelta) -> tuple[str, str]:
     """(css modifier, label) of a key's state."""
     if key.revoked_at is not None:
         return "revoked", _("失効")
@@ -91,7 +92,9 @@ def _keep_for_showing(request: HttpRequest, issued: IssuedKey, *, rotated: bool)
 @require_permission(MANAGE_SECURITY)
 def api_keys(request: HttpRequest) -> HttpResponse:
     now, soon = timezone.now(), timedelta(days=expiry_warn_days())
-    keys = list(ApiKey.objects.select_related("created_by").order_by("revoked_at", "-created_at", "pk"))
+    # Live keys first (PostgreSQL sorts NULL last by default), then the newest.
+    order = (F("revoked_at").asc(nulls_first=True), "-created_at", "pk")
+    keys = list(ApiKey.objects.select_related("created_by").order_by(*order))
     rows = [{"key": key, "status": _status(key, now, soon), "scopes": _scope_labels(key)} for key in keys]
     return render(request, "security/api_keys.html", {"rows": rows, "warn_days": expiry_warn_days()})
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -17,7 +19,7 @@ from apps.security.audit_models import AuditEvent
 from apps.security.models import ApiKey, ApiScope, Role
 from apps.security.tests.api_helpers import bearer, make_key, problem
 from tenants.models import Municipality
-from tests.factories import UserFactory, login_as, totp_code, with_totp
+from tests.factories import UserFactory, login_as, with_totp
 
 LIST = "/staff/security/api-keys/"
 NEW = "/staff/security/api-keys/new/"
@@ -28,14 +30,18 @@ TOKEN = re.compile(r"mdg_[a-z0-9]{8}_[A-Za-z0-9_-]{20,}")
 
 
 def _supervisor(city: Municipality, username: str = "keys-boss", *, reauthenticated: bool = True) -> Client:
-    """A supervisor of `city` signed in with the second factor; `reauthenticated`: the code entered again just now,
-    through allauth's reauthentication page, as the pages ask."""
+    """A supervisor of `city` signed in with the second factor; `reauthenticated`: the second factor entered again
+    just now on allauth's reauthentication page, as the pages ask (with a recovery code: a time-based code could
+    fall on the edge of its 30-second period)."""
     with schema_context(city.schema_name):
         user = UserFactory(username=username, role=Role.SUPERVISOR)
-        secret = with_totp(user)
+        with_totp(user)
+        RecoveryCodes.activate(user)
+        code = Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES).wrap()
+        recovery_code = code.get_unused_codes()[0]
     client = login_as(Client(HTTP_HOST=f"{city.slug}.localhost"), user, city.schema_name)
     if reauthenticated:
-        answer = client.post(f"{REAUTHENTICATE}?next={NEW}", {"code": totp_code(secret)})
+        answer = client.post(f"{REAUTHENTICATE}?next={NEW}", {"code": recovery_code})
         assert answer.status_code == 302, answer
         assert answer["Location"] == NEW
     return client
@@ -286,3 +292,13 @@ def test_a_supervisor_without_a_second_factor_sets_one_up_first(city: Municipali
     assert _create(client).status_code == 302
     with schema_context(city.schema_name):
         assert not ApiKey.objects.exists()
+
+
+def test_live_keys_are_listed_before_revoked_ones(city: Municipality) -> None:
+    old, _token = make_key(city, name="古い連携")
+    make_key(city, name="新しい連携")
+    client = _supervisor(city)
+    client.post(f"{LIST}{old.pk}/revoke/", follow=True)  # the message about it shown once
+    make_key(city, name="最新の連携")
+    listing = client.get(LIST).content.decode()
+    assert listing.index("最新の連携") < listing.index("新しい連携") < listing.index("古い連携")
