@@ -2,8 +2,8 @@
 
 A throwaway city (`contract`) is made for this module with committed data (the server is another process) and
 dropped after; the server is gunicorn on the test database, reached at 127.0.0.1 with the city's Host header
-(Python does not resolve *.localhost). The schema is read from the server itself, so operations other features add
-are checked the day they appear, without a change here.
+(Python does not resolve *.localhost): the fixture `server` of tests/api/conftest.py. The schema is read from the
+server itself, so operations other features add are checked the day they appear, without a change here.
 
 Each pass runs the whole schema once with one credential, a handful of examples per operation (the schema's own
 examples first, then generated ones; not stateful; POSTs write, which is fine in this city):
@@ -18,14 +18,7 @@ In every pass: no 5xx, every status documented for its operation, the documented
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,18 +35,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from apps.security.counters import counter_hit
-from apps.security.models import AllowedNetwork, ApiKey, ApiScope
-from apps.security.tests.api_helpers import make_key
-from tenants.db import use_public_schema
-from tenants.models import Municipality
-from tenants.services import MunicipalityInput, municipality_create
-from tests.browser.conftest import server_env
+from apps.security.models import ApiScope
+from tests.api.conftest import HOST, SLUG, Server, server_key
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-SLUG = "contract"
-HOST = f"{SLUG}.localhost"
 EXAMPLES = 6  # per operation and pass: a handful, so the whole module stays well under three minutes
 CHECKS = [
     not_a_server_error,
@@ -65,73 +51,6 @@ CHECKS = [
 ALL_SCOPES = tuple(ApiScope.values)
 
 
-@dataclass
-class Server:
-    base_url: str
-    city: Municipality
-    keys: dict[str, tuple[ApiKey, str]] = field(default_factory=dict)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
-    with django_db_blocker.unblock():
-        city = municipality_create(
-            data=MunicipalityInput(
-                slug=SLUG, lg_code="119998", name_ja="契約試験市", name_en="Contract", prefecture="埼玉県"
-            ),
-            domains=[HOST],
-        )
-        with schema_context(SLUG):
-            for cidr in ("127.0.0.0/8", "::1/128"):
-                AllowedNetwork.objects.create(cidr=cidr, label="loopback")
-        port = _free_port()
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "madoguchi.wsgi:application",
-                "--chdir",
-                str(ROOT / "platform"),
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                "2",
-                "--threads",
-                "4",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={**server_env(), "DJANGO_DEBUG": "false"},
-        )
-        try:
-            _wait_for(port, process)
-            yield Server(base_url=f"http://127.0.0.1:{port}", city=city)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            use_public_schema()
-            connection.close()  # the server's connections are gone; the drop must not wait for ours either
-            Municipality.objects.get(slug=SLUG).delete(force_drop=True)
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the contract test's server did not start") from None
-            time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def schema(server: Server) -> Any:
     loaded = schemathesis.openapi.from_url(
@@ -139,13 +58,6 @@ def schema(server: Server) -> Any:
     )
     assert loaded.raw_schema["openapi"] == "3.1.0"
     return loaded
-
-
-def _key(server: Server, django_db_blocker: Any, name: str, *scopes: str) -> str:
-    if name not in server.keys:
-        with django_db_blocker.unblock():
-            server.keys[name] = make_key(server.city, *scopes, name=f"contract {name}")
-    return server.keys[name][1]
 
 
 def _run(schema: Any, server: Server, token: str, *, examples: int = EXAMPLES) -> list[str]:
@@ -193,7 +105,7 @@ def _report(failures: list[str]) -> str:
 def test_every_operation_conforms_with_a_key_of_every_scope(
     schema: Any, server: Server, django_db_blocker: Any
 ) -> None:
-    token = _key(server, django_db_blocker, "all", *ALL_SCOPES)
+    token = server_key(server, django_db_blocker, "all", *ALL_SCOPES)
     failures = _run(schema, server, token)
     assert not failures, _report(failures)
 
@@ -206,7 +118,7 @@ def test_every_operation_conforms_with_a_key_of_every_scope(
 def test_every_operation_documents_its_403_for_a_key_without_its_scope(
     schema: Any, server: Server, django_db_blocker: Any, scopes: tuple[str, ...]
 ) -> None:
-    token = _key(server, django_db_blocker, "-".join(scopes), *scopes)
+    token = server_key(server, django_db_blocker, "-".join(scopes), *scopes)
     failures = _run(schema, server, token, examples=2)
     assert not failures, _report(failures)
 
@@ -221,7 +133,7 @@ def test_every_operation_documents_its_429_for_a_key_over_its_limit(
 ) -> None:
     key, token = server.keys.get("limited") or (None, "")
     if key is None:
-        _key(server, django_db_blocker, "limited", *ALL_SCOPES)
+        server_key(server, django_db_blocker, "limited", *ALL_SCOPES)
         key, token = server.keys["limited"]
     with django_db_blocker.unblock(), schema_context(SLUG):
         counter_hit(
