@@ -152,13 +152,34 @@ def printout(result: Profile, limit: int) -> list[str]:
     return lines
 
 
+def api_key_header(host: str) -> dict[str, str]:
+    """For a path under /api/: a key of the host's city with every read scope, as a Bearer header."""
+    from django_tenants.utils import schema_context
+
+    from apps.security.actors import Actor
+    from apps.security.api_keys import api_key_create
+    from tenants.models import Domain
+
+    schema = Domain.objects.select_related("tenant").get(domain=host).tenant.schema_name
+    with schema_context(schema):
+        issued = api_key_create(
+            name="profile",
+            scopes=["slots:read", "reservations:read", "cards:read", "reports:read"],
+            expires_at=None,
+            actor=Actor.system("profile"),
+        )
+    return {"authorization": f"Bearer {issued.token}"}
+
+
 def profile_page(host: str, path: str, requests: int, warmup: int = 20) -> Profile:
-    """In this process (Django set up, the city's data present): warm, count queries, then profile."""
+    """In this process (Django set up, the city's data present): warm, count queries, then profile. A path under
+    /api/ is called with a key of the city (every read scope)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(headers={"host": host, "accept-language": "ja"})
+    extra = api_key_header(host) if path.startswith("/api/") else {}
+    client = Client(headers={"host": host, "accept-language": "ja", **extra})
     for _ in range(max(warmup, 1)):
         client.get(path)
     counted = min(requests, 10)

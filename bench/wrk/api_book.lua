@@ -57,9 +57,12 @@ function request()
       .. '"email": "api%d-%d@example.jp", "phone": "090-1234-5678"}',
     slot, purpose, tag, k, 1940 + (k % 60), 1 + (k % 12), 1 + (math.floor(k / 12) % 28), id, person
   )
-  local headers = {
-    ["Idempotency-Key"] = string.format("bench-%s-%d-%d", tag, id, person),
-  }
+  -- wrk.format uses this table instead of wrk.headers (the -H headers: Host, Authorization, Content-Type).
+  local headers = {}
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
+  headers["Idempotency-Key"] = string.format("bench-%s-%d-%d", tag, id, person)
   return wrk.format("POST", nil, headers, body)
 end
 

@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.booking.calendar.availability import month_availability
-from apps.booking.calendar.services import settings_ensure
 from apps.booking.models import CounterGroup
+from apps.booking.resident.page_cache import resident_context
 from apps.booking.resident.selectors import purposes_active
 from apps.security.api_auth import IF_NONE_MATCH, NOT_MODIFIED, ApiView, problem_responses, with_etag
 from apps.security.models import ApiScope
@@ -206,10 +206,14 @@ class Availability(ApiView):
             query.validated_data["from"],
             query.validated_data["to"],
         )
-        purpose = next((p for p in purposes_active() if p.code == code), None)
+        # The resident pages' cached context (one cache read): the same purposes and settings the calendar uses.
+        context = resident_context(request._request)
+        purpose = context.purposes.get(code)
+        if purpose is not None and not purpose.counter_group.active:
+            purpose = None
         if purpose is None:
             raise exceptions.NotFound(_("用件「%(code)s」はありません。") % {"code": code})
-        settings = settings_ensure()
+        settings = context.settings
         now = timezone.now()
         days = []
         for year, month in _months(first, last):
