@@ -10,7 +10,10 @@ key typed into "Authorize", like any other call.
 No inline script or style (the CSP is `script-src 'self'`, `style-src 'self'`): each page loads the sidecar's
 bundle from our static files and its start-up script from `?script` on the same address. Redoc adds its styles as
 <style> elements at run time: the Redoc page alone allows them with a per-response nonce (given to Redoc, which
-puts it on every element it adds) and lets Redoc start its search worker from a blob: address.
+puts it on every element it adds) and lets Redoc start its search worker from a blob: address; the one <style> its
+bundle adds while loading, before it has the nonce, is allowed by its hash (REDOC_LOAD_STYLE_HASHES). The only
+refusal left is Redoc's "API docs by Redocly" logo from Redocly's CDN (img-src): Redoc then shows the text alone.
+tests/browser/test_api_docs.py opens both pages in Chromium and fails on any other refusal.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from csp.constants import NONCE
 from csp.decorators import csp_update
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import get_language
 from drf_spectacular.plumbing import get_relative_url, set_query_parameters
@@ -39,6 +43,15 @@ REDOC_SCRIPT = """"use strict";
   Redoc.init(container.dataset.specUrl, {nonce: container.dataset.nonce}, container);
 })();
 """
+
+
+def page_language(request: Request) -> str:
+    """The language of the schema the page loads: `?lang=` when it names one of ours (as the schema view reads it),
+    otherwise the request's. The page's <html lang> says it, so screen readers speak the summaries right."""
+    lang = request.GET.get("lang")
+    if lang in dict(settings.LANGUAGES):
+        return str(lang)
+    return get_language() or "ja"
 
 
 class OpenWithinNetworks(APIView):
@@ -64,7 +77,7 @@ class SwaggerView(OpenWithinNetworks, SpectacularSwaggerSplitView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response: Response = super().get(request, *args, **kwargs)
         if isinstance(response.data, dict):
-            response.data["language"] = get_language() or "ja"
+            response.data["language"] = page_language(request)
         return response
 
 
@@ -79,7 +92,7 @@ class RedocView(OpenWithinNetworks, SpectacularRedocView):
         return Response(
             data={
                 "title": spectacular_settings.TITLE,
-                "language": get_language() or "ja",
+                "language": page_language(request),
                 "redoc_standalone": self._redoc_standalone(),
                 "schema_url": self._get_schema_url(request),
                 "script_url": set_query_parameters(
@@ -91,5 +104,16 @@ class RedocView(OpenWithinNetworks, SpectacularRedocView):
         )
 
 
+# Redoc's bundle adds one <style> element as it loads, before Redoc.init can give it the nonce: perfect-scrollbar's
+# CSS (the sidebar's scrollbars), put in by webpack's style-loader, first empty and then filled. The page allows
+# exactly those two contents by their hashes (Chromium names them in its report when they are refused). A newer
+# sidecar with other CSS there fails tests/browser/test_api_docs.py, which names the hash to put here.
+REDOC_LOAD_STYLE_HASHES = (
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty element
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar's CSS
+)
+
 # Redoc's <style> elements carry the nonce; its search runs in a worker made from a blob: address.
-redoc_view = csp_update({"style-src": [NONCE], "worker-src": ["blob:"]})(RedocView.as_view())
+redoc_view = csp_update({"style-src": [NONCE, *REDOC_LOAD_STYLE_HASHES], "worker-src": ["blob:"]})(
+    RedocView.as_view()
+)
