@@ -1,7 +1,7 @@
 """Swagger UI and Redoc opened in Chromium from inside the city's networks (loopback is allowed in the test cities):
 both pages run under the site's Content-Security-Policy without a single refusal, show the operations with their
-Japanese summaries, load the English schema with `?lang=en`, and Swagger's "Try it out" calls the API with a key
-typed into "Authorize".
+Japanese summaries, load the English schema with `?lang=en`, Swagger's "Try it out" calls the API with a key
+typed into "Authorize", and Redoc's search (a worker from a blob: address) finds an operation.
 
 Refusals are read from Chromium's own reports (DevTools' Audits domain, and the console's "Content Security Policy"
 messages): a listener in the page would itself be a script the CSP has to allow.
@@ -209,6 +209,11 @@ def test_redoc_shows_the_operations_under_the_csp(
         assert availability.inner_text().strip() == availability_ja
         assert availability.is_visible()
         screenshot(page, "api-docs-redoc.png", tmp_path)
+        # The search runs in a worker made from a blob: address (worker-src blob: on this page only).
+        page.get_by_placeholder("Search...").fill("purposes")
+        results = page.locator("[data-role='search:results'] li")
+        results.first.wait_for()
+        assert [text.split()[-1] for text in results.all_inner_texts()] == [purposes_ja]
 
     assert watched.unexpected_refusals() == []
     assert watched.errors == []
