@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.functional import lazy
 from django.utils.translation import get_language
 
 CONTENT_TYPE = "application/problem+json"
@@ -114,3 +115,12 @@ def problem_response(
         response[name] = value
     response["Content-Language"] = language()
     return response
+
+
+def _percent(template: Any, values: Mapping[str, Any]) -> str:
+    return str(template) % dict(values)
+
+
+# `_("…%(n)d…") % {...}` on a lazy text translates it once, when the module loads (always Japanese); this keeps it
+# lazy, so a schema or form built at import time reads in the request's language.
+percent_lazy = lazy(_percent, str)

@@ -400,6 +400,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def problem_answer(
+    request: Request,
+    code: str,
+    *,
+    detail: str = "",
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json answer from a view (for codes the DRF exception handler does not map itself)."""
+    body = problem_body(code, detail=detail, status=status, instance=request.path)
+    return Response(body, status=body["status"], headers=headers, content_type=CONTENT_TYPE)
+
+
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "apps.security.api_auth.ApiKeyAuthentication"
     name = "ApiKey"
@@ -409,7 +422,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "mdg_<prefix>_<secret>",
-            "description": "APIキー（管理者が発行）。Authorization: Bearer mdg_<識別子>_<秘密>",
+            "description": str(_("APIキー（管理者が発行）。Authorization: Bearer mdg_<識別子>_<秘密>")),
         }
 
 

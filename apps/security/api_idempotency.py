@@ -47,9 +47,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.security.api_auth import api_key_of
+from apps.security.api_auth import api_key_of, problem_answer
 from apps.security.models import ApiIdempotency, ApiKey
-from base.problems import CONTENT_TYPE, problem_body
+from base.problems import CONTENT_TYPE
 from tenants.db import current_schema, use_public_schema
 from tenants.fanout import for_each_city
 
@@ -80,19 +80,6 @@ IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
     required=False,
     description=_("省略できます。送ると、同じ値と同じ本文の再送には最初の応答をそのまま返します（24時間）。"),
 )
-
-
-def problem_answer(
-    request: Request,
-    code: str,
-    *,
-    detail: str = "",
-    status: int | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """A problem+json answer from a view (for codes the DRF exception handler does not map itself)."""
-    body = problem_body(code, detail=detail, status=status, instance=request.path)
-    return Response(body, status=body["status"], headers=headers, content_type=CONTENT_TYPE)
 
 
 def _key_text(request: Request) -> str | None:

@@ -33,6 +33,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 
+from base.problems import percent_lazy
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _SALT = "madoguchi.api.cursor"
@@ -173,13 +175,17 @@ class CursorPagination:
                 "ordering",
                 OpenApiTypes.STR,
                 enum=list(names),
-                description=_("並び順（- は降順）。既定: %(default)s") % {"default": self.default},
+                description=percent_lazy(
+                    _("並び順（- は降順）。既定: %(default)s"), {"default": self.default}
+                ),
             ),
             OpenApiParameter(
                 "limit",
                 OpenApiTypes.INT,
-                description=_("1ページの件数（1〜%(max)d、既定 %(default)d）")
-                % {"max": self.max_limit, "default": self.limit},
+                description=percent_lazy(
+                    _("1ページの件数（1〜%(max)d、既定 %(default)d）"),
+                    {"max": self.max_limit, "default": self.limit},
+                ),
             ),
             OpenApiParameter(
                 "cursor",

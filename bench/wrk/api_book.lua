@@ -18,13 +18,14 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local purpose, tag
+local purpose, tag, tag_hex
 local all_slots = {}
 local open = {}
 local current = nil
 local person = 0
 counts = { posts = 0, booked = 0, full = 0 }
 failures = {}
+first_failure = nil
 
 function init(args)
   purpose = args[1]
@@ -34,6 +35,7 @@ function init(args)
     end
   end
   tag = args[3] or "ア"
+  tag_hex = tag:gsub(".", function(c) return string.format("%02x", c:byte()) end)
   math.randomseed(os.time() * 1000 + id)
 end
 
@@ -62,7 +64,8 @@ function request()
   for name, value in pairs(wrk.headers) do
     headers[name] = value
   end
-  headers["Idempotency-Key"] = string.format("bench-%s-%d-%d", tag, id, person)
+  -- ASCII only in a header: the run's katakana tag as hex
+  headers["Idempotency-Key"] = string.format("bench-%s-%d-%d", tag_hex, id, person)
   return wrk.format("POST", nil, headers, body)
 end
 
@@ -78,6 +81,9 @@ function response(status, headers, body)
   else
     local key = "fail." .. tostring(status)
     failures[key] = (failures[key] or 0) + 1
+    if first_failure == nil then
+      first_failure = (body or ""):sub(1, 300):gsub("%s+", " ")
+    end
   end
   current = nil
 end
@@ -100,4 +106,11 @@ function done(summary, latency, requests)
     line = line .. " " .. key .. "=" .. count
   end
   io.write(line .. "\n")
+  for _, thread in ipairs(threads) do
+    local body = thread:get("first_failure")
+    if body then
+      io.write("FIRST_FAILURE " .. body .. "\n")
+      break
+    end
+  end
 end

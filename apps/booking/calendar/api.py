@@ -132,6 +132,35 @@ class PurposeList(ApiView):
         description=_("住民が予約できる用件（受付中のもの）を表示順に返します。必要な権限: slots:read"),
         parameters=[IF_NONE_MATCH],
         responses={200: PurposeSerializer(many=True), **NOT_MODIFIED, **problem_responses()},
+        examples=[
+            OpenApiExample(
+                "purposes",
+                summary=_("受け取りと申請サポート"),
+                value=[
+                    {
+                        "code": "pickup",
+                        "name_ja": "マイナンバーカードの受け取り",
+                        "name_en": "My Number Card pickup",
+                        "counter_group": 1,
+                        "seats_per_person": 1,
+                        "requires_notice_number": True,
+                        "bring_ja": "交付通知書、本人確認書類",
+                        "bring_en": "The notice letter and an identity document",
+                    },
+                    {
+                        "code": "application",
+                        "name_ja": "申請サポート",
+                        "name_en": "Application support",
+                        "counter_group": 1,
+                        "seats_per_person": 1,
+                        "requires_notice_number": False,
+                        "bring_ja": "本人確認書類",
+                        "bring_en": "An identity document",
+                    },
+                ],
+                response_only=True,
+            )
+        ],
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:
@@ -196,6 +225,21 @@ class Availability(ApiView):
             IF_NONE_MATCH,
         ],
         responses={200: AvailabilitySerializer, **NOT_MODIFIED, **problem_responses(400, 404)},
+        examples=[
+            OpenApiExample(
+                "availability",
+                summary=_("3日分"),
+                value={
+                    "purpose": "pickup",
+                    "days": [
+                        {"date": "2026-12-14", "status": "available", "persons_free": 18},
+                        {"date": "2026-12-15", "status": "few", "persons_free": 2},
+                        {"date": "2026-12-16", "status": "full", "persons_free": 0},
+                    ],
+                },
+                response_only=True,
+            )
+        ],
         tags=["slots"],
     )
     def get(self, request: Request) -> Response:

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.booking.calendar.services import settings_ensure
-from apps.booking.errors import BookingError, NoticeRefusedError, OutsideWindowError, SlotFullError
+from apps.booking.errors import BookingError, NoticeRefusedError, SlotFullError
 from apps.booking.models import Purpose, Reservation, Slot
 from apps.booking.reservations.selectors import (
     purpose_slots,
@@ -40,12 +40,11 @@ from apps.booking.staff.services import (
     reservation_mark,
     reservation_move_by_staff,
 )
-from apps.security.api_auth import ApiView, ProblemSerializer, problem_responses
+from apps.security.api_auth import ApiView, ProblemSerializer, problem_answer, problem_responses
 from apps.security.api_idempotency import (
     IDEMPOTENCY_KEY_OPTIONAL,
     IDEMPOTENCY_KEY_PARAMETER,
     idempotent,
-    problem_answer,
 )
 from apps.security.api_pagination import CursorPagination, page_serializer
 from apps.security.models import ApiScope
@@ -289,12 +288,12 @@ def _write_responses(success: int, *extra: int) -> dict[int, Any]:
 def _refusal(request: Request, error: BookingError) -> Response:
     """A booking service's refusal as a problem: its message is the detail, in the request's language."""
     if isinstance(error, SlotFullError):
-        return problem_answer(request, "slot_full", detail=str(error))
-    if isinstance(error, NoticeRefusedError):
-        return problem_answer(request, "notice_refused", detail=str(error))
-    if isinstance(error, OutsideWindowError):
-        return problem_answer(request, "booking_refused", detail=str(error))
-    return problem_answer(request, "booking_refused", detail=str(error))
+        code = "slot_full"
+    elif isinstance(error, NoticeRefusedError):
+        code = "notice_refused"
+    else:  # outside the booking window, a person's second booking, any other rule of the counter
+        code = "booking_refused"
+    return problem_answer(request, code, detail=str(error))
 
 
 def _found(code: str) -> Reservation:

@@ -33,12 +33,11 @@ from apps.issuance.cards.services import CardError, card_transition
 from apps.issuance.cards.views import ELSEWHERE
 from apps.issuance.models import CancelReason, Card, CardEvent, CardState, DisposalMethod
 from apps.issuance.states import ACTIONS, actions_for
-from apps.security.api_auth import ApiView, ProblemSerializer, problem_responses
+from apps.security.api_auth import ApiView, ProblemSerializer, problem_answer, problem_responses
 from apps.security.api_pagination import CursorPagination, page_serializer
 from apps.security.audit import audit_record
 from apps.security.models import ApiScope
 from apps.security.request_actor import request_actor
-from base.problems import CONTENT_TYPE, problem_body
 
 API_ACTIONS = [action for name, action in ACTIONS.items() if name not in ELSEWHERE]
 TRANSITION_REFUSED = "card_transition_refused"
@@ -51,12 +50,6 @@ pagination = CursorPagination(
     },
     default="delivery_date",
 )
-
-
-def problem(request: Request, code: str, detail: str) -> Response:
-    """A problem+json answer with a code of base.problems.PROBLEMS that no DRF exception stands for (409s)."""
-    body = problem_body(code, detail=detail, instance=request.path)
-    return Response(body, status=body["status"], content_type=CONTENT_TYPE)
 
 
 # --- serializers ---------------------------------------------------------------------------------------------------
@@ -141,7 +134,7 @@ class CardQuery(serializers.Serializer[Any]):
 
 class TransitionRequestSerializer(serializers.Serializer[Any]):
     action = serializers.ChoiceField(
-        choices=[(action.name, str(action.label)) for action in API_ACTIONS],
+        choices=[(action.name, action.label) for action in API_ACTIONS],
         help_text=_(
             "操作のコード。予約・窓口での交付・通知書の印刷は、それぞれの画面と機能で行います（ここでは使えません）"
         ),
@@ -462,7 +455,7 @@ class CardTransition(ApiView):
         try:
             event = card_transition(card_id=card.pk, change=form.change(action), actor=request_actor(request))
         except CardError as refused:
-            return problem(request, TRANSITION_REFUSED, str(refused))
+            return problem_answer(request, TRANSITION_REFUSED, detail=str(refused))
         result = {
             "notice_number": card.notice_number,
             "state": event.to_state,

@@ -23,7 +23,6 @@ from rest_framework.parsers import FileUploadParser, FormParser, JSONParser, Mul
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.issuance.cards.api import problem
 from apps.issuance.imports import engine
 from apps.issuance.imports import selectors as selectors_import
 from apps.issuance.imports import services as services_import
@@ -31,9 +30,10 @@ from apps.issuance.imports.forms import ImportUploadForm
 from apps.issuance.imports.storage import ImportBatchError
 from apps.issuance.models import ImportBatch
 from apps.security import mynumber
-from apps.security.api_auth import ApiView, ProblemSerializer, problem_responses
+from apps.security.api_auth import ApiView, ProblemSerializer, problem_answer, problem_responses
 from apps.security.models import ApiScope
 from apps.security.request_actor import request_actor
+from base.problems import percent_lazy
 
 NOT_READY = "import_not_ready"
 # Apply and discard take no body; an empty one of any usual type (curl -d '' sends a form) is accepted.
@@ -99,7 +99,7 @@ class BatchSerializer(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField(help_text=_("アップロードの日時"))
     finished_at = serializers.DateTimeField(allow_null=True, help_text=_("終わった日時"))
     problems = ProblemRowSerializer(
-        many=True, help_text=_("行ごとの問題（最初の%(n)d件まで）") % {"n": engine.ERRORS_KEPT}
+        many=True, help_text=percent_lazy(_("行ごとの問題（最初の%(n)d件まで）"), {"n": engine.ERRORS_KEPT})
     )
     problems_capped = serializers.BooleanField(help_text=_("問題が多く、一部だけを返しているか"))
     changes = ChangeSerializer(
@@ -279,8 +279,9 @@ class ImportDetail(ApiView):
             OpenApiParameter(
                 "changes",
                 OpenApiTypes.BOOL,
-                description=_("true: 変更されるカードの内容（最初の%(n)d件）も返す")
-                % {"n": engine.CHANGES_KEPT},
+                description=percent_lazy(
+                    _("true: 変更されるカードの内容（最初の%(n)d件）も返す"), {"n": engine.CHANGES_KEPT}
+                ),
             ),
         ],
         responses={
@@ -329,7 +330,7 @@ class ImportApply(ApiView):
             result = services_import.import_confirm(batch_id=batch.pk, actor=request_actor(request))
         except ImportBatchError as refused:
             _batch_or_404(batch_id)
-            return problem(request, NOT_READY, refused.message)
+            return problem_answer(request, NOT_READY, detail=refused.message)
         if not result.started:
             if result.batch.status in (Status.DONE, Status.APPLYING, Status.DISCARDED):
                 detail = _gettext("この取込はすでに確定または取りやめになっています。")
@@ -337,7 +338,7 @@ class ImportApply(ApiView):
                 detail = _gettext("「%(status)s」の取込は確定できません。") % {
                     "status": Status(result.batch.status).label
                 }
-            return problem(request, NOT_READY, detail)
+            return problem_answer(request, NOT_READY, detail=detail)
         status = 202 if result.background else 200
         return Response(
             _batch_data(result.batch, request), status=status, headers={"Location": _location(request, batch)}
@@ -367,5 +368,5 @@ class ImportDiscard(ApiView):
             batch = services_import.import_discard(batch_id=batch_id, actor=request_actor(request))
         except ImportBatchError as refused:
             _batch_or_404(batch_id)
-            return problem(request, NOT_READY, refused.message)
+            return problem_answer(request, NOT_READY, detail=refused.message)
         return Response(_batch_data(batch, request))

@@ -7,6 +7,7 @@ from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.utils.translation import gettext_lazy
 
 from madoguchi import config as _config
 from madoguchi import safety as _safety
@@ -382,7 +383,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Madoguchi API",
-    "DESCRIPTION": "窓口予約（Madoguchi）の自治体向けAPIです。APIキーを Authorization: Bearer で送ってください。",
+    "DESCRIPTION": gettext_lazy(
+        "窓口予約（Madoguchi）の自治体向けAPIです。APIキーを Authorization: Bearer で送ってください。"
+    ),
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
