@@ -24,7 +24,7 @@ from http.client import HTTPException
 
 from bench.common import Sandbox, gunicorn_start, gunicorn_stop, http_get, log
 from bench.profiler import Profile, profile_page
-from bench.wrk_api import ApiResult, api_setup, bench_api
+from bench.wrk_api import API_AVAILABILITY, ApiResult, api_setup, bench_api
 from bench.wrk_contested import ContestedResult, bench_contested
 from bench.wrk_report import HEADING, TARGETS, HttpResult
 from bench.wrk_run import (
@@ -216,6 +216,15 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
 
             redis.Redis.from_url(args.http_redis).flushdb()  # the pages and the queued mails of the run
     profiles = _profiles(paths, args)
+    if api_result is not None and args.http_profile_requests > 0:
+        # The API's availability, always: its target is against the trivial view, not the ceiling.
+        log(f"http: profile {API_AVAILABILITY} ({args.http_profile_requests} requests)", "http")
+        try:
+            profiles[API_AVAILABILITY] = profile_page(
+                HOST, api_result.availability_path, args.http_profile_requests
+            )
+        except Exception as error:  # a failed profile must not cost the whole section
+            log(f"http:   profile failed: {type(error).__name__}: {error}", "http")
     return HttpResult(
         settings=_settings(args, cores),
         ceilings=[c.rps for c in ceilings if not c.failed],

@@ -49,15 +49,27 @@ local function pick()
   return index, open[index]
 end
 
+-- A person is their kana and date of birth (one future booking each per purpose): the kana spells the request's
+-- number, so no two requests of a run, nor of two runs (the tag), are the same person.
+local digit_kana = { "ア", "イ", "ウ", "エ", "オ", "カ", "キ", "ク", "ケ", "コ" }
+
+local function kana_of(n)
+  local text = ""
+  for d in tostring(n):gmatch("%d") do
+    text = text .. digit_kana[tonumber(d) + 1]
+  end
+  return text
+end
+
 function request()
   person = person + 1
   local index, slot = pick()
   current = index
   local k = 100000 * id + person
   local body = string.format(
-    '{"slot": %s, "purpose": "%s", "persons": [{"name": "API %s%d", "kana": "エーピーアイ", "birth_date": "%04d-%02d-%02d"}], '
+    '{"slot": %s, "purpose": "%s", "persons": [{"name": "API %s%d", "kana": "エーピーアイ %s%s", "birth_date": "%04d-%02d-%02d"}], '
       .. '"email": "api%d-%d@example.jp", "phone": "090-1234-5678"}',
-    slot, purpose, tag, k, 1940 + (k % 60), 1 + (k % 12), 1 + (math.floor(k / 12) % 28), id, person
+    slot, purpose, tag, k, tag, kana_of(k), 1940 + (k % 60), 1 + (k % 12), 1 + (math.floor(k / 12) % 28), id, person
   )
   -- wrk.format uses this table instead of wrk.headers (the -H headers: Host, Authorization, Content-Type).
   local headers = {}
