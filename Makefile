@@ -9,7 +9,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 PYTHON ?= python3
 
-.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean
+.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean restore-check
 
 help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
@@ -67,6 +67,10 @@ test: install browser-deps
 
 unit: install
 	$(PY) -m pytest --cov --cov-report=term:skip-covered
+
+# Restore each city's newest dump (manage.py city_dump) into a scratch database and compare it with its manifest.
+restore-check: install
+	$(PY) manage.py restore_check
 
 # wrk for the bench's http part: Debian's package, installed with apt as root (like browser-deps); without it the
 # part still runs and its rows say "wrk missing".

@@ -117,6 +117,8 @@ _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_DATABASE = CONFIG.database.embedded
+# Per-city logical dumps (manage.py city_dump, the nightly ops.city_dump_nightly; docs/operations.md, "Backups").
+BACKUP_DIR: Path = DATA_DIR / "backups"
 if EMBEDDED_DATABASE:
     from madoguchi import embedded
 

@@ -1,0 +1,45 @@
+"""Restore each city's newest dump into a scratch database and compare it with its manifest (make restore-check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from madoguchi.backups import RESTORE_TIMEOUT_SECONDS, BackupError, restore_check
+
+
+class Command(BaseCommand):
+    help = "Restore the latest dump of every city into a fresh database; compare row counts and checksums per table."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dir", type=Path, default=None, help="backup directory (default: settings.BACKUP_DIR)"
+        )
+        parser.add_argument(
+            "--city", action="append", default=[], metavar="SLUG", help="only this city (repeatable)"
+        )
+        parser.add_argument(
+            "--timeout", type=int, default=RESTORE_TIMEOUT_SECONDS, help="seconds allowed per city's restore"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            results = restore_check(
+                directory=options["dir"], slugs=options["city"], timeout=options["timeout"]
+            )
+        except BackupError as exc:
+            raise CommandError(str(exc)) from exc
+        width = max([len("city"), *(len(r.slug) for r in results)])
+        self.stdout.write(f"{'city':<{width}}  {'tables':>6}  {'rows':>10}  result  dump")
+        for r in results:
+            verdict = "ok" if r.ok else "FAILED"
+            name = r.dump.name if r.dump else "-"
+            self.stdout.write(f"{r.slug:<{width}}  {r.tables:>6}  {r.rows:>10}  {verdict:<6}  {name}")
+            for problem in r.problems:
+                self.stdout.write(f"{'':<{width}}  - {problem}")
+        failed = [r.slug for r in results if not r.ok]
+        if failed:
+            raise CommandError(f"restore check failed for: {', '.join(failed)}")
+        self.stdout.write(f"restore check passed for {len(results)} cities")

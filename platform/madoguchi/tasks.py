@@ -1,0 +1,28 @@
+"""Operations tasks of the composition root: the nightly per-city dumps (docs/operations.md, "Backups")."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from madoguchi.backups import BackupError, cities, city_dump
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="ops.city_dump_nightly", acks_late=True)
+def city_dump_nightly() -> dict[str, int]:
+    """Dump every active city (one after the other, in the public schema beat sends from); a failed city is
+    logged and does not stop the others; the task fails at the end if any did, so the failure is seen."""
+    done, failed = 0, []
+    for municipality in cities():
+        try:
+            city_dump(municipality)
+            done += 1
+        except BackupError:
+            logger.exception("nightly dump failed for %s", municipality.slug)
+            failed.append(municipality.slug)
+    if failed:
+        raise BackupError(f"nightly dumps failed for: {', '.join(failed)}")
+    return {"dumped": done}
