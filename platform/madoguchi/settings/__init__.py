@@ -171,6 +171,7 @@ CELERY_IMPORTS = [
     "apps.issuance.imports.tasks",
     "apps.security.api_key_tasks",
     "apps.security.api_idempotency",
+    "madoguchi.tasks",
 ]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -200,6 +201,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "security.api_keys_expiry_warn_everywhere",
         "schedule": crontab(hour=9, minute=0),
     },
+    # One logical dump per city a night, the newest 14 kept (platform/madoguchi/backups.py, docs/operations.md).
+    "city-dumps": {"task": "ops.city_dump_nightly", "schedule": crontab(hour=2, minute=15)},
     "api-idempotency-purge": {
         "task": "apps.security.api_idempotency.purge_expired_idempotency_keys_everywhere",
         "schedule": 3600.0,
