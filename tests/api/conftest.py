@@ -11,14 +11,8 @@ tests run.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,9 +24,8 @@ from apps.security.tests.api_helpers import make_key
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create
-from tests.browser.conftest import server_env
+from tests.live_server import gunicorn_server
 
-ROOT = Path(__file__).resolve().parents[2]
 SLUG = "contract"
 HOST = f"{SLUG}.localhost"
 WORKERS = 2
@@ -47,12 +40,6 @@ class Server:
     keys: dict[str, tuple[ApiKey, str]] = field(default_factory=dict)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
     with django_db_blocker.unblock():
@@ -65,46 +52,13 @@ def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
         with schema_context(SLUG):
             for cidr in ("127.0.0.0/8", "::1/128"):
                 AllowedNetwork.objects.create(cidr=cidr, label="loopback")
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "madoguchi.wsgi:application",
-                "--chdir",
-                str(ROOT / "platform"),
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(WORKERS),
-                "--threads",
-                str(THREADS),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={**server_env(), "DJANGO_DEBUG": "false"},
-        )
         try:
-            wait_for(port, process)
-            yield Server(base_url=f"http://127.0.0.1:{port}", port=port, city=city)
+            with gunicorn_server(workers=WORKERS, threads=THREADS, env={"DJANGO_DEBUG": "false"}) as port:
+                yield Server(base_url=f"http://127.0.0.1:{port}", port=port, city=city)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
             use_public_schema()
             connection.close()  # the server's connections are gone; the drop must not wait for ours either
             Municipality.objects.get(slug=SLUG).delete(force_drop=True)
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API tests' server did not start") from None
-            time.sleep(0.1)
 
 
 def server_key(server: Server, django_db_blocker: Any, name: str, *scopes: str) -> str:

@@ -16,8 +16,9 @@ from django_tenants.utils import schema_context
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Reservation, Slot
 from apps.security.models import ApiScope
-from tests.api.conftest import HOST, ROOT, SLUG, Server, server_key
+from tests.api.conftest import HOST, SLUG, Server, server_key
 from tests.factories import SlotFactory
+from tests.live_server import ROOT
 
 pytestmark = pytest.mark.slow
 

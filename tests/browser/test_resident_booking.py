@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Hold, Reservation, Slot
-from tests.browser.conftest import MAIL_DIR
+from tests.live_server import MAIL_DIR
 
 
 def url(port: int, path: str) -> str:
