@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Sandbox, log, table
-from bench.wrk_contested import RUN_TAGS, ContestedRun, SoldOut, contested_check, drain
-from bench.wrk_run import Cores, WrkResult, wrk_command, wrk_path, wrk_run, wrk_run_until
+from bench.wrk_contested import RUN_TAGS, ContestedRun, sold_out_run
+from bench.wrk_run import Cores, WrkResult, wrk_command, wrk_path
 from bench.wrk_setup import APPLICATION, HOST, SCRIPTS_DIR, HttpSetup, contested_days
 
 API_AVAILABILITY = "API availability (a month)"
@@ -134,9 +134,8 @@ def bench_api(
             script_args=[APPLICATION, str(slots_file), RUN_TAGS[(index + 12) % len(RUN_TAGS)]],
             headers=[auth, "Content-Type: application/json"],
         )
-        wrk = wrk_run_until(command, SoldOut(schema, day), limit=5 if warm_up else args.contested_limit)
-        drain(port)
-        run = contested_check(ContestedRun(day, wrk), schema)
+        run = sold_out_run(command, port, schema, day, limit=5 if warm_up else args.contested_limit)
+        wrk = run.wrk
         if warm_up:
             result.warm_up_over = run.over + run.mismatched
         else:
@@ -296,4 +295,4 @@ def api_target_rows(
     return rows
 
 
-__all__ = ["ApiResult", "ApiSetup", "api_lines", "api_setup", "api_target_rows", "bench_api", "wrk_run"]
+__all__ = ["ApiResult", "ApiSetup", "api_lines", "api_setup", "api_target_rows", "bench_api"]

@@ -131,6 +131,14 @@ def drain(port: int) -> None:
         http_get(port, HOST, "/bench/trivial/")
 
 
+def sold_out_run(command: list[str], port: int, schema: str, day: str, *, limit: float) -> ContestedRun:
+    """One contested run: wrk until the day is sold out (or `limit` s), the server's queue drained, then the
+    overbooking count in SQL (residents' holds and confirmations, or the API's booking POSTs)."""
+    wrk = wrk_run_until(command, SoldOut(schema, day), limit=limit)
+    drain(port)
+    return contested_check(ContestedRun(day, wrk), schema)
+
+
 def bench_contested(
     port: int, ceiling_port: int, setup: HttpSetup, args: argparse.Namespace, cores: Cores
 ) -> ContestedResult:
@@ -177,9 +185,8 @@ def bench_contested(
             script=SCRIPTS_DIR / "contested.lua",
             script_args=[APPLICATION, day, RUN_TAGS[index % len(RUN_TAGS)]],
         )
-        wrk = wrk_run_until(command, SoldOut(setup.schema, day), limit=5 if warm_up else args.contested_limit)
-        drain(port)
-        run = contested_check(ContestedRun(day, wrk), setup.schema)
+        run = sold_out_run(command, port, setup.schema, day, limit=5 if warm_up else args.contested_limit)
+        wrk = run.wrk
         if warm_up:
             result.warm_up_over = run.over + run.mismatched
         else:

@@ -11,6 +11,10 @@
 -- person is their name, kana and date of birth, so no two runs share one).
 -- done() prints one line: FLOWS posts=... booked=... full=... fail.<status>=...
 
+-- The shared helpers, from this script's own directory (wrk loads the script by the path it was given).
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local resident = dofile(here .. "resident.lua")
+
 local threads = {}
 
 function setup(thread)
@@ -101,23 +105,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total, fails = {}, {}
-  for _, thread in ipairs(threads) do
-    for key, count in pairs(thread:get("counts") or {}) do
-      total[key] = (total[key] or 0) + count
-    end
-    for key, count in pairs(thread:get("failures") or {}) do
-      fails[key] = (fails[key] or 0) + count
-    end
-  end
-  local line = "FLOWS"
-  for _, key in ipairs({ "posts", "booked", "full" }) do
-    line = line .. " " .. key .. "=" .. (total[key] or 0)
-  end
-  for key, count in pairs(fails) do
-    line = line .. " " .. key .. "=" .. count
-  end
-  io.write(line .. "\n")
+  io.write(resident.flows_line(threads, { "posts", "booked", "full" }) .. "\n")
   for _, thread in ipairs(threads) do
     local body = thread:get("first_failure")
     if body then

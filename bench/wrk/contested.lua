@@ -143,21 +143,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total, fails = {}, {}
-  for _, thread in ipairs(threads) do
-    for key, count in pairs(thread:get("counts") or {}) do
-      total[key] = (total[key] or 0) + count
-    end
-    for key, count in pairs(thread:get("failures") or {}) do
-      fails[key] = (fails[key] or 0) + count
-    end
-  end
-  local line = "FLOWS"
-  for _, key in ipairs({ "holds", "held", "hold_taken", "confirms", "booked", "soldout" }) do
-    line = line .. " " .. key .. "=" .. (total[key] or 0)
-  end
-  for key, count in pairs(fails) do
-    line = line .. " " .. key .. "=" .. count
-  end
-  io.write(line .. "\n")
+  io.write(resident.flows_line(threads, { "holds", "held", "hold_taken", "confirms", "booked", "soldout" }) .. "\n")
 end

@@ -1,4 +1,5 @@
--- What the resident scripts share (bench/wrk/flow.lua, bench/wrk/contested.lua): forms, cookies, redirects.
+-- What the wrk scripts share (bench/wrk/flow.lua, contested.lua, api_book.lua): forms, cookies, redirects, the
+-- FLOWS line.
 -- Loaded by each script with dofile from its own directory; a table of functions, no state of its own (each
 -- script keeps its resident's cookie jar and passes it in).
 
@@ -49,6 +50,28 @@ function M.location(headers)
     end
   end
   return nil
+end
+
+-- The line a script's done() prints for bench/wrk_run.py: "FLOWS k=v ...", each thread's `counts` summed in the
+-- order of `keys`, then each thread's `failures` summed.
+function M.flows_line(threads, keys)
+  local total, fails = {}, {}
+  for _, thread in ipairs(threads) do
+    for key, count in pairs(thread:get("counts") or {}) do
+      total[key] = (total[key] or 0) + count
+    end
+    for key, count in pairs(thread:get("failures") or {}) do
+      fails[key] = (fails[key] or 0) + count
+    end
+  end
+  local line = "FLOWS"
+  for _, key in ipairs(keys) do
+    line = line .. " " .. key .. "=" .. (total[key] or 0)
+  end
+  for key, count in pairs(fails) do
+    line = line .. " " .. key .. "=" .. count
+  end
+  return line
 end
 
 return M
