@@ -49,6 +49,9 @@ from rest_framework.views import APIView
 
 from apps.security.api_auth import api_key_of, problem_answer
 from apps.security.models import ApiIdempotency, ApiKey
+from apps.security.mynumber import CODE as INDIVIDUAL_NUMBER
+from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
+from apps.security.mynumber import has_individual_number
 from base.problems import CONTENT_TYPE
 from tenants.db import current_schema, use_public_schema
 from tenants.fanout import for_each_city
@@ -152,6 +155,8 @@ def idempotent_call(
                 ),
             )
         return handler()
+    if has_individual_number(idempotency_key):  # the key is stored: no 個人番号 in any input
+        return problem_answer(request, INDIVIDUAL_NUMBER, detail=str(INDIVIDUAL_NUMBER_MESSAGE))
     if len(idempotency_key) > MAX_LENGTH or not idempotency_key.isprintable():
         return problem_answer(
             request,

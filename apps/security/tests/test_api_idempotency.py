@@ -104,6 +104,14 @@ def test_a_missing_or_overlong_key_is_a_400_and_nothing_runs(token: str) -> None
     assert _runs() == 1
 
 
+def test_a_key_holding_an_individual_number_is_refused_and_not_stored(token: str) -> None:
+    refused = _call(token, {}, "order-123456789018")
+    assert _body(refused)["code"] == "individual_number"
+    assert "123456789018" not in refused.content.decode()
+    assert _runs() == 0
+    assert not ApiIdempotency.objects.filter(idempotency_key__contains="123456789018").exists()
+
+
 def test_a_quoted_key_is_the_same_key(token: str) -> None:
     _call(token, {}, "k-1")
     assert _call(token, {}, '"k-1"')["Idempotent-Replayed"] == "true"
