@@ -5,10 +5,12 @@ and the key works at the API; a reload shows it no more."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +21,7 @@ from django_tenants.utils import schema_context
 
 from apps.security.models import ApiKey, Role, User
 from tests.factories import PASSWORD, UserFactory, totp_code, with_totp
+from tests.live_server import ROOT
 
 USERNAME = "browser-keys-boss"
 KEY_NAME = "ブラウザ試験の連携"
@@ -59,8 +62,14 @@ def _call_api(port: int, token: str) -> tuple[int, Any]:
         return response.status, json.loads(response.read())
 
 
+def _screenshot(page: Any, name: str, tmp_path: Path) -> None:
+    """With MADOGUCHI_SCREENSHOTS=1 into docs/images (the staff guide), otherwise the test's temporary folder."""
+    folder = ROOT / "docs" / "images" if os.environ.get("MADOGUCHI_SCREENSHOTS") == "1" else tmp_path
+    page.screenshot(path=str(folder / name), full_page=True)
+
+
 def test_a_supervisor_creates_a_key_and_sees_it_once(
-    desktop: Any, server_port: int, supervisor: Supervisor
+    desktop: Any, server_port: int, supervisor: Supervisor, tmp_path: Path
 ) -> None:
     page, port = desktop, server_port
     csp_errors: list[str] = []
@@ -92,6 +101,7 @@ def test_a_supervisor_creates_a_key_and_sees_it_once(
 
     page.get_by_label("名称").fill(KEY_NAME)
     page.get_by_role("checkbox", name=re.compile(r"空き状況の参照（slots:read）")).check()
+    _screenshot(page, "api-keys-new.png", tmp_path)
     with page.expect_navigation():
         page.get_by_role("button", name="作成する").click()
 
@@ -108,5 +118,6 @@ def test_a_supervisor_creates_a_key_and_sees_it_once(
         page.get_by_role("link", name="APIキーの一覧へ戻る").click()
     row = page.locator("tr", has=page.locator("td", has_text=KEY_NAME))
     assert "有効" in row.inner_text()
+    _screenshot(page, "api-keys-list.png", tmp_path)
     assert token not in page.content()
     assert csp_errors == []
