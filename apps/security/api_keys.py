@@ -68,8 +68,25 @@ def expiry_warn_days() -> int:
     return int(getattr(settings, "API_KEY_EXPIRY_WARN_DAYS", DEFAULT_EXPIRY_WARN_DAYS))
 
 
-def secret_hash(secret: str) -> str:
-    return hmac.new(str(settings.API_KEY_PEPPER).encode(), secret.encode(), sha256).hexdigest()
+def secret_hash(secret: str, pepper: str | None = None) -> str:
+    """HMAC-SHA256(pepper, secret); the pepper is settings.API_KEY_PEPPER unless given."""
+    key = str(settings.API_KEY_PEPPER if pepper is None else pepper)
+    return hmac.new(key.encode(), secret.encode(), sha256).hexdigest()
+
+
+def _fallback_peppers() -> tuple[str, ...]:
+    """settings.API_KEY_PEPPER_FALLBACKS: the peppers a rotation retires (docs/operations.md, "Rotate secrets")."""
+    return tuple(str(p) for p in getattr(settings, "API_KEY_PEPPER_FALLBACKS", ()) if p)
+
+
+def _hash_matches(secret: str, stored: str) -> tuple[bool, bool]:
+    """(matches, under a retired pepper). Every pepper is tried whatever matched, so the work is the same for a
+    right, a wrong and an unknown key."""
+    current = hmac.compare_digest(secret_hash(secret), stored)
+    retired = False
+    for pepper in _fallback_peppers():
+        retired |= hmac.compare_digest(secret_hash(secret, pepper), stored)
+    return current or retired, retired and not current
 
 
 def _new_prefix() -> str:
@@ -210,9 +227,15 @@ def api_key_authenticate(token: str, address: str, *, now: datetime | None = Non
         return Refusal.MALFORMED
     prefix, secret = parsed
     key = ApiKey.objects.filter(prefix=prefix).first()
-    matches = hmac.compare_digest(secret_hash(secret), key.secret_hash if key else _NO_HASH)
+    matches, retired = _hash_matches(secret, key.secret_hash if key else _NO_HASH)
     if key is None or not matches:
         return Refusal.UNKNOWN
+    if retired:
+        # Stored under a pepper being retired: store it under the current one (conditional: parallel requests
+        # write once), so the key keeps working once the old pepper is removed.
+        rehashed = secret_hash(secret)
+        ApiKey.objects.filter(pk=key.pk, secret_hash=key.secret_hash).update(secret_hash=rehashed)
+        key.secret_hash = rehashed
     now = now or timezone.now()
     if key.revoked_at is not None:
         return Refusal.REVOKED

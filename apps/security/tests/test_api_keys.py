@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
@@ -62,6 +63,28 @@ def test_the_hmac_depends_on_the_pepper(in_city: Municipality) -> None:
     assert isinstance(api_key_authenticate(token, "127.0.0.1"), ApiKey)
     with override_settings(API_KEY_PEPPER="another-pepper-of-at-least-32-characters"):
         assert api_key_authenticate(token, "127.0.0.1") == Refusal.UNKNOWN
+
+
+def test_a_pepper_rotation_keeps_keys_working_and_rehashes_them_on_use(in_city: Municipality) -> None:
+    key, token = _create()
+    old = ApiKey.objects.get(pk=key.pk).secret_hash
+    new_pepper = "the-new-pepper-of-at-least-32-characters"
+    with override_settings(API_KEY_PEPPER=new_pepper, API_KEY_PEPPER_FALLBACKS=[settings.API_KEY_PEPPER]):
+        # The old pepper is a fallback: the key still works, and its first use stores it under the new pepper.
+        assert isinstance(api_key_authenticate(token, "127.0.0.1"), ApiKey)
+        rehashed = ApiKey.objects.get(pk=key.pk).secret_hash
+        assert rehashed != old
+        assert rehashed == secret_hash(token.split("_", 2)[2], new_pepper)
+        # A wrong secret stays unknown under either pepper.
+        assert api_key_authenticate(token[:-2] + "xx", "127.0.0.1") == Refusal.UNKNOWN
+    with override_settings(API_KEY_PEPPER=new_pepper, API_KEY_PEPPER_FALLBACKS=[]):
+        # The fallback removed: the key used during the rotation works; one never used would not.
+        assert isinstance(api_key_authenticate(token, "127.0.0.1"), ApiKey)
+        _unused, unused_token = _create(name="使われなかったキー")
+    with override_settings(
+        API_KEY_PEPPER="a-third-pepper-of-at-least-32-characters!", API_KEY_PEPPER_FALLBACKS=[]
+    ):
+        assert api_key_authenticate(unused_token, "127.0.0.1") == Refusal.UNKNOWN
 
 
 def test_only_supervisors_manage_keys(in_city: Municipality) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -415,6 +416,11 @@ SPECTACULAR_SETTINGS = {
 # the database; secure mode refuses to start without one of at least 32 characters (madoguchi.safety). Unset in
 # development: derived from SECRET_KEY under its own label (keys then stop working when SECRET_KEY changes).
 API_KEY_PEPPER = _safety.api_key_pepper(SECRET_KEY)
+# Rotation: the retired pepper(s), comma-separated; a key that matches one is re-stored under the current pepper on
+# its next use (docs/operations.md, "Rotate secrets").
+API_KEY_PEPPER_FALLBACKS = [
+    p for p in os.environ.get("MADOGUCHI_API_KEY_PEPPER_FALLBACKS", "").split(",") if p
+]
 
 # --- Security headers (the security issue hardens these further) -------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
