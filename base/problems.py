@@ -57,6 +57,8 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "booking_refused": (422, "予約の受付条件に合いません", "Booking refused"),
     "maintenance": (503, "メンテナンス中です", "Under maintenance"),
     "city_suspended": (503, "この自治体のサービスは停止しています", "City service suspended"),
+    # The database is away for a moment (a restart, a failover): retry after Retry-After (madoguchi.middleware).
+    "database_unavailable": (503, "一時的に利用できません", "Temporarily unavailable"),
     "server_error": (500, "サーバーで問題が起きました", "Internal server error"),
 }
 

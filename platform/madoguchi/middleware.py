@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.security.network import peer_is_trusted_proxy
 from base.log_context import request_id_var, tenant_var, user_var
 
+logger = logging.getLogger(__name__)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -218,3 +223,101 @@ _NOT_KEPT = {"content-length", "x-request-id"}
 
 def _kept_headers(response: HttpResponse) -> tuple[tuple[str, str], ...]:
     return tuple((name, value) for name, value in response.headers.items() if name.lower() not in _NOT_KEPT)
+
+
+# --- The database away (a restart, a failover, PgBouncer restarting) ---------------------------------------------
+# Seconds a client is asked to wait: a fast restart or a PgBouncer restart is over in a few seconds.
+DATABASE_RETRY_AFTER = 5
+# One log line per process in this many seconds while the database stays away, with the count of the answers since.
+DATABASE_LOG_EVERY = 30.0
+
+
+class _OutageLog:
+    """Rate limit of the warning: a minute of outage under load is thousands of failed requests, not one incident."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last = -math.inf
+        self.suppressed = 0
+
+    def warn(self, request: HttpRequest, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now - self.last < DATABASE_LOG_EVERY:
+                self.suppressed += 1
+                return
+            self.last, suppressed, self.suppressed = now, self.suppressed, 0
+        logger.warning(
+            "database unavailable: 503 with Retry-After %ss for %s %s (%s: %s); %d more such answers since the "
+            "last line",
+            DATABASE_RETRY_AFTER,
+            request.method,
+            request.path,
+            type(exc).__name__,
+            str(exc).splitlines()[0][:200] if str(exc) else "",
+            suppressed,
+        )
+
+
+_OUTAGE_LOG = _OutageLog()
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` means the database cannot be reached or its connection broke (not a bug of ours).
+
+    OperationalError covers a refused or broken connection, a server shutting down and a PgBouncer without a
+    server; InterfaceError a connection already closed under the request. Both pass once the database is back."""
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _close_broken_connections() -> None:
+    """Drop this thread's connections now, so the next request opens a fresh one instead of reusing a dead one
+    (CONN_MAX_AGE keeps them between requests; CONN_HEALTH_CHECKS would find out too, one query later)."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        try:
+            conn.close()
+        except Exception:  # closing a dead connection may fail; it is gone either way
+            conn.connection = None
+
+
+def database_unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After: problem+json `database_unavailable` under /api/, the Japanese-first page elsewhere.
+
+    Rendered without the request (no context processor, no session, no city, no query): the database is away."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from base.problems import problem_response
+
+    _close_broken_connections()
+    _OUTAGE_LOG.warn(request, exc)
+    translation.activate(translation.get_language_from_request(request))  # the cookie or Accept-Language
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER), "Cache-Control": "no-store"}
+    response: HttpResponse
+    if request.path.startswith(API_PREFIX):
+        response = problem_response("database_unavailable", instance=request.path, headers=headers)
+    else:
+        html = render_to_string("madoguchi/unavailable.html", {"retry_after": DATABASE_RETRY_AFTER})
+        response = HttpResponse(html, status=503, headers=headers)
+        response["Content-Language"] = translation.get_language()
+    # Logged above, at most once per DATABASE_LOG_EVERY: Django's "Internal Server Error" line with a traceback for
+    # every request of an outage would bury the one line that matters.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500 of every URLconf: an exception nothing else handled, raised anywhere in the request (a view, the
+    tenant routing's first query, the session middleware). The database away is a 503 the client may retry; any
+    other exception is Django's 500 page (frontend/templates/500.html)."""
+    from django.views import defaults
+
+    exc = sys.exc_info()[1]
+    if database_unavailable(exc):
+        assert exc is not None
+        return database_unavailable_response(request, exc)
+    return defaults.server_error(request)

@@ -27,3 +27,6 @@ urlpatterns = [
     path("staff/audit/", include("apps.security.urls_audit")),
     path("", include("madoguchi.urls_common")),
 ]
+
+# An unhandled exception: the database away is a 503 with Retry-After, anything else the 500 page.
+handler500 = "madoguchi.middleware.server_error"

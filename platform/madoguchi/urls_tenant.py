@@ -20,3 +20,6 @@ urlpatterns = [
     path("api/", include("madoguchi.urls_api")),
     path("", include("madoguchi.urls_common")),
 ]
+
+# An unhandled exception: the database away is a 503 with Retry-After, anything else the 500 page.
+handler500 = "madoguchi.middleware.server_error"
