@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 
 from tenants.models import Municipality
@@ -91,3 +96,19 @@ def test_vendor_page_lists_cities_in_constant_queries(public_client: Client) -> 
     many, body = page_queries()
     assert many == few
     assert "//extra7.localhost" in body
+
+
+def test_the_operator_suspends_and_resumes_a_city_from_the_command_line(
+    city: Municipality, city_client: Client, other_city_client: Client
+) -> None:
+    out = StringIO()
+    call_command("city_status", city.slug, "suspended", stdout=out)
+    assert f"{city.slug}: active -> suspended" in out.getvalue()
+    assert city_client.get("/").status_code == 503
+    assert other_city_client.get("/").status_code == 200  # the other city is untouched
+    call_command("city_status", city.slug, stdout=out)
+    assert f"{city.slug} (上尾市): suspended" in out.getvalue()
+    call_command("city_status", city.slug, "active", stdout=out)
+    assert city_client.get("/").status_code == 200
+    with pytest.raises(CommandError, match="no city 'kasukabe'"):
+        call_command("city_status", "kasukabe", "suspended")
