@@ -101,6 +101,14 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    # Where nginx's certificates are (ops/nginx/README.md): wildcard.<domain>.crt and <host>.crt for each host outside
+    # the wildcard. The expiry reminder (madoguchi.tls) reads them, so the worker running it must see this folder.
+    cert_dir: Path
+    remind_days: list[int]  # mail the vendor's operators this many days before a certificate expires
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig
     redis: RedisConfig
@@ -110,6 +118,7 @@ class Config:
     web: WebConfig
     access: AccessConfig
     audit: AuditConfig
+    tls: TlsConfig = TlsConfig(cert_dir=Path("/etc/ssl/madoguchi"), remind_days=[30, 7])
 
 
 def embedded_database_url(database: str = "madoguchi") -> str:
@@ -172,4 +181,10 @@ def load() -> Config:
             vendor_alert_emails=env.list("MADOGUCHI_VENDOR_ALERT_EMAILS", default=[]),
         ),
         audit=AuditConfig(key=env.str("MADOGUCHI_AUDIT_KEY", default="")),
+        tls=TlsConfig(
+            cert_dir=Path(env.str("MADOGUCHI_TLS_DIR", default="/etc/ssl/madoguchi")),
+            remind_days=sorted(
+                {int(days) for days in env.list("MADOGUCHI_TLS_REMIND_DAYS", default=["30", "7"])}
+            ),
+        ),
     )

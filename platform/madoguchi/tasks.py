@@ -26,3 +26,14 @@ def city_dump_nightly() -> dict[str, int]:
     if failed:
         raise BackupError(f"nightly dumps failed for: {', '.join(failed)}")
     return {"dumped": done}
+
+
+@shared_task(name="ops.tls_expiry_remind", acks_late=True)
+def tls_expiry_remind_daily() -> dict[str, int]:
+    """Mail the vendor's operators before nginx's certificates expire (madoguchi.tls; the EV ones are renewed by
+    hand)."""
+    from django.utils import timezone
+
+    from madoguchi.tls import tls_expiry_remind
+
+    return {"mailed": len(tls_expiry_remind(timezone.now()))}

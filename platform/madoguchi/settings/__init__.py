@@ -208,6 +208,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.security.api_idempotency.purge_expired_idempotency_keys_everywhere",
         "schedule": 3600.0,
     },
+    # nginx's certificates (the EV ones are renewed by hand): a mail N days before one expires (madoguchi.tls).
+    "tls-expiry-remind": {"task": "ops.tls_expiry_remind", "schedule": crontab(hour=9, minute=15)},
 }
 
 # --- Requests ----------------------------------------------------------------------------------------------------
@@ -365,6 +367,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 STATIC_ROOT = BASE_DIR / "frontend" / "staticfiles"
+# nginx's certificates and the days before expiry the vendor's operators are mailed (ops/nginx/README.md).
+TLS_CERT_DIR: Path = CONFIG.tls.cert_dir
+TLS_REMIND_DAYS: list[int] = CONFIG.tls.remind_days
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
