@@ -132,3 +132,32 @@ def _demo_password() -> str:
     from madoguchi.demo import DEMO_PASSWORD
 
     return DEMO_PASSWORD
+
+
+def test_a_secret_key_rotation_ends_with_mfa_reencrypt_in_every_schema(
+    city: Municipality, other_city: Municipality
+) -> None:
+    old, new = "old-key-" + "x" * 50, "new-key-" + "y" * 50
+    secrets = {}
+    with override_settings(SECRET_KEY=old, SECRET_KEY_FALLBACKS=[]):
+        for municipality in (city, other_city):
+            with schema_context(municipality.schema_name):
+                user = UserFactory.create(username="rotating", role=Role.STAFF)
+                secrets[municipality.slug] = with_totp(user)
+    # The new key with the old one as fallback: the command re-encrypts every city's secrets.
+    out = StringIO()
+    with override_settings(SECRET_KEY=new, SECRET_KEY_FALLBACKS=[old]):
+        call_command("mfa_reencrypt", stdout=out)
+    assert f"{city.schema_name}: 1 re-encrypted" in out.getvalue()
+    assert f"{other_city.schema_name}: 1 re-encrypted" in out.getvalue()
+    # The old key removed: every secret still opens under the new key alone.
+    with override_settings(SECRET_KEY=new, SECRET_KEY_FALLBACKS=[]):
+        for municipality in (city, other_city):
+            with schema_context(municipality.schema_name):
+                stored = Authenticator.objects.get(user__username="rotating").data["secret"]
+                assert secret_decrypt(stored) == secrets[municipality.slug]
+    # And under the old key alone they no longer open: they really moved.
+    with override_settings(SECRET_KEY=old, SECRET_KEY_FALLBACKS=[]), schema_context(city.schema_name):
+        stored = Authenticator.objects.get(user__username="rotating").data["secret"]
+        with pytest.raises(UnreadableSecretError):
+            secret_decrypt(stored)
