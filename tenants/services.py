@@ -152,3 +152,22 @@ def municipality_set_status(*, municipality: Municipality, status: str) -> Munic
         routes_changed()  # a queryset update sends no signal: every process's host map must see it
     municipality.status = status
     return municipality
+
+
+def municipality_delete(*, municipality: Municipality) -> None:
+    """Remove a suspended city for good: its schema (every row of it), its hosts and its row, in one transaction.
+
+    Only the last step of offboarding (`manage.py city_offboard`, which first takes and checks the final dump):
+    an active city is refused, so a city still serving residents is never deleted by mistake."""
+    if municipality.is_public:
+        raise ValidationError({"slug": _("運営者のテナントは削除できません。")})
+    if municipality.status != Municipality.Status.SUSPENDED:
+        raise ValidationError({"status": _("削除できるのは停止中の自治体だけです。")})
+    with transaction.atomic():
+        use_public_schema()
+        schema = municipality.schema_name
+        Domain.objects.filter(tenant=municipality).delete()
+        Municipality.objects.filter(pk=municipality.pk).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        routes_changed()
