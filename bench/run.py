@@ -17,6 +17,9 @@ Parts (each a module of bench/, each runnable alone with --part; its sections re
   rush      section 4: the booking rush and the overbooking check                          (bench/rush.py)
   issuance  section 5: the card-list import and the counter search                         (bench/issuance.py)
   http      section 6: pages, flows and contested slots through wrk vs its ceiling         (bench/wrk_pages.py)
+  scale     section 7: 1,741 cities: disk, creation, deploy, memory, dumps, latency        (bench/scale.py)
+            (only with --part scale: tens of minutes, in a database of its own, madoguchi_scale)
+  nginx     section 8: 5,000 residents after a month's slots through nginx, 20 cities browsing (bench/nginx_rush.py)
 
     .venv/bin/python bench/run.py                      # what `make bench` runs: every part
     .venv/bin/python bench/run.py --cities 50 --samples 5 --requests 200   # a quicker look
@@ -43,6 +46,7 @@ from bench.common import (
     Sandbox,
     app_errors,
     assert_isolated,
+    cpu_count,
     django_setup,
     gunicorn_start,
     load_text,
@@ -51,6 +55,7 @@ from bench.common import (
     sandbox,
 )
 from bench.latency import allow_loopback_staff, bench_latency
+from bench.nginx_rush import HEADING as NGINX_HEADING
 from bench.reports import (
     HEADINGS,
     creation_section,
@@ -63,6 +68,8 @@ from bench.reports import (
 )
 from bench.rush import bench_rush
 from bench.rush_report import rush_section
+from bench.scale import HEADING as SCALE_HEADING
+from bench.scale import JAPAN_MUNICIPALITIES, SCALE_DATABASE
 from bench.tenancy import (
     Cities,
     bench_creation,
@@ -72,7 +79,15 @@ from bench.tenancy import (
 )
 from bench.wrk_pages import HEADING as HTTP_HEADING
 
-PARTS = ("tenancy", "latency", "rush", "issuance", "http")
+PARTS = (
+    "tenancy",
+    "latency",
+    "rush",
+    "issuance",
+    "http",
+    "scale",
+    "nginx",
+)  # a run without --part skips scale (slow) and nginx
 LATENCY_PATHS = ["/", "/accounts/login/"]
 
 
@@ -159,6 +174,78 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="serve the project's pages with this Redis as cache and broker (a database of its own: it is flushed "
         "before and after; the bench's own process keeps the database cache), to compare with the default (part http)",
     )
+    parser.add_argument(
+        "--scale-cities", type=int, default=JAPAN_MUNICIPALITIES, help="cities to provision (part scale)"
+    )
+    parser.add_argument(
+        "--scale-samples",
+        type=int,
+        default=7,
+        help="cities created with all present, each deleted (part scale)",
+    )
+    parser.add_argument("--scale-deploy-repeats", type=int, default=3, help="no-op deploy runs (part scale)")
+    parser.add_argument(
+        "--scale-dump-at",
+        type=int,
+        default=100,
+        help="cities present for the first whole pg_dump (part scale)",
+    )
+    parser.add_argument(
+        "--scale-worker-concurrency", type=int, default=2, help="Celery worker processes (part scale)"
+    )
+    parser.add_argument(
+        "--scale-fanout-timeout",
+        type=float,
+        default=1800,
+        help="seconds at most for the fan-out (part scale)",
+    )
+    parser.add_argument(
+        "--scale-requests", type=int, default=200, help="requests per city and page (part scale)"
+    )
+    parser.add_argument(
+        "--scale-warmup", type=int, default=20, help="warm-up requests per city and page (part scale)"
+    )
+    parser.add_argument(
+        "--nginx-residents", type=int, default=5000, help="residents in the rush through nginx (part nginx)"
+    )
+    parser.add_argument(
+        "--nginx-connections",
+        type=int,
+        default=100,
+        help="residents at once, one wrk connection each (part nginx)",
+    )
+    parser.add_argument(
+        "--nginx-browsers",
+        type=int,
+        default=20,
+        help="wrk connections browsing the other cities (part nginx)",
+    )
+    parser.add_argument("--nginx-cities", type=int, default=20, help="other cities browsed (part nginx)")
+    parser.add_argument(
+        "--nginx-seats", type=int, default=1500, help="seats released over the rush month (part nginx)"
+    )
+    parser.add_argument(
+        "--nginx-workers",
+        type=int,
+        default=2 * cpu_count() + 1,
+        help="gunicorn workers (production's default: 2 x CPUs + 1) (part nginx)",
+    )
+    parser.add_argument(
+        "--nginx-threads", type=int, default=4, help="threads per gunicorn worker (part nginx)"
+    )
+    parser.add_argument(
+        "--nginx-limit", type=float, default=180, help="seconds at most for the rush (part nginx)"
+    )
+    parser.add_argument(
+        "--nginx-baseline-seconds", type=int, default=8, help="seconds of wrk per baseline (part nginx)"
+    )
+    parser.add_argument(
+        "--scale-redis",
+        default="redis://127.0.0.1:6379",
+        metavar="URL",
+        help="Redis for the fan-out's broker, an empty database 11-15 of it (emptied after); '' for the filesystem "
+        "broker (part scale)",
+    )
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
     parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)
@@ -184,6 +271,15 @@ def run_http(box: Sandbox, args: argparse.Namespace, header: str = "") -> list[s
     from bench.wrk_report import http_section
 
     return http_section(bench_http(box, args), load_text("http"), header)
+
+
+def run_nginx(box: Sandbox, cities: Cities, args: argparse.Namespace, header: str = "") -> list[str]:
+    """Section 8 (bench/nginx_rush.py): the slot-release rush through nginx, 20 other cities browsing."""
+    from bench.nginx_rush import bench_nginx, nginx_section
+
+    result = bench_nginx(box, cities, args)
+    result.app_errors = app_errors(box)
+    return nginx_section(result, args, header)
 
 
 def run_part(part: str, box: Sandbox, cities: Cities, args: argparse.Namespace, header: str) -> None:
@@ -226,9 +322,16 @@ def run_part(part: str, box: Sandbox, cities: Cities, args: argparse.Namespace, 
             log("exceptions the app logged: " + "; ".join(errors))
     elif part == "http":
         sections = [run_http(box, args, header)]
+    elif part == "scale":
+        from bench.scale import bench_scale, scale_section
+
+        sections = [scale_section(bench_scale(box, cities, args), header)]
+    elif part == "nginx":
+        sections = [run_nginx(box, cities, args, header)]
     else:
         sections = [run_issuance(box, cities, args, header)]
-    for section, heading in zip(sections, HEADINGS.get(part, (HTTP_HEADING,)), strict=True):
+    headings = {**HEADINGS, "http": (HTTP_HEADING,), "scale": (SCALE_HEADING,), "nginx": (NGINX_HEADING,)}
+    for section, heading in zip(sections, headings[part], strict=True):
         splice_section(args.report, section, heading)
 
 
@@ -239,8 +342,9 @@ def main(argv: Sequence[str]) -> int:
         return 0
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
-    with sandbox(args.keep) as box:
-        log(f"fresh database under {box.data_dir}" if box.embedded else f"fresh database {BENCH_DATABASE}")
+    # The scale part keeps its 1,741 schemas out of the database the other parts use.
+    with sandbox(args.keep, SCALE_DATABASE if args.part == "scale" else BENCH_DATABASE) as box:
+        log(f"fresh database under {box.data_dir}" if box.embedded else f"fresh database {box.database}")
         bootstrap = manage("bootstrap")
         django_setup()
         assert_isolated(box)
