@@ -15,7 +15,7 @@ from apps.security.audit_models import ActorKind
 from apps.security.models import AllowedNetwork, Role, SecurityPolicy, User, normalise_network
 from apps.security.network import address_allowed, forget_allowed_networks
 from apps.security.policy import forget_policy
-from apps.security.roles import MANAGE_SECURITY, ROLE_PERMISSIONS, ensure_permission
+from apps.security.roles import MANAGE_SECURITY, MANAGE_STAFF, ROLE_PERMISSIONS, ensure_permission
 
 
 def roles_ensure() -> None:
@@ -46,6 +46,36 @@ def staff_user_ensure(
         user.set_password(password)
         user.save()
         user.groups.set([Group.objects.get(name=role.value)])
+    return user
+
+
+def staff_invite(*, username: str, email: str, role: Role, display_name: str, actor: Actor) -> User:
+    """A new staff account with no usable password: the invited person sets one through the password-reset mail
+    (the caller sends it). Only the system (an operator's command, the vendor console) or a staff manager invites.
+    Refuses an existing user name or e-mail address in this city."""
+    if actor.kind != ActorKind.SYSTEM:
+        ensure_permission(actor, MANAGE_STAFF)
+    errors = {}
+    if User.objects.filter(username=username).exists():
+        errors["username"] = _("このユーザー名はすでに使われています。")
+    if User.objects.filter(email__iexact=email).exists():
+        errors["email"] = _("このメールアドレスはすでに登録されています。")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        user = User(username=username, email=email, display_name=display_name, is_active=True)
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        user.groups.set([Group.objects.get(name=role.value)])
+        audit_record(
+            action="staff.invited",
+            actor=actor,
+            target=f"User:{user.pk}",
+            summary=_("%(role)s「%(username)s」を招待しました。")
+            % {"role": role.label, "username": username},
+            after={"username": username, "role": role.value},
+        )
     return user
 
 
