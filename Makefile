@@ -9,7 +9,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 PYTHON ?= python3
 
-.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean restore-check
+.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean restore-check k8s-deps
 
 help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
@@ -59,8 +59,19 @@ browser-deps:
 		echo "NOTICE: $$need could not be installed; browser tests will be skipped, PDFs use CID fonts"; \
 	else echo "NOTICE: not root or no apt: $$need missing (browser tests skipped, PDFs use CID fonts)"; fi
 
+# kubectl (its built-in kustomize renders ops/k8s/ for tests/ops/test_k8s_manifests.py): Debian's `kubectl`
+# package, installed with apt as root like browser-deps; without it those tests are skipped with the reason.
+k8s-deps:
+	@if command -v kubectl >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's kubectl"; \
+		(apt-get install -y -qq kubectl >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq kubectl >/dev/null)) || \
+		echo "NOTICE: kubectl could not be installed; the Kubernetes manifest tests will be skipped"; \
+	else echo "NOTICE: not root or no apt: kubectl missing (the Kubernetes manifest tests are skipped)"; fi
+
 # The embedded PostgreSQL is stopped afterwards if this run started it, whatever the result.
-test: install browser-deps
+test: install browser-deps k8s-deps
 	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
 	$(MAKE) --no-print-directory lint typecheck unit || rc=$$?; \
 	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \

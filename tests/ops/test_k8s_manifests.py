@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import functools
+import json
 import math
 import os
 import re
@@ -34,12 +35,32 @@ Obj = dict[str, Any]
 
 
 @functools.cache
-def render(target: str) -> tuple[Obj, ...]:
+def _kubectl() -> str:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip(
             "kubectl is not installed (Debian's kubectl package; `make k8s-deps` installs it as root)"
         )
+    result = subprocess.run(
+        [kubectl, "version", "--client", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    version = json.loads(result.stdout or "{}").get("kustomizeVersion", "")
+    major = re.match(r"v(\d+)\.", version)
+    # The kustomizations use `labels` and `replicas` (kustomize 4+); Debian 12's kubernetes-client 1.20 has v2.
+    if major is None or int(major.group(1)) < 5:
+        pytest.skip(
+            f"kubectl's built-in kustomize is {version or 'unknown'}; these manifests need v5 (kubectl 1.27+)"
+        )
+    return kubectl
+
+
+@functools.cache
+def render(target: str) -> tuple[Obj, ...]:
+    kubectl = _kubectl()
     result = subprocess.run(
         [kubectl, "kustomize", str(K8S / target)], capture_output=True, text=True, timeout=120, check=False
     )
