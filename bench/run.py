@@ -178,6 +178,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--scale-cities", type=int, default=JAPAN_MUNICIPALITIES, help="cities to provision (part scale)"
     )
     parser.add_argument(
+        "--scale-fill-minutes",
+        type=float,
+        default=0,
+        help="stop filling after this long and measure at the cities made by then (0: no limit) (part scale)",
+    )
+    parser.add_argument(
         "--scale-samples",
         type=int,
         default=7,
