@@ -59,6 +59,9 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "city_suspended": (503, "この自治体のサービスは停止しています", "City service suspended"),
     # The database is away for a moment (a restart, a failover): retry after Retry-After (madoguchi.middleware).
     "database_unavailable": (503, "一時的に利用できません", "Temporarily unavailable"),
+    # Uploads (base.scanning): a scanner found something; a scanner could not answer (retry after Retry-After).
+    "virus_found": (422, "ウイルスが見つかったため受け付けません", "Virus found"),
+    "virus_scan_unavailable": (503, "ウイルス検査ができないため受け付けられません", "Virus scan unavailable"),
     "server_error": (500, "サーバーで問題が起きました", "Internal server error"),
 }
 

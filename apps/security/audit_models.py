@@ -56,6 +56,7 @@ ACTION_LABELS: dict[str, Any] = {
     "import.files_deleted": _("取込ファイルの削除"),
     "import.mapping_saved": _("列の対応の保存"),
     "import.mapping_deleted": _("列の対応の削除"),
+    "security.upload_infected": _("ウイルスを含むファイルの受付拒否"),
     "api_key.created": _("APIキーの作成"),
     "api_key.rotated": _("APIキーの再発行"),
     "api_key.revoked": _("APIキーの失効"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -82,6 +82,16 @@ class AccessConfig:
 
 
 @dataclass(frozen=True)
+class ScanningConfig:
+    # MADOGUCHI_VIRUS_SCANNERS: every upload must pass each of these (base.scanning; docs/security.md, "Virus
+    # scanning"). Empty: uploads are not scanned, which secure mode refuses unless overridden (madoguchi.safety).
+    scanners: list[str] = field(default_factory=list)
+    timeout: float = (
+        60.0  # MADOGUCHI_VIRUS_SCAN_TIMEOUT: seconds one scanner may take before the upload is refused
+    )
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     # MADOGUCHI_AUDIT_KEY: the one secret the audit chain's per-city keys are derived from (docs/audit-log.md). It
     # lives outside the database on purpose; production must set it (secure mode refuses to start without it) and
@@ -118,6 +128,7 @@ class Config:
     web: WebConfig
     access: AccessConfig
     audit: AuditConfig
+    scanning: ScanningConfig = ScanningConfig()
     tls: TlsConfig = TlsConfig(cert_dir=Path("/etc/ssl/madoguchi"), remind_days=[30, 7])
 
 
@@ -125,6 +136,12 @@ def embedded_database_url(database: str = "madoguchi") -> str:
     """The URL of the embedded server: it listens on a Unix socket in its data directory only."""
     socket_dir = quote(str(DATA_DIR / "pg"), safe="")
     return f"postgresql://postgres@{socket_dir}/{database}"
+
+
+def scanner_specs(value: str) -> list[str]:
+    """The scanners' specs: separated by commas, or by semicolons when the value holds any (for a vendor command
+    whose arguments hold commas)."""
+    return [spec.strip() for spec in value.split(";" if ";" in value else ",") if spec.strip()]
 
 
 def load() -> Config:
@@ -181,6 +198,10 @@ def load() -> Config:
             vendor_alert_emails=env.list("MADOGUCHI_VENDOR_ALERT_EMAILS", default=[]),
         ),
         audit=AuditConfig(key=env.str("MADOGUCHI_AUDIT_KEY", default="")),
+        scanning=ScanningConfig(
+            scanners=scanner_specs(env.str("MADOGUCHI_VIRUS_SCANNERS", default="")),
+            timeout=env.float("MADOGUCHI_VIRUS_SCAN_TIMEOUT", default=60.0),
+        ),
         tls=TlsConfig(
             cert_dir=Path(env.str("MADOGUCHI_TLS_DIR", default="/etc/ssl/madoguchi")),
             remind_days=sorted(

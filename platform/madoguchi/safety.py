@@ -15,6 +15,8 @@ stops with ImproperlyConfigured, naming the variable to set, when:
   checked against an HMAC keyed from SECRET_KEY, which rotates (every key would then stop at once). Never skippable.
 - `MADOGUCHI_VENDOR_NETWORKS` or `MADOGUCHI_TRUSTED_PROXIES` holds an unreadable or too broad range (broader than
   IPv4 /8 or IPv6 /32, apps.security.ranges): "trust everyone" and "the vendor is everyone". Never skippable.
+- `MADOGUCHI_VIRUS_SCANNERS` is unset (`no-virus-scanner`): uploads would be stored without a virus scan
+  (base.scanning; docs/security.md, "Virus scanning"). A spec that does not parse is refused in every mode.
 
 `MADOGUCHI_ALLOW_INSECURE` names the skippable checks a deployment skips on purpose, e.g.
 `MADOGUCHI_ALLOW_INSECURE=loopback-vendor,no-trusted-proxy`; each skip is logged as a WARNING at every start.
@@ -42,6 +44,7 @@ from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.security.ranges import MIN_PREFIX_LENGTH, IPNetwork, overlaps_loopback, parse_network, too_broad
+from base.scanning import scanners_from_specs
 from madoguchi.config import DEVELOPMENT_SECRET_KEY, Config
 
 logger = logging.getLogger(__name__)
@@ -53,8 +56,10 @@ API_KEY_PEPPER_VARIABLE = "MADOGUCHI_API_KEY_PEPPER"
 API_KEY_PEPPER_MIN_LENGTH = 32
 LOOPBACK_VENDOR = "loopback-vendor"
 NO_TRUSTED_PROXY = "no-trusted-proxy"
+NO_VIRUS_SCANNER = "no-virus-scanner"
+VIRUS_SCANNERS_VARIABLE = "MADOGUCHI_VIRUS_SCANNERS"
 # The checks an override may skip. The secret key and the broad or unreadable ranges are never among them.
-OVERRIDABLE = (LOOPBACK_VENDOR, NO_TRUSTED_PROXY)
+OVERRIDABLE = (LOOPBACK_VENDOR, NO_TRUSTED_PROXY, NO_VIRUS_SCANNER)
 
 
 @dataclass(frozen=True)
@@ -111,9 +116,21 @@ def problems(
     trusted_proxies: Sequence[str],
     vendor_networks: Sequence[str],
     api_key_pepper: str | None = None,
+    virus_scanners: Sequence[str] | None = None,
 ) -> list[Problem]:
-    """What a secure deployment must not run with (empty: nothing). `api_key_pepper` None: not checked."""
+    """What a secure deployment must not run with (empty: nothing). `api_key_pepper` or `virus_scanners` None: not
+    checked."""
     found: list[Problem] = []
+    if virus_scanners is not None and not virus_scanners:
+        found.append(
+            Problem(
+                NO_VIRUS_SCANNER,
+                "madoguchi.E108",
+                f"{VIRUS_SCANNERS_VARIABLE} is unset: uploads would be stored without a virus scan. Set it to the "
+                "scanners every upload must pass (e.g. clamd:unix:///run/clamav/clamd.ctl; docs/security.md, "
+                f'"Virus scanning"), or, where no upload can come from outside, {OVERRIDE_VARIABLE}={NO_VIRUS_SCANNER}.',
+            )
+        )
     if api_key_pepper is not None and len(api_key_pepper) < API_KEY_PEPPER_MIN_LENGTH:
         found.append(
             Problem(
@@ -182,6 +199,14 @@ def problems(
     return found
 
 
+def check_scanner_specs(specs: Sequence[str], *, timeout: float) -> None:
+    """Refuse to start, in any mode, on a scanner spec that does not parse: a typo must not pass for a scanner."""
+    try:
+        scanners_from_specs(specs, timeout=timeout)
+    except ValueError as problem:
+        raise ImproperlyConfigured(str(problem)) from problem
+
+
 def overrides(config: Config) -> list[str]:
     """The checks MADOGUCHI_ALLOW_INSECURE skips; an unknown name or the secret key is refused, in any mode."""
     named = list(dict.fromkeys(config.access.allow_insecure))
@@ -206,6 +231,7 @@ def enforce(config: Config) -> list[str]:
         trusted_proxies=config.access.trusted_proxies,
         vendor_networks=config.access.vendor_networks,
         api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""),
+        virus_scanners=config.scanning.scanners,
     )
     refused = [problem for problem in found if not (problem.overridable and problem.check in skipped)]
     if refused:
@@ -241,6 +267,7 @@ def check_secure_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
         trusted_proxies=list(settings.TRUSTED_PROXIES),
         vendor_networks=list(settings.VENDOR_ALLOWED_NETWORKS),
         api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""),
+        virus_scanners=list(getattr(settings, "VIRUS_SCANNERS", [])),
     ):
         if problem.overridable and problem.check in skipped:
             messages.append(

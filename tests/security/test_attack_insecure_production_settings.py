@@ -29,6 +29,7 @@ GOOD = {
     "MADOGUCHI_VENDOR_NETWORKS": "198.51.100.0/24,2001:db8:1::/48",
     "MADOGUCHI_AUDIT_KEY": secrets.token_urlsafe(48),
     "MADOGUCHI_API_KEY_PEPPER": secrets.token_urlsafe(48),
+    "MADOGUCHI_VIRUS_SCANNERS": "clamd:unix:///run/clamav/clamd.ctl",
 }
 OURS = (
     "MADOGUCHI_SECURE",
@@ -38,6 +39,7 @@ OURS = (
     "MADOGUCHI_ALLOW_INSECURE",
     "MADOGUCHI_AUDIT_KEY",
     "MADOGUCHI_API_KEY_PEPPER",
+    "MADOGUCHI_VIRUS_SCANNERS",
     "DJANGO_DEBUG",
 )
 UNSET = object()

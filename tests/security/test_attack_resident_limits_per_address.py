@@ -126,6 +126,7 @@ def test_the_bench_setting_is_refused_in_secure_mode() -> None:
         "MADOGUCHI_VENDOR_NETWORKS": "198.51.100.0/24",
         "MADOGUCHI_AUDIT_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "MADOGUCHI_API_KEY_PEPPER": uuid.uuid4().hex + uuid.uuid4().hex,
+        "MADOGUCHI_VIRUS_SCANNERS": "clamd:unix:///run/clamav/clamd.ctl",
     }
     started = subprocess.run(
         [sys.executable, "-c", "import madoguchi.settings"],

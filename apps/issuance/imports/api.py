@@ -27,7 +27,7 @@ from apps.issuance.imports import engine
 from apps.issuance.imports import selectors as selectors_import
 from apps.issuance.imports import services as services_import
 from apps.issuance.imports.forms import ImportUploadForm
-from apps.issuance.imports.storage import ImportBatchError
+from apps.issuance.imports.storage import ImportBatchError, UploadInfectedError, UploadNotScannedError
 from apps.issuance.models import ImportBatch
 from apps.security import mynumber
 from apps.security.api_auth import ApiView, ProblemSerializer, problem_answer, problem_responses
@@ -36,6 +36,9 @@ from apps.security.request_actor import request_actor
 from base.problems import percent_lazy
 
 NOT_READY = "import_not_ready"
+VIRUS_FOUND = "virus_found"
+SCAN_UNAVAILABLE = "virus_scan_unavailable"
+RETRY_AFTER_SCANNER = 60  # seconds: about what a restarting clamd takes to load its signatures
 # Apply and discard take no body; an empty one of any usual type (curl -d '' sends a form) is accepted.
 NO_BODY_PARSERS = [JSONParser, FormParser, MultiPartParser]
 Status = ImportBatch.Status
@@ -225,7 +228,7 @@ class ImportUpload(ApiView):
             "J-LISのカード一覧のCSVをアップロードし、取込の確認（プレビュー）を始めます。カード一覧はまだ変わりません。"
             "multipart/form-data の file（と任意の mapping）、または本文そのものを text/csv で送ります"
             '（このときファイル名は Content-Disposition: attachment; filename="..."、列の対応は ?mapping=）。'
-            "職員の取込画面と同じ確認（文字コード、見出しと列の対応、ファイル名の個人番号、大きさの上限）をします。"
+            "職員の取込画面と同じ確認（文字コード、見出しと列の対応、ファイル名の個人番号、大きさの上限、ウイルス検査）をします。"
             "応答は常に 202 で、Location の取込を running が false になるまで読み直してください。"
             "必要な権限: cards:write"
         ),
@@ -235,7 +238,20 @@ class ImportUpload(ApiView):
             )
         ],
         request={"multipart/form-data": UploadRequestSerializer, "text/csv": OpenApiTypes.BINARY},
-        responses={202: OpenApiResponse(BatchSerializer, examples=[BATCH_EXAMPLE]), **problem_responses(400)},
+        responses={
+            202: OpenApiResponse(BatchSerializer, examples=[BATCH_EXAMPLE]),
+            422: OpenApiResponse(
+                ProblemSerializer,
+                description=_("ウイルスが見つかった（virus_found）。ファイルは保存していない"),
+            ),
+            503: OpenApiResponse(
+                ProblemSerializer,
+                description=_(
+                    "ウイルス検査ができない（virus_scan_unavailable）。ファイルは保存していない。Retry-After 秒後に再試行"
+                ),
+            ),
+            **problem_responses(400),
+        },
         tags=["cards"],
     )
     def post(self, request: Request) -> Response:
@@ -256,6 +272,15 @@ class ImportUpload(ApiView):
                 upload=form.cleaned_data["file"],
                 mapping_id=mapping.pk if mapping else None,
                 actor=request_actor(request),
+            )
+        except UploadInfectedError as refused:
+            return problem_answer(request, VIRUS_FOUND, detail=refused.message)
+        except UploadNotScannedError as refused:
+            return problem_answer(
+                request,
+                SCAN_UNAVAILABLE,
+                detail=refused.message,
+                headers={"Retry-After": str(RETRY_AFTER_SCANNER)},
             )
         except ImportBatchError as refused:
             raise exceptions.ValidationError({"file": [refused.message]}) from refused

@@ -12,6 +12,7 @@ module is the batch's lifecycle as staff drive it; the write itself, in the requ
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from apps.issuance.imports.engine import ApplyError, scan_rows
 from apps.issuance.imports.storage import (
     ImportBatchError,
     SavedFile,
+    UploadInfectedError,
+    UploadNotScannedError,
     max_bytes,
     private_dir,
     save_upload,
@@ -59,6 +62,8 @@ from apps.security.mynumber import FILE_NAME_MESSAGE
 from apps.security.mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
 from apps.security.roles import MANAGE_CARDS, ensure_permission
 from base.mynumber import contains_individual_number, mask_individual_numbers
+from base.scanning import SETTING as SCANNERS_SETTING
+from base.scanning import ScannerUnavailableError, ScanTooLargeError, configured_scanners, scan_all
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +114,83 @@ def import_name_refused(*, file_name: str, actor: Actor) -> None:
     )
 
 
+def virus_scanning_on() -> bool:
+    """Whether uploads are scanned (the upload page says so when they are not)."""
+    return bool(configured_scanners())
+
+
+def _upload_sha256(upload: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_virus_check(*, upload: UploadedFile, file_name: str, actor: Actor) -> list[str]:
+    """Every configured virus scanner's verdict on the upload, taken before anything is stored (base.scanning).
+
+    A finding refuses the file (UploadInfectedError, audited as `security.upload_infected`, logged for the operators); a
+    scanner that cannot answer refuses it too (UploadNotScannedError: fail closed, never "accepted unscanned because the
+    daemon was down"). Without any scanner configured (development; secure mode refuses to start so) the file
+    passes and the log says it was not scanned. Returns the verdicts as text, for the upload's audit row."""
+    scanners = configured_scanners()
+    if not scanners:
+        logger.warning("upload %r not scanned for viruses: %s is not set", file_name, SCANNERS_SETTING)
+        return []
+    try:
+        verdicts = scan_all(scanners, upload.chunks, file_name)
+    except ScannerUnavailableError as problem:
+        logger.error(
+            "upload %r refused: virus scanner %s could not answer: %s",
+            file_name,
+            problem.scanner,
+            problem.reason,
+        )
+        if isinstance(problem, ScanTooLargeError):
+            message = _(
+                "ファイルが大きすぎてウイルス検査ができないため、受け付けませんでした。ファイルを分けてください。"
+            )
+        else:
+            message = _(
+                "ウイルス検査ができないため、ファイルを受け付けませんでした。しばらくしてからもう一度お試しください。"
+                "続くときはシステムの運営事業者に連絡してください。"
+            )
+        audit_record(
+            action="import.refused",
+            actor=actor,
+            target="ImportBatch",
+            summary=f"{file_name}: {message}（{problem}）"[:2000],
+        )
+        if isinstance(problem, ScanTooLargeError):
+            raise ImportBatchError(message) from problem
+        raise UploadNotScannedError(message) from problem
+    found = [verdict for verdict in verdicts if verdict.infected]
+    if found:
+        sha256 = _upload_sha256(upload)
+        logger.error(
+            "upload %r refused: virus found by %s (sha256 %s, %s bytes); nothing stored",
+            file_name,
+            "; ".join(str(verdict) for verdict in found),
+            sha256,
+            upload.size,
+        )
+        audit_record(
+            action="security.upload_infected",
+            actor=actor,
+            target="ImportBatch",
+            summary=f"{file_name}: {'; '.join(str(verdict) for verdict in found)}"[:2000],
+            after={"sha256": sha256, "size": upload.size, "verdicts": [str(verdict) for verdict in verdicts]},
+        )
+        raise UploadInfectedError(
+            _(
+                "ウイルスが見つかったため、このファイルは受け付けませんでした（%(signature)s）。ファイルは保存していません。"
+                "情報システムの担当者に連絡してください。"
+            )
+            % {"signature": found[0].signature}
+        )
+    return [str(verdict) for verdict in verdicts]
+
+
 def import_upload(
     *,
     upload: UploadedFile,
@@ -131,6 +213,7 @@ def import_upload(
             _("ファイルが大きすぎます（%(max)d MBまで）。") % {"max": max_bytes() // (1024 * 1024)}
         )
     mapping = _mapping_columns(mapping_id)
+    verdicts = import_virus_check(upload=upload, file_name=file_name, actor=actor)
     saved = save_upload(upload)
     try:
         if saved.size > max_bytes():
@@ -166,7 +249,12 @@ def import_upload(
             actor=actor,
             target=f"ImportBatch:{batch.pk}",
             summary=f"{file_name}（{encoding}、{saved.size} bytes）",
-            after={"sha256": saved.sha256, "mapping": mapping, "background": background},
+            after={
+                "sha256": saved.sha256,
+                "mapping": mapping,
+                "background": background,
+                "virus_scan": verdicts or "not configured",
+            },
         )
         if background:
             from apps.issuance.imports.tasks import validate_import

@@ -37,6 +37,15 @@ class ImportBatchError(Exception):
         self.message = message
 
 
+class UploadInfectedError(ImportBatchError):
+    """A virus scanner found something in the file: refused, nothing stored (audited as security.upload_infected)."""
+
+
+class UploadNotScannedError(ImportBatchError):
+    """A virus scanner could not answer (down, timed out): refused, since an unscanned file is never accepted.
+    Temporary on the city's side: 503, try again later."""
+
+
 def private_dir(schema: str | None = None) -> Path:
     """The city's upload folder: under the data directory, outside MEDIA and STATIC, served by no URL."""
     schema = schema or current_schema()

@@ -15,13 +15,14 @@ from apps.issuance.imports import selectors as selectors_import
 from apps.issuance.imports import services as services_import
 from apps.issuance.imports.apply import background_rows
 from apps.issuance.imports.forms import ColumnMappingForm, ImportUploadForm
-from apps.issuance.imports.storage import ImportBatchError
+from apps.issuance.imports.storage import ImportBatchError, UploadNotScannedError
 from apps.issuance.models import ColumnMapping, ImportBatch
 from apps.security import mynumber
 from apps.security.request_actor import request_actor
 from apps.security.roles import MANAGE_CARDS, require_permission
 
 PER_PAGE = 100
+RETRY_AFTER_SCANNER = 60  # seconds: about what a restarting clamd takes to load its signatures
 
 
 def _batch(batch_id: int) -> ImportBatch:
@@ -41,6 +42,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 @require_permission(MANAGE_CARDS)
 def upload(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and not form.is_valid() and form.has_error("file", mynumber.CODE):
         # The form refused a 個人番号 in the file's name (nothing was stored): audited like the service's refusals.
         services_import.import_name_refused(
@@ -57,16 +59,21 @@ def upload(request: HttpRequest) -> HttpResponse:
             )
         except ImportBatchError as refused:
             form.add_error("file", refused.message)
+            if isinstance(refused, UploadNotScannedError):
+                status = 503  # the scanner is down: not the file's fault, try again later
         else:
             return redirect("issuance_import:batch", batch.pk)
-    status = 400 if request.method == "POST" else 200
     context = {
         "form": form,
         "columns": selectors_import.mapping_rows(),
         "background_rows": background_rows(),
         "max_mb": services_import.max_bytes() // (1024 * 1024),
+        "virus_scanning": services_import.virus_scanning_on(),
     }
-    return render(request, "issuance/import/upload.html", context, status=status)
+    response = render(request, "issuance/import/upload.html", context, status=status)
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SCANNER)
+    return response
 
 
 @require_permission(MANAGE_CARDS)

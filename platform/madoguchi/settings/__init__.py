@@ -427,6 +427,13 @@ API_KEY_PEPPER_FALLBACKS = [
     p for p in os.environ.get("MADOGUCHI_API_KEY_PEPPER_FALLBACKS", "").split(",") if p
 ]
 
+# --- Virus scanning of uploads (base.scanning; docs/security.md, "Virus scanning") --------------------------------
+# Every upload must pass each scanner. A spec that does not parse stops the start in any mode; none at all is
+# refused by secure mode unless MADOGUCHI_ALLOW_INSECURE=no-virus-scanner (madoguchi.safety).
+VIRUS_SCANNERS: list[str] = CONFIG.scanning.scanners
+VIRUS_SCAN_TIMEOUT: float = CONFIG.scanning.timeout
+_safety.check_scanner_specs(VIRUS_SCANNERS, timeout=VIRUS_SCAN_TIMEOUT)
+
 # --- Security headers (the security issue hardens these further) -------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

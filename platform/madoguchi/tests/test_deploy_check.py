@@ -37,6 +37,8 @@ def production_env(db: None) -> dict[str, str]:
         "MADOGUCHI_AUDIT_KEY": secrets.token_urlsafe(48),
         # ...and without the API keys' pepper (issue 13).
         "MADOGUCHI_API_KEY_PEPPER": secrets.token_urlsafe(48),
+        # ...and without a virus scanner for uploads (configured, not contacted at start-up).
+        "MADOGUCHI_VIRUS_SCANNERS": "clamd:unix:///run/clamav/clamd.ctl",
     }
     env.pop("MADOGUCHI_ALLOW_INSECURE", None)
     # The test database, never the developer's (the request below reaches the tenant middleware).
