@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,11 @@ class Seeded:
 
 
 @pytest.fixture(scope="session")
-def faults_root() -> Path:
+def faults_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="madoguchi-faults-"))
     root.chmod(0o755)  # the servers run as `postgres` when we are root: they must enter it
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
