@@ -434,6 +434,12 @@ def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, flo
     }
 
 
+def machine_busy() -> float:
+    """CPU-seconds the whole machine has been busy (every CPU, everything but idle and I/O wait), /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def postmaster_pid(box: Sandbox) -> int | None:
     """The bench's own PostgreSQL (embedded: the first line of postmaster.pid under its data directory)."""
     if not box.embedded:
@@ -595,7 +601,7 @@ def rush_run(
     browse = subprocess.Popen(browse_command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         roots = {**roots, "wrk": [browse.pid]}
-        before = cpu_snapshot(roots)
+        before, busy = cpu_snapshot(roots), machine_busy()
         started = time.monotonic()
         rush = subprocess.Popen(rush_command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         roots["wrk"].append(rush.pid)
@@ -611,6 +617,10 @@ def rush_run(
             time.sleep(0.05)
         result.rush_seconds = time.monotonic() - started
         result.cpu = cpu_used(before, cpu_snapshot(roots))
+        # `other`: the rest of the machine's busy time, short-lived processes included (their /proc entries are
+        # gone by the second snapshot).
+        ours = sum(v for k, v in result.cpu.items() if k != "other")
+        result.cpu["other"] = max(result.cpu["other"], machine_busy() - busy - ours)
         result.rush = _stop_wrk(rush)
     finally:
         result.browse = _stop_wrk(browse)
@@ -789,29 +799,68 @@ def targets(result: NginxRushResult) -> list[tuple[str, str, bool]]:
     ]
 
 
+def capacity(result: NginxRushResult) -> dict[str, float]:
+    """The rush's CPU cost per answered request (ms, nginx + gunicorn + PostgreSQL, not wrk), what the machine's
+    CPUs could answer at that cost, and the residents per minute that makes at the rush's requests per resident."""
+    served = result.rush.requests + result.browse.requests
+    residents = int(result.rush.flows.get("residents", 0))
+    server_cpu = sum(result.cpu.get(name, 0.0) for name in ("nginx", "gunicorn", "postgres"))
+    if not served or not server_cpu or not residents:
+        return {}
+    ms = 1000 * server_cpu / served
+    max_rps = cpu_count() * 1000 / ms
+    per_resident = result.rush.requests / residents
+    return {
+        "ms_per_request": ms,
+        "gunicorn_ms": 1000 * result.cpu.get("gunicorn", 0.0) / served,
+        "postgres_ms": 1000 * result.cpu.get("postgres", 0.0) / served,
+        "nginx_ms": 1000 * result.cpu.get("nginx", 0.0) / served,
+        "max_rps": max_rps,
+        "per_resident": per_resident,
+        "residents_per_minute": 60 * max_rps / per_resident,
+    }
+
+
 def bound(result: NginxRushResult) -> str:
-    """What bounds the rush, from the CPU each component used while it ran and the baselines of the same run."""
+    """What bounds the rush: the CPU each component used while it ran, the cost per request and the capacity it
+    gives, the queue the closed loop builds (Little's law), and the baselines of the same run."""
     wall = result.rush_seconds
     cpus = cpu_count()
     used = sum(result.cpu.values())
     shares = sorted(((v, k) for k, v in result.cpu.items() if v > 0), reverse=True)
+    names = {"other": "other work on the machine"}
     parts = [
-        f"the CPUs were {used / (cpus * wall):.0%} busy during the rush ({used:,.0f} CPU-seconds of "
-        f"{cpus * wall:,.0f}: " + ", ".join(f"{name} {seconds / used:.0%}" for seconds, name in shares) + ")"
+        f"the machine's CPUs were {used / (cpus * wall):.0%} busy during the rush ({used:,.0f} CPU-seconds of "
+        f"{cpus * wall:,.0f}: "
+        + ", ".join(f"{names.get(name, name)} {seconds / used:.0%}" for seconds, name in shares)
+        + ")"
         if wall and used
         else "no CPU figures"
     ]
+    if cap := capacity(result):
+        parts.append(
+            f"each answered request cost {cap['ms_per_request']:.1f} ms of CPU (gunicorn {cap['gunicorn_ms']:.1f}, "
+            f"PostgreSQL {cap['postgres_ms']:.1f}, nginx {cap['nginx_ms']:.1f}), so {cpus} CPUs serve at most "
+            f"~{cap['max_rps']:,.0f} requests/s at this mix, ~{cap['residents_per_minute']:,.0f} residents a minute "
+            f"at {cap['per_resident']:.1f} requests each, with nothing else running"
+        )
+    answered = result.rush.rps + result.browse.rps
+    if answered:
+        queue = result.connections + result.browsers
+        parts.append(
+            f"{queue} connections in a closed loop at {answered:,.0f} requests/s wait {1000 * queue / answered:,.0f} "
+            "ms per request on average (Little's law): the latency is the queue of requests ahead on the CPUs, so "
+            "fewer residents at once or more CPUs, not a faster nginx, move the p99"
+        )
     trivial = max((t.rps for t in result.trivial), default=0.0)
     if trivial:
         parts.append(
-            f"the rush's {result.rush.rps + result.browse.rps:,.0f} requests/s (residents and browsing) are "
-            f"{ratio(result.rush.rps + result.browse.rps, trivial)} the trivial view's {trivial:,.0f}/s through the "
-            "same nginx"
+            f"the rush's {answered:,.0f} requests/s are {ratio(answered, trivial)} the trivial view's "
+            f"{trivial:,.0f}/s through the same nginx"
         )
-    if result.ceiling.rps and trivial:
+    if result.ceiling.rps:
         parts.append(
-            f"nginx alone answers {result.ceiling.rps:,.0f}/s over the same TLS, so neither wrk nor nginx is the "
-            "bound"
+            f"nginx alone answers {result.ceiling.rps:,.0f}/s over the same TLS, so neither wrk nor nginx is the bound"
         )
     return "; ".join(parts) + "."
 
