@@ -5,8 +5,8 @@ per process tree, and the residents' Lua script driven by wrk against a small fa
 from __future__ import annotations
 
 import datetime as dt
-import re
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -116,14 +116,18 @@ def test_the_config_is_productions_with_the_bench_ports_and_raised_limits(tmp_pa
     sites = {path.name: path.read_text() for path in params.out.iterdir()}
     http = sites["madoguchi-00-http.conf"]
     assert "zone=madoguchi_pages:20m rate=100000r/s" in http
-    assert "server 127.0.0.1:18953;" in http and "keepalive 32;" in http
+    assert "server 127.0.0.1:18953;" in http
+    assert "keepalive 32;" in http
     vendor = sites["madoguchi-10-vendor.conf"]
     assert "listen 127.0.0.1:18950 ssl http2 default_server;" in vendor
     assert "server_name localhost *.localhost;" in vendor
     assert "ssl_stapling" not in vendor
     assert "return 200" in sites["madoguchi-99-bench-ceiling.conf"]
     assert f"include {params.out}/madoguchi-*.conf;" in main.read_text()
-    assert (nginx.PAGE_RATE, nginx.LOGIN_RATE) == ("50r/s", "30r/m")  # production's limits are left as they were
+    assert (nginx.PAGE_RATE, nginx.LOGIN_RATE) == (
+        "50r/s",
+        "30r/m",
+    )  # production's limits are left as they were
 
 
 @pytest.mark.skipif(nginx_path() is None, reason="nginx is not installed (apt-get install nginx)")
@@ -255,7 +259,9 @@ def fake_site() -> Iterator[tuple[FakeSite, int]]:
         server.server_close()
 
 
-@pytest.mark.skipif(wrk_path() is None, reason="wrk is not installed (make bench-deps, or apt-get install wrk)")
+@pytest.mark.skipif(
+    wrk_path() is None, reason="wrk is not installed (make bench-deps, or apt-get install wrk)"
+)
 def test_rush_lua_runs_each_resident_once_and_stops_after_its_share(
     fake_site: tuple[FakeSite, int], tmp_path: Path
 ) -> None:
@@ -288,7 +294,9 @@ def test_rush_lua_runs_each_resident_once_and_stops_after_its_share(
     assert 0 < flows["p50_us"] <= flows["p95_us"] <= flows["p99_us"] <= flows["max_us"]
 
 
-@pytest.mark.skipif(wrk_path() is None, reason="wrk is not installed (make bench-deps, or apt-get install wrk)")
+@pytest.mark.skipif(
+    wrk_path() is None, reason="wrk is not installed (make bench-deps, or apt-get install wrk)"
+)
 def test_browse_lua_rotates_hosts_and_pages(fake_site: tuple[FakeSite, int]) -> None:
     _site, port = fake_site
     command = wrk_https(
@@ -302,6 +310,7 @@ def test_browse_lua_rotates_hosts_and_pages(fake_site: tuple[FakeSite, int]) -> 
         tls=False,
     )
     result = wrk_run_until(command, lambda: False, limit=5)
-    assert result.flows["top"] > 0 and result.flows["calendar"] > 0
+    assert result.flows["top"] > 0
+    assert result.flows["calendar"] > 0
     assert result.flows["page"] == 0
     assert not [key for key in result.flows if key.startswith("fail.")]
