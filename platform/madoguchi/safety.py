@@ -15,6 +15,7 @@ stops with ImproperlyConfigured, naming the variable to set, when:
   checked against an HMAC keyed from SECRET_KEY, which rotates (every key would then stop at once). Never skippable.
 - `MADOGUCHI_VENDOR_NETWORKS` or `MADOGUCHI_TRUSTED_PROXIES` holds an unreadable or too broad range (broader than
   IPv4 /8 or IPv6 /32, apps.security.ranges): "trust everyone" and "the vendor is everyone". Never skippable.
+- `DATABASE_URL` is unset: the process would start an embedded PostgreSQL of its own. Never skippable.
 - `MADOGUCHI_VIRUS_SCANNERS` is unset (`no-virus-scanner`): uploads would be stored without a virus scan
   (base.scanning; docs/security.md, "Virus scanning"). A spec that does not parse is refused in every mode.
 
@@ -117,10 +118,22 @@ def problems(
     vendor_networks: Sequence[str],
     api_key_pepper: str | None = None,
     virus_scanners: Sequence[str] | None = None,
+    embedded_database: bool = False,
 ) -> list[Problem]:
     """What a secure deployment must not run with (empty: nothing). `api_key_pepper` or `virus_scanners` None: not
     checked."""
     found: list[Problem] = []
+    if embedded_database:
+        found.append(
+            Problem(
+                "embedded-database",
+                "madoguchi.E109",
+                "DATABASE_URL is unset: the process would start its own embedded PostgreSQL under "
+                "MADOGUCHI_DATA_DIR, a database no other server, backup or replica knows (a forgotten secret in a "
+                "deployment, say). Set DATABASE_URL to the production server (through PgBouncer). This check "
+                "cannot be skipped.",
+            )
+        )
     if virus_scanners is not None and not virus_scanners:
         found.append(
             Problem(
@@ -232,6 +245,7 @@ def enforce(config: Config) -> list[str]:
         vendor_networks=config.access.vendor_networks,
         api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""),
         virus_scanners=config.scanning.scanners,
+        embedded_database=config.database.embedded,
     )
     refused = [problem for problem in found if not (problem.overridable and problem.check in skipped)]
     if refused:
@@ -268,6 +282,7 @@ def check_secure_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
         vendor_networks=list(settings.VENDOR_ALLOWED_NETWORKS),
         api_key_pepper=os.environ.get(API_KEY_PEPPER_VARIABLE, ""),
         virus_scanners=list(getattr(settings, "VIRUS_SCANNERS", [])),
+        embedded_database=bool(getattr(settings, "EMBEDDED_DATABASE", False)),
     ):
         if problem.overridable and problem.check in skipped:
             messages.append(

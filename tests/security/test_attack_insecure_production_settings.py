@@ -62,6 +62,8 @@ def _env(tmp_path: Path, changes: dict[str, object]) -> dict[str, str]:
             "MADOGUCHI_DATA_DIR": str(tmp_path),
         }
     )
+    if changes.get("DATABASE_URL") is UNSET:
+        env.pop("DATABASE_URL")  # secure mode must refuse before the settings would start the embedded server
     return env
 
 
@@ -135,6 +137,14 @@ def test_an_unset_or_short_audit_key_is_refused_and_cannot_be_skipped(
     _refused(_start(tmp_path, MADOGUCHI_AUDIT_KEY=audit_key), "MADOGUCHI_AUDIT_KEY", "shorter than 32")
     every_override = "loopback-vendor,no-trusted-proxy"
     _refused(_start(tmp_path, MADOGUCHI_AUDIT_KEY=audit_key, MADOGUCHI_ALLOW_INSECURE=every_override))
+
+
+def test_no_database_url_is_refused_before_an_embedded_server_starts(tmp_path: Path) -> None:
+    """A deployment whose DATABASE_URL secret was forgotten would otherwise run on a database of its own."""
+    every_override = "loopback-vendor,no-trusted-proxy,no-virus-scanner"
+    result = _start(tmp_path, DATABASE_URL=UNSET, MADOGUCHI_ALLOW_INSECURE=every_override)
+    _refused(result, "DATABASE_URL is unset", "cannot be skipped")
+    assert not (tmp_path / "pg").exists()  # no embedded cluster was created
 
 
 def test_the_secret_key_check_cannot_be_skipped(tmp_path: Path) -> None:
