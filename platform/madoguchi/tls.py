@@ -28,7 +28,6 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi import nginx
-from tenants.models import Domain
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +67,8 @@ def read_status(name: str, path: Path, now: dt.datetime) -> CertificateStatus:
 
 def configured_certificates(tls_dir: Path | None = None) -> list[tuple[str, Path]]:
     """(name, certificate file) for every server block nginx_sites writes for the Domain table."""
+    from tenants.models import Domain  # here: make prod-local issues certificates before Django is set up
+
     tls_dir = Path(tls_dir or settings.TLS_CERT_DIR)
     hosts = Domain.objects.values_list("domain", flat=True)
     site_plan = nginx.plan(hosts, settings.MADOGUCHI_DOMAIN)
