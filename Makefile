@@ -9,7 +9,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 PYTHON ?= python3
 
-.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean restore-check k8s-deps
+.PHONY: help install run test lint typecheck unit browser-deps bench bench-deps profile stop messages clean restore-check k8s-deps ops-deps prod-local prod-local-stop
 
 help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance|http: one part)"
 	@echo "make profile PAGE=/book/pickup/ [N=500 HOST=ageo.localhost]   where a page's time goes (cProfile)"
 	@echo "make stop   stop the embedded PostgreSQL"
+	@echo "make prod-local       nginx (TLS) + PgBouncer + gunicorn + worker + beat with production settings, https :8443"
+	@echo "make prod-local-stop  stop everything make prod-local started"
 
 # uv is bootstrapped from PyPI into .tools/ (no curl-pipe-sh: the machine may reach only package registries).
 $(UV):
@@ -70,8 +72,15 @@ k8s-deps:
 		echo "NOTICE: kubectl could not be installed; the Kubernetes manifest tests will be skipped"; \
 	else echo "NOTICE: not root or no apt: kubectl missing (the Kubernetes manifest tests are skipped)"; fi
 
+# nginx and PgBouncer (make prod-local and its test) and ClamAV's daemon (the virus scanner of uploads): Debian's
+# packages, installed with apt as root like browser-deps; elsewhere the tests that need them skip with the reason.
+# Debian starts a package's service on install where it can: nginx and PgBouncer are stopped again (the tests and
+# make prod-local run their own on other ports).
+ops-deps:
+	@need=""; for cmd in nginx:nginx pgbouncer:pgbouncer clamd:clamav-daemon; do 		command -v $${cmd%%:*} >/dev/null || [ -x /usr/sbin/$${cmd%%:*} ] || need="$$need $${cmd##*:}"; done; 	if [ -z "$$need" ]; then :; 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then 		echo "installing Debian's$$need"; 		(apt-get install -y -qq $$need >/dev/null 2>&1 || 		 (apt-get update -qq >/dev/null && apt-get install -y -qq $$need >/dev/null)) || 		echo "NOTICE:$$need could not be installed; the tests that need them will be skipped"; 		for service in nginx pgbouncer; do 			case "$$need" in *" $$service"*) service $$service stop >/dev/null 2>&1 || true;; esac; done; 	else echo "NOTICE: not root or no apt:$$need missing (the tests that need them are skipped)"; fi
+
 # The embedded PostgreSQL is stopped afterwards if this run started it, whatever the result.
-test: install browser-deps k8s-deps
+test: install browser-deps k8s-deps ops-deps
 	@was=$$($(PY) -m madoguchi.embedded status); rc=0; \
 	$(MAKE) --no-print-directory lint typecheck unit || rc=$$?; \
 	if [ -z "$$DATABASE_URL" ] && [ "$$was" != running ]; then $(PY) -m madoguchi.embedded stop; fi; \
@@ -79,6 +88,14 @@ test: install browser-deps k8s-deps
 
 unit: install
 	$(PY) -m pytest --cov --cov-report=term:skip-covered
+
+# The production layout on this machine (ops/prod_local.py; ops/README.md, "Local production stack"): returns once
+# everything answers over https and prints the URLs; `make prod-local` again restarts it cleanly.
+prod-local: install ops-deps
+	$(PY) ops/prod_local.py start
+
+prod-local-stop: install
+	$(PY) ops/prod_local.py stop
 
 # Restore each city's newest dump (manage.py city_dump) into a scratch database and compare it with its manifest.
 restore-check: install
