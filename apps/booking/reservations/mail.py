@@ -212,5 +212,15 @@ def send_after_commit(reservation_id: int, kind: str, base_url: str = "") -> Non
         transaction.on_commit(lambda: send_reservation_mail(reservation_id, kind, base_url))
         return
     from apps.booking.reservations.tasks import send_reservation_mail_task
+    from base.tasks import enqueue
 
-    transaction.on_commit(lambda: send_reservation_mail_task.delay(reservation_id, kind, base_url))
+    # With the broker away the mail is sent here, in the request: nothing would send it later (base/tasks.py).
+    transaction.on_commit(
+        lambda: enqueue(
+            send_reservation_mail_task,
+            reservation_id,
+            kind,
+            base_url,
+            fallback=lambda: send_reservation_mail(reservation_id, kind, base_url),
+        )
+    )

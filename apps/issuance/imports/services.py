@@ -64,6 +64,7 @@ from apps.security.roles import MANAGE_CARDS, ensure_permission
 from base.mynumber import contains_individual_number, mask_individual_numbers
 from base.scanning import SETTING as SCANNERS_SETTING
 from base.scanning import ScannerUnavailableError, ScanTooLargeError, configured_scanners, scan_all
+from base.tasks import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,17 @@ Status = ImportBatch.Status
 
 
 # --- upload -----------------------------------------------------------------------------------------------------
+
+
+def _not_started(batch_id: int) -> None:
+    """The worker could not be reached (the broker is down): the batch says so at once instead of waiting for ever.
+    Too long to run in the request; staff upload or confirm again later (base/tasks.py)."""
+    import_mark_failed(
+        batch_id=batch_id,
+        message=_(
+            "処理を開始できませんでした（一時的な障害）。カード一覧は変更していません。しばらくしてからもう一度お試しください。"
+        ),
+    )
 
 
 def _mapping_columns(mapping_id: int | None) -> dict[str, str]:
@@ -260,7 +272,9 @@ def import_upload(
             from apps.issuance.imports.tasks import validate_import
 
             batch_id = batch.pk
-            transaction.on_commit(lambda: validate_import.delay(batch_id))
+            transaction.on_commit(
+                lambda: enqueue(validate_import, batch_id, fallback=lambda: _not_started(batch_id))
+            )
     if not background:
         try:
             return import_validate(batch_id=batch.pk)
@@ -346,7 +360,13 @@ def import_confirm(*, batch_id: int, actor: Actor, now: datetime | None = None) 
             key_prefix = actor.api_key_prefix
             ids = (batch.pk, actor.id)
             transaction.on_commit(
-                lambda: apply_import.delay(*ids, api_key_prefix=key_prefix, address=actor.address)
+                lambda: enqueue(
+                    apply_import,
+                    *ids,
+                    api_key_prefix=key_prefix,
+                    address=actor.address,
+                    fallback=lambda: _not_started(ids[0]),
+                )
             )
             return ConfirmResult(batch, started=True, background=True)
         lock_imports()

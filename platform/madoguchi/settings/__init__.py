@@ -136,7 +136,8 @@ _cache_key = {
 if CONFIG.redis.url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, failing open: Redis down is a cache miss, not a 500 (base/cache.py).
+            "BACKEND": "base.cache.FailOpenRedisCache",
             "LOCATION": CONFIG.redis.url,
             **_cache_key,
         }

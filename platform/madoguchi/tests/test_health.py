@@ -38,14 +38,34 @@ def test_readyz_is_503_when_a_city_lacks_a_migration(
     }
 
 
-def test_readyz_is_503_when_the_broker_is_unreachable(
+def test_readyz_stays_ready_but_degraded_when_the_broker_is_unreachable(
     public_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Residents still book with Redis away: readiness must not take every web pod out of the Service."""
+
     def broken() -> None:
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setitem(health.CHECKS, "broker", broken)
     response = public_client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["broker"] == {
+        "ok": False,
+        "ms": response.json()["checks"]["broker"]["ms"],
+        "error": "ConnectionRefusedError",
+    }
+    assert response.json()["checks"]["database"]["ok"] is True
+
+
+def test_readyz_is_503_when_the_database_check_fails_even_with_the_broker_down(
+    public_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise ConnectionRefusedError("down")
+
+    monkeypatch.setitem(health.CHECKS, "broker", broken)
+    monkeypatch.setitem(health.CHECKS, "database", broken)
+    response = public_client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"]["broker"]["ok"] is False
     assert response.json()["status"] == "unavailable"
