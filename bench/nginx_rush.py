@@ -473,6 +473,7 @@ class NginxRushResult:
     check: Overbooking = field(default_factory=Overbooking)
     booked_in_db: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
+    processes: dict[str, int] = field(default_factory=dict)  # per component, at the rush's end
     loads: list[float] = field(default_factory=list)
     nginx_version: str = ""
     app_errors: list[str] = field(default_factory=list)
@@ -616,7 +617,9 @@ def rush_run(
                 next_load += 5
             time.sleep(0.05)
         result.rush_seconds = time.monotonic() - started
-        result.cpu = cpu_used(before, cpu_snapshot(roots))
+        after = cpu_snapshot(roots)
+        result.cpu = cpu_used(before, after)
+        result.processes = {name: len(pids) for name, pids in after.items() if name != "other"}
         # `other`: the rest of the machine's busy time, short-lived processes included (their /proc entries are
         # gone by the second snapshot).
         ours = sum(v for k, v in result.cpu.items() if k != "other")
@@ -626,7 +629,8 @@ def rush_run(
         result.browse = _stop_wrk(browse)
     log(
         f"nginx: rush {'done' if result.finished else 'stopped at the cap'} in {result.rush_seconds:.1f} s: "
-        f"{result.rush.flows} {result.rush.failed}; browsing {result.browse.rps:,.0f} requests/s "
+        f"{result.rush.flows} {result.rush.failed}; browsing {result.browse.rps:,.0f} requests/s; CPU-seconds "
+        f"{ {k: round(v) for k, v in result.cpu.items()} } in {result.processes} processes "
         f"{result.browse.failed}",
         SECTION,
     )
@@ -832,7 +836,12 @@ def bound(result: NginxRushResult) -> str:
     parts = [
         f"the machine's CPUs were {used / (cpus * wall):.0%} busy during the rush ({used:,.0f} CPU-seconds of "
         f"{cpus * wall:,.0f}: "
-        + ", ".join(f"{names.get(name, name)} {seconds / used:.0%}" for seconds, name in shares)
+        + ", ".join(
+            f"{names.get(name, name)}"
+            + (f" ({result.processes[name]} processes)" if result.processes.get(name) else "")
+            + f" {seconds / used:.0%}"
+            for seconds, name in shares
+        )
         + ")"
         if wall and used
         else "no CPU figures"
@@ -885,8 +894,8 @@ def nginx_section(result: NginxRushResult, args: argparse.Namespace, header: str
         f"{wrk_version()}, one connection per thread (the Lua state is per thread): **{result.connections} "
         f"residents at once** (`bench/wrk/rush.lua`: each connection one resident after another, a new cookie jar "
         "each: top page → month calendar → a day the calendar shows bookable → hold (POST) on a random free time, "
-        '"just taken" (409) → the next free time of the page, none left → the calendar again, three days at most → '
-        f"hold form → confirmation (POST)), and **{result.browsers} browsing connections** "
+        '"just taken" (409) → the next free time of the page, none left → the calendar again, three days and eight '
+        f"holds at most (the app allows a session ten holds in ten minutes) → hold form → confirmation (POST)), and **{result.browsers} browsing connections** "
         f"(`bench/wrk/browse.lua`: the {len(setup.browse_hosts)} cities' top pages and month calendars in turn, the Host header rotating "
         "per request) until the last resident is done. wrk keeps each connection alive; no think time (a closed "
         "loop: each connection sends its next request when the answer comes).",
@@ -949,7 +958,7 @@ def nginx_section(result: NginxRushResult, args: argparse.Namespace, header: str
         f"({'all of them' if result.finished else f'**stopped at the {result.limit:.0f} s cap**'}): "
         f"{flows / result.rush_seconds if result.rush_seconds else 0:,.1f} residents/s, booked "
         f"{int(rush.flows.get('booked', 0)):,}, sold out (the calendar showed no bookable day) "
-        f"{int(rush.flows.get('soldout', 0)):,}, gave up (three days without a hold, or a failed step) "
+        f"{int(rush.flows.get('soldout', 0)):,}, gave up (three days or eight holds without a hold, or a failed step) "
         f"{int(rush.flows.get('gave_up', 0)):,}; holds {int(rush.flows.get('holds', 0)):,} "
         f'({int(rush.flows.get("held", 0)):,} held, {taken:,} "just taken"), confirmations '
         f"{int(rush.flows.get('confirms', 0)):,}. Whole traffic "

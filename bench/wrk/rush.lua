@@ -4,7 +4,7 @@
 --   top page -> month calendar (the release month) -> a day the calendar shows bookable -> hold (POST) on a random
 --   free time ("just taken" 409: the next free time of the same page; none left: back to the calendar) -> hold
 --   form -> confirmation (POST) -> the next resident.
--- A resident gives up after TRIES day pages without a hold. The calendar showing no bookable day is "sold out".
+-- A resident gives up after TRIES day pages or HOLD_TRIES holds without one. The calendar showing no bookable day is "sold out".
 -- Each thread stops (wrk.thread:stop()) after its share of the residents and leaves a file done-<thread> in the
 -- marker directory: bench/nginx_rush.py stops wrk (SIGINT) once every thread has left one, and times the rush.
 --
@@ -28,6 +28,9 @@ local function latency_fields(latency)
 end
 
 local TRIES = 3 -- day pages a resident looks at before giving up
+-- Holds a resident tries before giving up: under the app's per-session limit (hold_session, 10 in 10 minutes), which
+-- answers 429 to a browser that keeps trying; a person gives up sooner.
+local HOLD_TRIES = 8
 
 local threads = {}
 
@@ -43,6 +46,7 @@ local started = 0 -- residents this thread has started
 local step = "top"
 local cookies, form, free, days = {}, {}, {}, {}
 local tries = 0
+local hold_tries = 0
 local day_path, next_path = nil, nil
 local finished = false
 counts = {
@@ -118,7 +122,7 @@ function request()
     if not finished then
       started = started + 1
     end
-    cookies, form, free, days, tries = {}, {}, {}, {}, 0
+    cookies, form, free, days, tries, hold_tries = {}, {}, {}, {}, 0, 0
     return wrk.format("GET", "/", headers)
   end
   headers["Cookie"] = resident.cookie_header(cookies)
@@ -197,6 +201,7 @@ function response(status, headers, body)
     step = "hold"
   elseif step == "hold" then
     counts.holds = counts.holds + 1
+    hold_tries = hold_tries + 1
     local target = location(headers)
     if status == 302 and target and target:find("/book/hold/", 1, true) then
       counts.held = counts.held + 1
@@ -204,6 +209,9 @@ function response(status, headers, body)
       step = "form"
     elseif status == 409 then
       counts.hold_taken = counts.hold_taken + 1
+      if hold_tries >= HOLD_TRIES then
+        return finish_resident("gave_up")
+      end
       form.slot = take_free()
       if form.slot == nil then
         return another_day()

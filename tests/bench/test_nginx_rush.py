@@ -165,6 +165,8 @@ class FakeSite:
         self.holds: dict[str, tuple[str, int]] = {}
         self.people: list[str] = []
         self.posts_without_origin = 0
+        self.always_taken = False  # every hold answers 409
+        self.holds_per_session: dict[str, int] = {}
 
     def calendar(self) -> str:
         with self.lock:
@@ -180,9 +182,10 @@ class FakeSite:
         )
         return f'<input type="hidden" name="csrfmiddlewaretoken" value="tok">{inputs}'
 
-    def hold(self, day: str, slot: int) -> str | None:
+    def hold(self, day: str, slot: int, session: str) -> str | None:
         with self.lock:
-            if slot not in self.free[day]:
+            self.holds_per_session[session] = self.holds_per_session.get(session, 0) + 1
+            if self.always_taken or slot not in self.free[day]:
                 return None
             self.free[day].discard(slot)
             token = str(uuid.uuid4())
@@ -202,7 +205,8 @@ def _handler(site: FakeSite) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             if location:
                 self.send_header("Location", location)
-            self.send_header("Set-Cookie", "sessionid=s1; Path=/")
+            if "sessionid=" not in self.headers.get("Cookie", ""):
+                self.send_header("Set-Cookie", f"sessionid={uuid.uuid4().hex}; Path=/")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -230,7 +234,8 @@ def _handler(site: FakeSite) -> type[BaseHTTPRequestHandler]:
                 site.posts_without_origin += 1
             path = urlsplit(self.path).path
             if match := re.fullmatch(r"/book/application/(\d{4}-\d\d-\d\d)/", path):
-                token = site.hold(match.group(1), int(body["slot"][0]))
+                session = re.search(r"sessionid=(\w+)", self.headers.get("Cookie", ""))
+                token = site.hold(match.group(1), int(body["slot"][0]), session.group(1) if session else "")
                 if token is None:
                     self._answer(409, "just taken")
                 else:
@@ -292,6 +297,34 @@ def test_rush_lua_runs_each_resident_once_and_stops_after_its_share(
     assert site.posts_without_origin == 0  # every POST names its Origin and Referer, as a browser does
     assert not [key for key in flows if key.startswith("fail.")]
     assert 0 < flows["p50_us"] <= flows["p95_us"] <= flows["p99_us"] <= flows["max_us"]
+
+
+@pytest.mark.skipif(
+    wrk_path() is None, reason="wrk is not installed (make bench-deps, or apt-get install wrk)"
+)
+def test_a_resident_gives_up_before_the_apps_per_session_hold_limit(
+    fake_site: tuple[FakeSite, int], tmp_path: Path
+) -> None:
+    site, port = fake_site
+    site.always_taken = True  # three free times on each of three days, each "just taken"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    command = wrk_https(
+        port,
+        "/",
+        host="bench1.localhost",
+        connections=2,
+        seconds=30,
+        script=SCRIPTS_DIR / "rush.lua",
+        script_args=["application", "2027-01", "4", "2", str(markers), "T"],
+        tls=False,
+    )
+    result = wrk_run_until(command, lambda: len(list(markers.glob("done-*"))) >= 2, limit=30)
+    assert result.flows["gave_up"] == 4
+    assert result.flows["hold_taken"] == 4 * 8
+    # Each resident is one session (a new cookie jar), and none tries more than eight holds: the app's limit is ten.
+    assert set(site.holds_per_session.values()) == {8}
+    assert len(site.holds_per_session) == 4
 
 
 @pytest.mark.skipif(
