@@ -698,6 +698,33 @@ def base_backup(
     )
 
 
+def verify_base_backup(backup: Path) -> float:
+    """pg_verifybackup of a base backup directory made by `base_backup` (e.g. after copying it back from off-site
+    storage); the seconds it took. Needs free space for the unpacked cluster next to the backup."""
+    info = _base_info(backup)
+    base_tar = _find_tar(backup, "base")
+    if base_tar is None or not (backup / "backup_manifest").is_file():
+        raise BackupError(f"{backup} has no base.tar.gz or no backup_manifest")
+    major = int(info.get("server_version_num", 0)) // 10000 or _tar_major(base_tar)
+    scratch = backup.parent / f".{backup.name}.verify"
+    clock = time.monotonic()
+    try:
+        _verify_base_backup(backup, base_tar, _find_tar(backup, "pg_wal"), scratch, major)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return time.monotonic() - clock
+
+
+def _tar_major(base_tar: Path) -> int:
+    with tarfile.open(base_tar) as tar:
+        for member in tar:
+            if member.name in ("PG_VERSION", "./PG_VERSION"):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    return int(handle.read().decode().strip())
+    raise BackupError(f"no PG_VERSION in {base_tar}")
+
+
 def _verify_base_backup(
     backup: Path, base_tar: Path, wal_tar: Path | None, scratch: Path, major: int
 ) -> None:
@@ -947,7 +974,8 @@ class Recovered:
     data: Path
     log: Path
     major: int
-    seconds: float
+    unpack_seconds: float  # unpacking the base backup
+    seconds: float  # replaying the WAL until promoted
     stopped_at: str | None  # the commit before which recovery stopped, from the server's log
 
     def log_text(self) -> str:
@@ -1005,6 +1033,7 @@ def recovered_cluster(
     scratch = Path(tempfile.mkdtemp(prefix="madoguchi-pitr-", dir=work_dir))
     process: subprocess.Popen[bytes] | None = None
     try:
+        unpack_clock = time.monotonic()
         data = scratch / "data"
         _extract(base_tar, data)
         wal_tar = _find_tar(backup_path, "pg_wal")
@@ -1051,6 +1080,7 @@ def recovered_cluster(
         argv = [str(postgres), "-D", str(data)]
         for key, value in options.items():
             argv += ["-c", f"{key}={value}"]
+        unpack_seconds = time.monotonic() - unpack_clock
         started = _now()
         with log.open("ab") as log_handle:
             process = subprocess.Popen(  # noqa: S603 (argv built from the backup and fixed options)
@@ -1084,6 +1114,7 @@ def recovered_cluster(
             data=data,
             log=log,
             major=major,
+            unpack_seconds=unpack_seconds,
             seconds=(_now() - started).total_seconds(),
             stopped_at=stop.group(1).strip() if stop else None,
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import BASE_BACKUP_TIMEOUT_SECONDS, BackupError, base_backup
+from madoguchi.backups import BASE_BACKUP_TIMEOUT_SECONDS, BackupError, base_backup, verify_base_backup
 
 
 class Command(BaseCommand):
@@ -23,8 +23,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout", type=int, default=BASE_BACKUP_TIMEOUT_SECONDS, help="seconds allowed"
         )
+        parser.add_argument(
+            "--verify", type=Path, default=None, metavar="PATH", help="only verify this existing base backup"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["verify"] is not None:
+            try:
+                seconds = verify_base_backup(options["verify"])
+            except BackupError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"{options['verify']}: verified by pg_verifybackup in {seconds:.1f} s")
+            return
         try:
             result = base_backup(
                 directory=options["dir"], verify=not options["no_verify"], timeout=options["timeout"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,7 @@ class Command(BaseCommand):
                 f"{municipality.slug}: recovering {base if isinstance(base, Path) else base.path} "
                 f"with {archive} to {target.isoformat()} ..."
             )
+            clock = time.monotonic()
             result, recovered = city_recover_dump(
                 municipality,
                 base=base,
@@ -118,8 +120,10 @@ class Command(BaseCommand):
             )
             dump = result.dump
             self.stdout.write(
-                f"recovered in {recovered.seconds:.1f} s (stopped before {recovered.stopped_at or '-'}); "
-                f"dumped {result.tables} tables, {result.rows} rows: {dump}"
+                f"unpacked in {recovered.unpack_seconds:.1f} s, recovered in {recovered.seconds:.1f} s "
+                f"(stopped before {recovered.stopped_at or '-'}); dumped {result.tables} tables, "
+                f"{result.rows} rows ({dump.stat().st_size / 1e6:.1f} MB): {dump}; "
+                f"{time.monotonic() - clock:.1f} s in all"
             )
         manifest = json.loads(dump.with_suffix(".json").read_text(encoding="utf-8"))
         at_target = {name: int(t["rows"]) for name, t in manifest["tables"].items()}
@@ -132,9 +136,13 @@ class Command(BaseCommand):
                 f"to apply this very dump: --apply --from-dump {dump}"
             )
             return
+        clock = time.monotonic()
         swap = city_swap(municipality, dump)
+        seconds = time.monotonic() - clock
         self._counts("before", swap.before, "after", swap.after)
-        self.stdout.write(f"{swap.schema} replaced; the previous one is kept as {swap.aside}")
+        self.stdout.write(
+            f"{swap.schema} replaced in {seconds:.1f} s; the previous one is kept as {swap.aside}"
+        )
         if swap.problems:
             for problem in swap.problems:
                 self.stdout.write(f"- {problem}")
