@@ -56,7 +56,7 @@ class Stack:
     app_port: int
     pgbouncer_port: int
     embedded: bool
-    direct_url: str  # the database as the owner reaches it (migrations, like a deploy)
+    direct_url: str  # the database as its owner reaches it, not through PgBouncer (migrations, like a deploy)
     app_url: str  # the database as the app reaches it: through PgBouncer
 
     @property
@@ -258,10 +258,7 @@ def app_env(stack: Stack, *, direct: bool = False) -> dict[str, str]:
         env.setdefault("MADOGUCHI_CACHE_PREFIX", "prod-local")
     else:
         env.pop("REDIS_URL", None)
-    if direct and stack.embedded:
-        env.pop("DATABASE_URL", None)
-    else:
-        env["DATABASE_URL"] = stack.direct_url if direct else stack.app_url
+    env["DATABASE_URL"] = stack.direct_url if direct else stack.app_url
     return env
 
 
@@ -303,7 +300,10 @@ def _stack_from_environment() -> Stack:
         app_port=int(os.environ.get("PROD_LOCAL_APP_PORT", "8001")),
         pgbouncer_port=pgbouncer_port,
         embedded=not database_url,
-        direct_url=database_url,
+        # The embedded server listens on its Unix socket only. Secure mode refuses an unset DATABASE_URL (the settings
+        # would start a server of their own), so even the embedded one is named by URL.
+        direct_url=database_url
+        or f"postgresql://postgres@/madoguchi?host={quote(str(state / 'pg'), safe='/')}",
         app_url=f"postgresql://{quote(user, safe='')}:{password}@127.0.0.1:{pgbouncer_port}/{quote(dbname, safe='')}",
     )
 
