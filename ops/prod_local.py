@@ -151,7 +151,7 @@ def _spawn(stack: Stack, name: str, command: list[str], env: dict[str, str]) -> 
     process = subprocess.Popen(  # noqa: S603
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    stack.path("run", f"{name}.pid").write_text(f"{process.pid}\n")
+    stack.path("pids", f"{name}.pid").write_text(f"{process.pid}\n")
 
 
 def _wait(what: str, check: object, log: Path) -> None:
@@ -378,12 +378,13 @@ def start_pgbouncer(stack: Stack, server: tuple[str, str, str, str, str]) -> Non
         f"listen_addr = 127.0.0.1\nlisten_port = {stack.pgbouncer_port}\nunix_socket_dir =\n"
         f"auth_type = scram-sha-256\nauth_file = {userlist}\n"
         "pool_mode = session\nmax_client_conn = 200\ndefault_pool_size = 40\nserver_reset_query = DISCARD ALL\n"
-        f"logfile = {stack.path('logs', 'pgbouncer.log')}\npidfile = {stack.path('run', 'pgbouncer.pid')}\n"
+        f"logfile = {folder / 'pgbouncer.log'}\npidfile = {folder / 'pgbouncer.pid'}\n"
         + (f"user = {run_as}\n" if run_as else "")
     )
-    for path in (folder, userlist, folder / "pgbouncer.ini", stack.path("run"), stack.path("logs")):
+    # Its own folder only: the state directory's run/ is the embedded PostgreSQL's runtime directory (root's).
+    for path in (folder, userlist, folder / "pgbouncer.ini"):
         _chown(path, run_as)
-    log = stack.path("logs", "pgbouncer.log")
+    log = folder / "pgbouncer.log"
     log.touch()
     _chown(log, run_as)
     pgbouncer = [binary("pgbouncer") or "pgbouncer", "-q", "-d", str(folder / "pgbouncer.ini")]
@@ -521,7 +522,7 @@ def start() -> int:
         return 1
     stop(quiet=True)
     stack = _stack_from_environment()
-    for sub in ("run", "logs", "mail", "tls"):
+    for sub in ("pids", "logs", "mail", "tls"):
         stack.path(sub).mkdir(parents=True, exist_ok=True)
     stack.path("stack.json").write_text(json.dumps(asdict(stack), indent=2))
     try:
@@ -569,8 +570,8 @@ def stop(*, quiet: bool = False) -> int:
     nginx_pid = stack.path("nginx", "nginx.pid")
     _stop_pid(nginx_pid, "nginx", sig=signal.SIGQUIT)
     for name in APP_PROCESSES:
-        _stop_pid(stack.path("run", f"{name}.pid"), str(BIN), group=True)
-    _stop_pid(stack.path("run", "pgbouncer.pid"), "pgbouncer")
+        _stop_pid(stack.path("pids", f"{name}.pid"), str(BIN), group=True)
+    _stop_pid(stack.path("pgbouncer", "pgbouncer.pid"), "pgbouncer")
     if stack.embedded:
         subprocess.run(
             [sys.executable, "-m", "madoguchi.embedded", "stop"],
@@ -589,8 +590,8 @@ def status() -> int:
         say("prod-local: not started")
         return 1
     rows = [("nginx", stack.path("nginx", "nginx.pid"), "nginx")]
-    rows += [(name, stack.path("run", f"{name}.pid"), str(BIN)) for name in APP_PROCESSES]
-    rows += [("pgbouncer", stack.path("run", "pgbouncer.pid"), "pgbouncer")]
+    rows += [(name, stack.path("pids", f"{name}.pid"), str(BIN)) for name in APP_PROCESSES]
+    rows += [("pgbouncer", stack.path("pgbouncer", "pgbouncer.pid"), "pgbouncer")]
     running = 0
     for name, pid_file, marker in rows:
         pid = _pid(pid_file)

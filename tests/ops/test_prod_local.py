@@ -271,7 +271,9 @@ def test_a_resident_books_over_https_and_the_app_sees_the_clients_address(stack_
     state = Path(stack_env["MADOGUCHI_DATA_DIR"])
     if started.returncode != 0:
         logs = "\n".join(
-            f"--- {log.name}\n{log.read_text()[-1500:]}" for log in (state / "logs").glob("*.log")
+            f"--- {log.name}\n{log.read_text()[-1500:]}"
+            for log in [*(state / "logs").glob("*.log"), state / "pgbouncer" / "pgbouncer.log"]
+            if log.exists()
         )
         pytest.fail(f"prod-local did not start:\n{started.stdout}\n{started.stderr}\n{logs}")
     stack: dict[str, Any] = json.loads((state / "stack.json").read_text())
@@ -345,10 +347,10 @@ def test_a_resident_books_over_https_and_the_app_sees_the_clients_address(stack_
         name: int(path.read_text().split()[0])
         for name, path in {
             "nginx": state / "nginx" / "nginx.pid",
-            "pgbouncer": state / "run" / "pgbouncer.pid",
-            "gunicorn": state / "run" / "gunicorn.pid",
-            "worker": state / "run" / "worker.pid",
-            "beat": state / "run" / "beat.pid",
+            "pgbouncer": state / "pgbouncer" / "pgbouncer.pid",
+            "gunicorn": state / "pids" / "gunicorn.pid",
+            "worker": state / "pids" / "worker.pid",
+            "beat": state / "pids" / "beat.pid",
         }.items()
     }
     stopped = subprocess.run(
