@@ -393,8 +393,9 @@ def _processes() -> dict[int, tuple[int, str, float]]:
             continue
         name, _, rest = text.partition(" (")[2].rpartition(")")
         fields = rest.split()
-        # After "(name)": state, ppid, ... utime and stime are the 12th and 13th fields.
-        found[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+        # After "(name)": state, ppid, ...; utime, stime, cutime, cstime are the 12th to 15th fields. The children's
+        # (cutime, cstime) hold what exited children used once reaped (a postmaster's backends, nginx's old workers).
+        found[int(entry.name)] = (int(fields[1]), name, sum(int(v) for v in fields[11:15]) / tick)
     return found
 
 
@@ -477,6 +478,9 @@ class NginxRushResult:
     loads: list[float] = field(default_factory=list)
     nginx_version: str = ""
     app_errors: list[str] = field(default_factory=list)
+    profiles: dict[str, Any] = field(
+        default_factory=dict
+    )  # page → bench.profiler.Profile, when a target is missed
 
 
 def wrk_https(
@@ -745,12 +749,37 @@ def bench_nginx(box: Sandbox, cities: Cities, args: argparse.Namespace) -> Nginx
     result.check = overbooking_check(setup.schema, setup.days)
     result.booked_in_db = result.check.booked
     connection.close()
+    if not all(met for _, _, met in targets(result)) and args.nginx_profile_requests > 0:
+        result.profiles = _profiles(setup, args.nginx_profile_requests)
     log(
         f"nginx: overbookings {result.check.overbooked} (seats over {result.check.over}, mismatched "
         f"{result.check.mismatched}); booked {result.check.booked}/{result.check.seats}",
         SECTION,
     )
     return result
+
+
+def _profiles(setup: RushSetup, requests: int) -> dict[str, Any]:
+    """cProfile of the residents' GET pages in this process (bench/profiler.py), after the rush: where the app's
+    time goes. The month is sold out by then and its calendar cached, where during the rush each hold and booking
+    made the next calendar rebuild it."""
+    from bench.profiler import profile_page
+
+    pages = {
+        "city top page `/`": "/",
+        f"month calendar `/book/{APPLICATION}/?month={setup.month}`": f"/book/{APPLICATION}/?month={setup.month}",
+        "day page": f"/book/{APPLICATION}/{setup.days[0]}/" if setup.days else "",
+    }
+    profiles: dict[str, Any] = {}
+    for name, path in pages.items():
+        if not path:
+            continue
+        log(f"nginx: profile {name} ({requests} requests)", SECTION)
+        try:
+            profiles[name] = profile_page(setup.rush_host, path, requests)
+        except Exception as error:  # a failed profile must not cost the section
+            log(f"nginx:   profile failed: {type(error).__name__}: {error}", SECTION)
+    return profiles
 
 
 def _nginx_version(binary: str) -> str:
@@ -834,7 +863,7 @@ def bound(result: NginxRushResult) -> str:
     shares = sorted(((v, k) for k, v in result.cpu.items() if v > 0), reverse=True)
     names = {"other": "other work on the machine"}
     parts = [
-        f"the machine's CPUs were {used / (cpus * wall):.0%} busy during the rush ({used:,.0f} CPU-seconds of "
+        f"the machine's CPUs were {min(1.0, used / (cpus * wall)):.0%} busy during the rush ({used:,.0f} CPU-seconds of "
         f"{cpus * wall:,.0f}: "
         + ", ".join(
             f"{names.get(name, name)}"
@@ -985,6 +1014,16 @@ def nginx_section(result: NginxRushResult, args: argparse.Namespace, header: str
     ]
     if not all(met for _, _, met in targets(result)):
         out += [f"What bounds it: {bound(result)}", ""]
+        if result.profiles:
+            from bench.wrk_report import profile_excerpt
+
+            out += [
+                "Where the app's time goes (cProfile of the residents' GET pages after the rush, in the bench's "
+                "process through the test client, warm; `make profile PAGE=...` prints more):",
+                "",
+            ]
+            for name, profile in result.profiles.items():
+                out += profile_excerpt(name, profile, limit=6)
     else:
         out += [f"Where the time went: {bound(result)}", ""]
     return out

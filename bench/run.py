@@ -246,6 +246,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--nginx-baseline-seconds", type=int, default=8, help="seconds of wrk per baseline (part nginx)"
     )
     parser.add_argument(
+        "--nginx-profile-requests",
+        type=int,
+        default=200,
+        help="profiled requests per resident page when a target is missed, 0: none (part nginx)",
+    )
+    parser.add_argument(
         "--scale-redis",
         default="redis://127.0.0.1:6379",
         metavar="URL",
