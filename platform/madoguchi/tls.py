@@ -90,8 +90,8 @@ SUBJECT_MISSING = _("[窓口] TLS証明書 %(name)s を読み取れません")
 BODY = _(
     "nginx の TLS証明書の更新が必要です。\n\n"
     "ホスト: %(name)s\nファイル: %(path)s\n有効期限: %(not_after)s\n状態: %(state)s\n\n"
-    "ops/nginx/README.md の「証明書の更新」の手順（発注、CSR、設置、nginx の再読み込み、確認）に従って"
-    "更新してください。"
+    "ops/nginx/README.md の「Renewing a city's EV certificate」の手順（発注、CSR、設置、nginx の再読み込み、"
+    "確認）に従って更新してください。"
 )
 STATE_DAYS = _("あと %(days)d 日")
 STATE_EXPIRED = _("期限切れ")
