@@ -86,6 +86,18 @@ class Breaker:
             self.since_log = 0
 
 
+_BREAKERS: dict[str, Breaker] = {}
+_BREAKERS_LOCK = threading.Lock()
+
+
+def _breaker_for(server: str) -> Breaker:
+    """One breaker per Redis per process: Django makes a cache object per thread, the outage is the same."""
+    with _BREAKERS_LOCK:
+        if server not in _BREAKERS:
+            _BREAKERS[server] = Breaker("Redis cache")
+        return _BREAKERS[server]
+
+
 def _redis_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions
 
@@ -101,7 +113,7 @@ class FailOpenRedisCache(RedisCache):
         options.setdefault("socket_connect_timeout", SOCKET_TIMEOUT)
         options.setdefault("socket_timeout", SOCKET_TIMEOUT)
         super().__init__(server, {**params, "OPTIONS": options})
-        self.breaker = Breaker("Redis cache")
+        self.breaker = _breaker_for(server)
         self._errors = _redis_errors()
 
     def _guard(self, what: str, call: Callable[[], T], fallback: Callable[[], T]) -> T:

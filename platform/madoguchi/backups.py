@@ -270,12 +270,12 @@ def schema_dump(
     manifest). The server may be the production one or a scratch cluster recovered to a point in time."""
     server_version = server_version_num(server)
     pg_dump = pg_binary("pg_dump", server_version // 10000)
-    city_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = dt.datetime.now(dt.UTC).strftime(_STAMP_FORMAT)
     dump_path = city_dir / f"{slug}-{stamp}.dump"
     manifest_path = dump_path.with_suffix(".json")
     partial = city_dir / f".{dump_path.name}.partial"
     try:
+        city_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with _exported_snapshot(server) as (snapshot, cursor):
             proc = subprocess.run(  # noqa: S603 (argv built from the settings and the schema name)
                 [
@@ -301,6 +301,8 @@ def schema_dump(
             os.fsync(handle.fileno())
         size, sha256 = partial.stat().st_size, _sha256(partial)
         os.replace(partial, dump_path)
+    except OSError as exc:  # a full disk (ENOSPC), a quota, a directory we may not write
+        raise BackupError(f"{slug}: could not write the dump in {city_dir}: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
     manifest = {
@@ -317,7 +319,13 @@ def schema_dump(
         "tables": tables,
         **(extra or {}),
     }
-    _write_atomically(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+    try:
+        _write_atomically(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+    except OSError as exc:
+        # Without its manifest the dump does not count (complete_dumps); removed so that it does not stay,
+        # filling the disk, as a file that looks finished.
+        dump_path.unlink(missing_ok=True)
+        raise BackupError(f"{slug}: could not write the manifest in {city_dir}: {exc}") from exc
     return DumpResult(
         slug=slug,
         dump=dump_path,

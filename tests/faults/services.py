@@ -10,10 +10,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ PG_PORT = 18710
 PGBOUNCER_PORT = 18711
 REDIS_PORT = 18712
 DB_NAME = "madoguchi_faults_cluster"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str, every: float = 0.1) -> None:
@@ -207,9 +211,10 @@ def _alive(pid: int) -> bool:
 
 
 class RedisServer:
-    """redis-server of our own on 127.0.0.1:REDIS_PORT, without persistence."""
+    """redis-server of our own on 127.0.0.1:REDIS_PORT, without persistence (with `persist`: an append-only file,
+    as production keeps the queued tasks over a crash: each write is in the file before Redis answers it)."""
 
-    def __init__(self, root: Path, port: int = REDIS_PORT) -> None:
+    def __init__(self, root: Path, port: int = REDIS_PORT, *, persist: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
@@ -217,6 +222,7 @@ class RedisServer:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = port
+        self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -235,7 +241,7 @@ class RedisServer:
                     "--save",
                     "",
                     "--appendonly",
-                    "no",
+                    "yes" if self.persist else "no",
                 ),
                 *("--dir", str(self.root), "--logfile", str(self.root / "redis.log")),
             ],
@@ -248,3 +254,52 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=15)
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, connections cut (a crash, the OOM killer)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self.process = None
+
+
+@contextmanager
+def celery_worker(
+    env: dict[str, str], log: Path, *, concurrency: int = 2
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker (prefork, as production) on `env`'s broker and queue, in a process group of its own;
+    killed with its children after (SIGKILL: the tests that use it do not need a clean stop)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                *("-A", "madoguchi", "worker", "-P", "prefork", "-c", str(concurrency)),
+                *("-Q", env["MADOGUCHI_CELERY_QUEUE"], "--without-heartbeat", "--without-gossip"),
+                *("--without-mingle", "--loglevel", "WARNING"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killed with its children
+        )
+    try:
+        yield process
+    finally:
+        kill_group(process)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None or group_alive(process.pid):
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    wait_until(lambda: not group_alive(process.pid), timeout=15, what="the worker's children gone")
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -23,15 +23,13 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
 from tests.faults.conftest import Seeded
 from tests.faults.report import Report
-from tests.faults.services import port_open, wait_until
+from tests.faults.services import celery_worker, group_alive, port_open, wait_until
 from tests.live_server import ROOT
 
 pytestmark = pytest.mark.slow
@@ -78,44 +76,6 @@ def _beat_tick(env: dict[str, str]) -> None:
         env,
         SETUP + "from apps.booking.reminders.tasks import send_reminders_everywhere as t; t.delay()",
     )
-
-
-@contextmanager
-def _worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                *("-A", "madoguchi", "worker", "-P", "prefork", "-c", str(CONCURRENCY)),
-                *("-Q", env["MADOGUCHI_CELERY_QUEUE"], "--without-heartbeat", "--without-gossip"),
-                *("--without-mingle", "--loglevel", "WARNING"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killed with its children
-        )
-    try:
-        yield process
-    finally:
-        _kill(process)
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None or _group_alive(process.pid):
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-    wait_until(lambda: not _group_alive(process.pid), timeout=15, what="the worker's children gone")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _mails(outbox: Path, tag: str) -> Counter[str]:
@@ -185,12 +145,12 @@ def test_worker_killed_mid_reminders(seeded_cluster: Seeded, faults_root: Path, 
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     report(f"{COUNT} reminders due tomorrow ({tag}-*), broker {broker}, worker prefork -c {CONCURRENCY}")
 
-    with _worker(env, work / "worker.log") as first:
+    with celery_worker(env, work / "worker.log", concurrency=CONCURRENCY) as first:
         _beat_tick(env)
         wait_until(lambda: len(_mails(outbox, tag)) >= 3, timeout=90, what="the first reminders sent")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
-        wait_until(lambda: not _group_alive(first.pid), timeout=15, what="the killed worker's children gone")
+        wait_until(lambda: not group_alive(first.pid), timeout=15, what="the killed worker's children gone")
     at_kill = _mails(outbox, tag)
     claims_at_kill = _claims(seeded_cluster, tag)
     unknown = _unknown_emails(seeded_cluster, tag)
@@ -202,7 +162,7 @@ def test_worker_killed_mid_reminders(seeded_cluster: Seeded, faults_root: Path, 
         report
     )
 
-    with _worker(env, work / "worker.log"):
+    with celery_worker(env, work / "worker.log", concurrency=CONCURRENCY):
         began = time.monotonic()
         _beat_tick(env)  # the next periodic scan
         wait_until(
