@@ -624,10 +624,10 @@ def rush_run(
         after = cpu_snapshot(roots)
         result.cpu = cpu_used(before, after)
         result.processes = {name: len(pids) for name, pids in after.items() if name != "other"}
-        # `other`: the rest of the machine's busy time, short-lived processes included (their /proc entries are
-        # gone by the second snapshot).
+        # `other`: the rest of the machine's busy time (/proc/stat), short-lived processes included (their /proc
+        # entries are gone by the second snapshot, and a parent's cutime would count a child's whole life).
         ours = sum(v for k, v in result.cpu.items() if k != "other")
-        result.cpu["other"] = max(result.cpu["other"], machine_busy() - busy - ours)
+        result.cpu["other"] = max(0.0, machine_busy() - busy - ours)
         result.rush = _stop_wrk(rush)
     finally:
         result.browse = _stop_wrk(browse)
