@@ -17,6 +17,7 @@ import email
 import http.client
 import json
 import logging
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -161,6 +162,13 @@ def _confirmations(outbox: Path, run: str) -> Counter[str]:
     return counts
 
 
+def _redis_cli(port: int, *command: str) -> str:
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=10, check=False
+    )
+    return done.stdout.strip() or done.stderr.strip()
+
+
 def _readyz(port: int) -> tuple[int, dict[str, Any]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -253,6 +261,9 @@ def test_redis_killed_under_booking_load(seeded_cluster: Seeded, faults_root: Pa
                     timeout=60,
                     what="every confirmation mail sent",
                 )
+            unacked = _redis_cli(
+                REDIS_PORT, "HLEN", "unacked"
+            )  # delivered, not acknowledged: held until redelivery
     finally:
         redis.kill()
     mails = _confirmations(outbox, residents.run)
@@ -266,6 +277,7 @@ def test_redis_killed_under_booking_load(seeded_cluster: Seeded, faults_root: Pa
         f"doubled {doubled or 'none'}; missing {missing or 'none'}"
     )
     report(sql)
+    report(f"messages delivered but not acknowledged left in Redis: {unacked}")
     in_sql = int(
         seeded_cluster.cluster.psql(
             f'SELECT count(*) FROM "{seeded_cluster.schema}".booking_reservation WHERE email LIKE '
