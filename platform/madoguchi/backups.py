@@ -70,8 +70,11 @@ class Server:
     def from_settings(cls) -> Server:
         # connection.settings_dict, not settings.DATABASES: under pytest-django it names the test database.
         db = connection.settings_dict
+        # A URL like postgresql://u@/db?host=/socket/dir puts the socket directory in OPTIONS (make prod-local names
+        # the embedded server that way).
+        options = db.get("OPTIONS") or {}
         return cls(
-            host=str(db.get("HOST") or ""),
+            host=str(db.get("HOST") or options.get("host") or ""),
             port=str(db.get("PORT") or ""),
             user=str(db.get("USER") or ""),
             password=str(db.get("PASSWORD") or ""),

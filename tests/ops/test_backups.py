@@ -126,3 +126,23 @@ def test_no_scratch_database_is_left_behind(
             "SELECT count(*) FROM pg_database WHERE datname LIKE 'madoguchi\\_restore\\_check\\_%'"
         ).fetchone()
     assert left == (0,)
+
+
+def test_the_server_is_read_from_a_socket_directory_given_as_an_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """postgresql://postgres@/madoguchi?host=/run/pg (make prod-local's embedded server): the dumps must connect to
+    that socket, not to libpq's default."""
+    from django.db import connection
+
+    settings_dict = {
+        "HOST": "",
+        "PORT": "",
+        "USER": "postgres",
+        "NAME": "madoguchi",
+        "OPTIONS": {"host": "/run/pg"},
+    }
+    monkeypatch.setattr(connection, "settings_dict", settings_dict)
+    server = Server.from_settings()
+    assert server.host == "/run/pg"
+    assert server.env()["PGHOST"] == "/run/pg"
