@@ -45,7 +45,7 @@ lint: install
 	.venv/bin/lint-imports --no-cache
 
 typecheck: install
-	.venv/bin/mypy platform tenants apps base tests conftest.py manage.py
+	.venv/bin/mypy platform tenants apps base tests conftest.py manage.py ops/prod_local.py ops/backup/rehearse.py
 
 # Chromium for the browser tests: Debian's package, installed with apt as root; elsewhere the tests skip visibly.
 browser-deps:
