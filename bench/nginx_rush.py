@@ -957,13 +957,14 @@ def nginx_section(result: NginxRushResult, args: argparse.Namespace, header: str
                 [
                     "baselines",
                     f"the same wrk settings (`-t{result.connections} -c{result.connections} "
-                    f"-d{args.nginx_baseline_seconds}s`) after a 1 s warm-up: nginx's own `return 200` on a second "
+                    f"-d{args.nginx_baseline_seconds}s`) after a warm-up (2 s rounds of wrk until one answers within a second): nginx's own `return 200` on a second "
                     "TLS port (the generator's ceiling), the trivial view `/bench/trivial/` (every middleware) on "
                     "gunicorn directly and through nginx before and after the rush",
                 ],
                 ["machine", f"{cpu_count()} CPUs, nothing pinned; load average (1 min) up to {busiest:.1f}"],
             ],
         ),
+        "",
         load_text(SECTION),
         "",
         "| | requests/s | p50 / p95 / p99 ms | errors | notes |",

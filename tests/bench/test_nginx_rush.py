@@ -4,6 +4,7 @@ per process tree, and the residents' Lua script driven by wrk against a small fa
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import re
@@ -21,10 +22,12 @@ import pytest
 from bench.nginx_rush import (
     NginxParams,
     NginxRushResult,
+    RushSetup,
     certificate_write,
     cpu_snapshot,
     cpu_used,
     nginx_path,
+    nginx_section,
     nginx_write,
     release_month,
     seats_per_slot,
@@ -80,6 +83,37 @@ def test_targets_say_which_are_met() -> None:
     }
     result.finished = False  # stopped at the cap: not within a minute, however short the run
     assert not next(met for name, _, met in targets(result) if name.endswith("within 60 s"))
+
+
+def test_the_section_names_each_target_and_the_bound_of_a_miss() -> None:
+    result = NginxRushResult(residents=5000, connections=100, browsers=20, workers=5, threads=4)
+    result.setup = RushSetup(
+        rush_host="bench1.localhost",
+        schema="bench1",
+        month="2027-01",
+        days=["2027-01-04"],
+        slots=285,
+        seats_per_slot=6,
+        seats=1710,
+        browse_hosts=[f"bench{n}.localhost" for n in range(2, 22)],
+        browse_months=["2026-12", "2027-01"],
+    )
+    result.rush = parse_wrk(WRK_OUTPUT)
+    result.browse = parse_wrk(
+        "  4000 requests in 58.00s, 1MB read\nRequests/sec: 69.0\nFLOWS top=2000 p99_us=800000\n"
+    )
+    result.trivial = [
+        parse_wrk("  80000 requests in 8.00s, 1MB read\nRequests/sec: 1000.0\nFLOWS p99_us=300000\n")
+    ]
+    result.rush_seconds, result.finished = 58.2, True
+    result.cpu = {"nginx": 2.0, "gunicorn": 80.0, "postgres": 20.0, "wrk": 2.0, "other": 10.0}
+    text = "\n".join(nginx_section(result, argparse.Namespace(nginx_baseline_seconds=8)))
+    assert "| 0 overbookings | 0 | yes |" in text
+    assert "| p99 < 1 s (residents and browsing) | 900 ms | yes |" in text
+    assert "| 0 errors | 6 | **no** |" in text
+    assert "What bounds it: " in text  # a miss names its bound
+    assert "1,710 seats" in text
+    assert "20 other cities" in text
 
 
 def test_cpu_is_counted_per_process_tree() -> None:
