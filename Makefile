@@ -15,7 +15,7 @@ help:
 	@echo "make run    start PostgreSQL (embedded unless DATABASE_URL), migrate, demo cities, serve :8000"
 	@echo "make test   lint, type-check and the whole test suite"
 	@echo "make restore-check  restore each city's latest nightly dump into a scratch database and compare it"
-	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance|http: one part)"
+	@echo "make bench  benchmarks, written to bench/report.md (PART=tenancy|latency|rush|issuance|http, or nginx|scale: only on request)"
 	@echo "make profile PAGE=/book/pickup/ [N=500 HOST=ageo.localhost]   where a page's time goes (cProfile)"
 	@echo "make stop   stop the embedded PostgreSQL"
 	@echo "make prod-local       nginx (TLS) + PgBouncer + gunicorn + worker + beat with production settings, https :8443"
