@@ -22,6 +22,9 @@ TIMEOUT = 15.0
 class ResidentTally:
     run: str
     booked: dict[str, str] = field(default_factory=dict)  # address -> the /book/done/ path
+    booked_at: dict[str, float] = field(
+        default_factory=dict
+    )  # address -> time.monotonic() of the confirmation
     statuses: Counter[int] = field(default_factory=Counter)
     findings: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -135,6 +138,7 @@ class Resident(threading.Thread):
             return
         with self.tally.lock:
             self.tally.booked[address] = urlsplit(location).path
+            self.tally.booked_at[address] = time.monotonic()
         self.send("GET", urlsplit(location).path)
 
 
