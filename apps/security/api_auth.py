@@ -27,6 +27,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -229,6 +230,11 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         limit, window = rate_limit()
         hit = counter_hit(f"api:rate:{key.prefix}", window=window, fail_closed=True)
+        if hit.failed:
+            # The counter lives in the database: if it cannot be stored, the database is away. Refused either way
+            # (fail closed), but as what it is: 503 database_unavailable with Retry-After (madoguchi.middleware
+            # .server_error), so a client retries in seconds instead of waiting out a rate-limit window.
+            raise OperationalError("the API rate counter could not be stored")
         request._request._madoguchi_rate = (limit, window, hit)  # type: ignore[attr-defined]
         return not hit.over(limit)
 
