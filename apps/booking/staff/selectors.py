@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import F, Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.booking.calendar.hours import TOKYO
-from apps.booking.models import CounterGroup, Person, Reservation, Slot
+from apps.booking.models import CounterGroup, Person, ReminderSent, Reservation, Slot
+from apps.booking.reminders.services import DAY_BEFORE, MAX_ATTEMPTS, STALE_CLAIM
 from apps.security.actors import Actor
 from apps.security.audit import audit_record
 
@@ -25,6 +27,24 @@ MOVE, CANCEL = "move", "cancel"
 _DAY_RESERVATIONS = Reservation.objects.select_related("purpose").prefetch_related(
     Prefetch("persons", queryset=Person.objects.order_by("order"))
 )
+_DAY_BEFORE = Prefetch("reminders", queryset=ReminderSent.objects.filter(kind=DAY_BEFORE))
+
+# What staff must know about a booking's day-before mail (`reminder_problem`): sending it may or may not have
+# happened (the worker died mid-send; never retried, so "at most once" holds: call the resident if it matters), or
+# every attempt failed.
+REMINDER_UNKNOWN, REMINDER_FAILED = "unknown", "failed"
+
+
+def reminder_problem(reminders: list[ReminderSent], *, now: datetime) -> str:
+    """`REMINDER_UNKNOWN`, `REMINDER_FAILED` or "" for a booking's day-before reminder claims."""
+    for reminder in reminders:
+        if reminder.sent_at is not None:
+            return ""
+        if not reminder.last_error and reminder.claimed_at < now - STALE_CLAIM:
+            return REMINDER_UNKNOWN
+        if reminder.last_error and reminder.attempts >= MAX_ATTEMPTS:
+            return REMINDER_FAILED
+    return ""
 
 
 @dataclass
@@ -61,7 +81,9 @@ def day_schedule(*, day: date, counter_id: int | None = None) -> list[CounterDay
         .select_related("counter_group")
         .prefetch_related(
             Prefetch(
-                "reservations", queryset=_DAY_RESERVATIONS.order_by("created_at"), to_attr="day_reservations"
+                "reservations",
+                queryset=_DAY_RESERVATIONS.prefetch_related(_DAY_BEFORE).order_by("created_at"),
+                to_attr="day_reservations",
             )
         )
         .order_by("counter_group_id", "start")
@@ -69,7 +91,11 @@ def day_schedule(*, day: date, counter_id: int | None = None) -> list[CounterDay
     if counter_id is not None:
         slots = slots.filter(counter_group_id=counter_id)
     days: dict[int, CounterDay] = {}
+    now = timezone.now()
     for slot in slots:
+        for reservation in slot.day_reservations:
+            # Read by the day table (booking/staff/_day_table.html).
+            reservation.reminder_problem = reminder_problem(list(reservation.reminders.all()), now=now)  # type: ignore[attr-defined]
         days.setdefault(slot.counter_group_id, CounterDay(group=slot.counter_group, slots=[])).slots.append(
             slot
         )

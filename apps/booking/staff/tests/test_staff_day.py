@@ -309,3 +309,35 @@ def test_a_phone_pickup_stores_the_notice_number_normalised_and_refuses_a_bad_on
     )
     with schema_context(city.schema_name):
         assert Reservation.objects.get(channel="phone").persons.get().notice_number == "K7M-204815"
+
+
+def test_the_day_shows_a_day_before_mail_that_may_not_have_left_or_failed(
+    city: Municipality, staff: Client
+) -> None:
+    """A worker killed while sending (tests/faults/test_worker_killed.py) leaves a claim that is never retried
+    ("at most once"): staff see it on the day, to call the resident if it matters."""
+    from apps.booking.models import ReminderSent
+    from apps.booking.reminders.services import DAY_BEFORE, MAX_ATTEMPTS, STALE_CLAIM
+
+    long_ago = timezone.now() - STALE_CLAIM - timedelta(minutes=1)
+    with schema_context(city.schema_name):
+        unknown = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 0)), email="a@example.jp")
+        failed = book(city, SlotFactory.create(day=TOMORROW, at=time(9, 30)), email="b@example.jp")
+        sent = book(city, SlotFactory.create(day=TOMORROW, at=time(10, 0)), email="c@example.jp")
+        in_flight = book(city, SlotFactory.create(day=TOMORROW, at=time(10, 30)), email="d@example.jp")
+        ReminderSent.objects.create(reservation=unknown, kind=DAY_BEFORE)
+        ReminderSent.objects.create(
+            reservation=failed, kind=DAY_BEFORE, attempts=MAX_ATTEMPTS, last_error="SMTP 550"
+        )
+        ReminderSent.objects.create(reservation=sent, kind=DAY_BEFORE, sent_at=timezone.now())
+        ReminderSent.objects.create(reservation=in_flight, kind=DAY_BEFORE)  # just claimed: still being sent
+        ReminderSent.objects.filter(reservation__in=[unknown, failed, sent]).update(claimed_at=long_ago)
+    page = staff.get(day_url(TOMORROW)).content.decode()
+    rows = {
+        code: page.split(code, 1)[1].split("</tr>", 1)[0] for code in (unknown.code, failed.code, sent.code)
+    }
+    rows[in_flight.code] = page.split(in_flight.code, 1)[1].split("</tr>", 1)[0]
+    assert "前日メール：送信不明" in rows[unknown.code]
+    assert "前日メール：送信失敗" in rows[failed.code]
+    assert "前日メール" not in rows[sent.code]
+    assert "前日メール" not in rows[in_flight.code]
