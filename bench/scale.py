@@ -612,7 +612,8 @@ def worker_fanout(box: Sandbox, concurrency: int, timeout: float, redis_url: str
                 )
             ]
         connection.close()
-        result.backends = sorted(proc_memory(pid).get("RssAnon", 0) for pid in pids)
+        # A backend whose connection closed meanwhile has no /proc entry left: not counted.
+        result.backends = sorted(m for pid in pids if (m := proc_memory(pid).get("RssAnon", 0)))
     finally:
         process.terminate()
         try:
