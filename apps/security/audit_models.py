@@ -58,6 +58,8 @@ ACTION_LABELS: dict[str, Any] = {
     "import.mapping_deleted": _("列の対応の削除"),
     "security.upload_infected": _("ウイルスを含むファイルの受付拒否"),
     "api_key.created": _("APIキーの作成"),
+    "staff.invited": _("職員の招待"),
+    "city.offboarded": _("自治体の削除（契約終了）"),
     "api_key.rotated": _("APIキーの再発行"),
     "api_key.revoked": _("APIキーの失効"),
 }

@@ -133,7 +133,9 @@ def test_the_server_is_read_from_a_socket_directory_given_as_an_option(
 ) -> None:
     """postgresql://postgres@/madoguchi?host=/run/pg (make prod-local's embedded server): the dumps must connect to
     that socket, not to libpq's default."""
-    from django.db import connection
+    from types import SimpleNamespace
+
+    from madoguchi import backups
 
     settings_dict = {
         "HOST": "",
@@ -142,7 +144,8 @@ def test_the_server_is_read_from_a_socket_directory_given_as_an_option(
         "NAME": "madoguchi",
         "OPTIONS": {"host": "/run/pg"},
     }
-    monkeypatch.setattr(connection, "settings_dict", settings_dict)
+    # Not through the connection proxy: an attribute patched through it outlives the test in the wrapper.
+    monkeypatch.setattr(backups, "connection", SimpleNamespace(settings_dict=settings_dict))
     server = Server.from_settings()
     assert server.host == "/run/pg"
     assert server.env()["PGHOST"] == "/run/pg"

@@ -127,6 +127,8 @@ def test_the_bench_setting_is_refused_in_secure_mode() -> None:
         "MADOGUCHI_AUDIT_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "MADOGUCHI_API_KEY_PEPPER": uuid.uuid4().hex + uuid.uuid4().hex,
         "MADOGUCHI_VIRUS_SCANNERS": "clamd:unix:///run/clamav/clamd.ctl",
+        # Named, never reached: the process must stop before it connects (and secure mode refuses an unset one).
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/not-used",
     }
     started = subprocess.run(
         [sys.executable, "-c", "import madoguchi.settings"],

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
+from madoguchi.config import embedded_database_url
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -46,7 +48,8 @@ def production_env(db: None) -> dict[str, str]:
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{test_db}"))
     else:
-        env["MADOGUCHI_EMBEDDED_DB"] = test_db
+        # The embedded server named by URL: secure mode refuses an unset DATABASE_URL (madoguchi.E109).
+        env["DATABASE_URL"] = embedded_database_url(test_db)
     return env
 
 
