@@ -125,7 +125,7 @@ def bulk(cluster: Any, slots: dict[str, tuple[int, int]], count: int, prefix: st
 def rehearse(cluster: Any, root: Path, bookings: int, after: int, trickle: int) -> int:
     from django.core.management import call_command
 
-    from madoguchi import backups
+    from madoguchi import pitr
     from tenants.models import Municipality
     from tests.ops.scratch_cluster import book, codes
 
@@ -163,7 +163,7 @@ def rehearse(cluster: Any, root: Path, bookings: int, after: int, trickle: int) 
         )
 
     with step("base backup (pg_basebackup tar+gzip, then pg_verifybackup)", base_note):
-        result = backups.base_backup(directory=base_dir, server=server)
+        result = pitr.base_backup(directory=base_dir, server=server)
     base = result.backup
 
     archived_before = size(cluster.archive)
@@ -234,7 +234,7 @@ def rehearse(cluster: Any, root: Path, bookings: int, after: int, trickle: int) 
     whole: dict[str, float] = {}
     with (
         step("whole cluster: unpack the base backup + replay all archived WAL (scratch)", whole_note),
-        backups.recovered_cluster(
+        pitr.recovered_cluster(
             base, cluster.archive, target_time=None, dbname="madoguchi", user="postgres", work_dir=root
         ) as recovered,
     ):

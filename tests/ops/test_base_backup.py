@@ -19,14 +19,8 @@ from typing import Any
 
 import pytest
 
-from madoguchi.backups import (
-    BackupError,
-    BaseBackup,
-    Server,
-    complete_base_backups,
-    prune_backups,
-    recovered_cluster,
-)
+from madoguchi.backups import BackupError, Server
+from madoguchi.pitr import BaseBackup, complete_base_backups, prune_backups, recovered_cluster
 from tests.ops.scratch_cluster import (
     ARCHIVE_WAL,
     PrimaryCluster,

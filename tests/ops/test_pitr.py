@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from madoguchi.backups import BaseBackup, Server, base_backup
+from madoguchi.backups import Server
+from madoguchi.pitr import BaseBackup, base_backup
 from tests.ops.scratch_cluster import (
     PrimaryCluster,
     book,

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import BASE_BACKUP_TIMEOUT_SECONDS, BackupError, base_backup, verify_base_backup
+from madoguchi.backups import BackupError
+from madoguchi.pitr import BASE_BACKUP_TIMEOUT_SECONDS, base_backup, verify_base_backup
 
 
 class Command(BaseCommand):

@@ -15,12 +15,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import (
+from madoguchi.backups import BackupError, Server, cities
+from madoguchi.pitr import (
     RECOVERY_TIMEOUT_SECONDS,
-    BackupError,
-    Server,
     base_backup_for,
-    cities,
     city_recover_dump,
     city_swap,
     table_counts,
