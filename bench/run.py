@@ -55,7 +55,7 @@ from bench.common import (
     sandbox,
 )
 from bench.latency import allow_loopback_staff, bench_latency
-from bench.nginx_rush import HEADING as NGINX_HEADING
+from bench.nginx_report import HEADING as NGINX_HEADING
 from bench.reports import (
     HEADINGS,
     creation_section,
@@ -287,7 +287,8 @@ def run_http(box: Sandbox, args: argparse.Namespace, header: str = "") -> list[s
 
 def run_nginx(box: Sandbox, cities: Cities, args: argparse.Namespace, header: str = "") -> list[str]:
     """Section 8 (bench/nginx_rush.py): the slot-release rush through nginx, 20 other cities browsing."""
-    from bench.nginx_rush import bench_nginx, nginx_section
+    from bench.nginx_report import nginx_section
+    from bench.nginx_rush import bench_nginx
 
     result = bench_nginx(box, cities, args)
     result.app_errors = app_errors(box)

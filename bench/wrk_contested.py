@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.client import HTTPException
@@ -43,10 +44,10 @@ WHERE s.counter_group_id = (SELECT counter_group_id FROM {schema}.booking_purpos
 """
 
 
-@dataclass
-class ContestedRun:
-    day: str
-    wrk: WrkResult
+@dataclass(kw_only=True)
+class Overbooking:
+    """CHECK_SQL's rows summed: the seats, and what was taken, booked and held against them."""
+
     slots: int = 0
     seats: int = 0
     taken: int = 0
@@ -54,6 +55,26 @@ class ContestedRun:
     held: int = 0
     over: int = 0  # seats over capacity: taken > seats, booked > seats, booked + held > seats
     mismatched: int = 0  # slots where taken ≠ booked + held
+
+    @property
+    def overbooked(self) -> int:
+        return self.over + self.mismatched
+
+    def count(self, rows: Sequence[tuple[int, int, int, int, int]]) -> None:
+        for _, seats, taken, booked, held in rows:
+            self.slots += 1
+            self.seats += seats
+            self.taken += taken
+            self.booked += booked
+            self.held += held
+            self.over += max(0, taken - seats) + max(0, booked - seats) + max(0, booked + held - seats)
+            self.mismatched += taken != booked + held
+
+
+@dataclass
+class ContestedRun(Overbooking):
+    day: str
+    wrk: WrkResult
 
     def rate(self, key: str) -> float:
         return float(self.wrk.flows.get(key, 0)) / self.wrk.seconds if self.wrk.seconds else 0.0
@@ -78,10 +99,11 @@ class ContestedResult:
 
     @property
     def overbooked(self) -> int:
-        return self.warm_up_over + sum(run.over + run.mismatched for run in self.runs)
+        return self.warm_up_over + sum(run.overbooked for run in self.runs)
 
 
-def _day_state(schema: str, day: str) -> list[tuple[int, int, int, int, int]]:
+def day_state(schema: str, day: str) -> list[tuple[int, int, int, int, int]]:
+    """CHECK_SQL's rows for one day of APPLICATION's slots: (slot, seats, taken, booked, held)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -91,15 +113,7 @@ def _day_state(schema: str, day: str) -> list[tuple[int, int, int, int, int]]:
 
 def contested_check(run: ContestedRun, schema: str) -> ContestedRun:
     """The overbooking count in SQL, after the run."""
-    rows = _day_state(schema, run.day)
-    run.slots = len(rows)
-    for _, seats, taken, booked, held in rows:
-        run.seats += seats
-        run.taken += taken
-        run.booked += booked
-        run.held += held
-        run.over += max(0, taken - seats) + max(0, booked - seats) + max(0, booked + held - seats)
-        run.mismatched += taken != booked + held
+    run.count(day_state(schema, run.day))
     return run
 
 
@@ -115,7 +129,7 @@ class SoldOut:
         self.last_booked, self.since = -1, time.monotonic()
 
     def __call__(self) -> bool:
-        rows = _day_state(self.schema, self.day)
+        rows = day_state(self.schema, self.day)
         seats = sum(row[1] for row in rows)
         taken = sum(row[2] for row in rows)
         booked = sum(row[3] for row in rows)

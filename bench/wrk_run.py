@@ -183,7 +183,7 @@ def wrk_command(
     return command
 
 
-def _result(stdout: str, stderr: str, returncode: int) -> WrkResult:
+def wrk_result(stdout: str, stderr: str, returncode: int) -> WrkResult:
     result = parse_wrk(stdout)
     if returncode != 0 or result.requests == 0:
         result.failed = (stderr.strip() or stdout.strip() or f"exit {returncode}")[-300:]
@@ -197,7 +197,7 @@ def wrk_run(command: Sequence[str], seconds: float) -> WrkResult:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return WrkResult(failed=f"{type(error).__name__}: {error}")
-    return _result(done.stdout, done.stderr, done.returncode)
+    return wrk_result(done.stdout, done.stderr, done.returncode)
 
 
 def wrk_run_until(
@@ -214,14 +214,20 @@ def wrk_run_until(
     deadline = time.monotonic() + limit
     while process.poll() is None and time.monotonic() < deadline and not stop():
         time.sleep(poll)
+    stdout, stderr = wrk_stop(process)
+    return wrk_result(stdout, stderr, 0 if process.returncode in (0, -signal.SIGINT) else process.returncode)
+
+
+def wrk_stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """A wrk started with pipes, stopped by SIGINT (it still prints its summary and the script's done() line) if
+    still running, killed if it has not ended 30 s later: its stdout and stderr."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
     try:
-        stdout, stderr = process.communicate(timeout=30)
+        return process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-        stdout, stderr = process.communicate()
-    return _result(stdout, stderr, 0 if process.returncode in (0, -signal.SIGINT) else process.returncode)
+        return process.communicate()
 
 
 def wrk_version() -> str:

@@ -17,10 +17,13 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import translation
@@ -193,24 +196,33 @@ def tls_expiry_remind(now: dt.datetime, tls_dir: Path | None = None) -> list[Cer
     return mailed
 
 
-# --- Self-signed certificates (make prod-local, tests) -------------------------------------------------------------
+# --- Self-signed certificates (make prod-local, the bench, tests) -------------------------------------------------
 
 
-def local_authority(directory: Path, *, days: int = 365) -> tuple[Path, Path]:
-    """A certificate authority for this machine only (ca.crt, ca.key in `directory`), made once and kept."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
 
-    cert_path, key_path = directory / "ca.crt", directory / "ca.key"
-    if cert_path.exists() and key_path.exists():
-        return cert_path, key_path
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Madoguchi local CA (not for production)")]
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    """The private key as PKCS#8 PEM, created 0600."""
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _self_signed(
+    key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    days: int,
+    extensions: list[tuple[x509.ExtensionType, bool]],
+) -> x509.Certificate:
+    """A certificate signed by its own key, valid from five minutes ago for `days` days."""
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -218,26 +230,50 @@ def local_authority(directory: Path, *, days: int = 365) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(key, hashes.SHA256())
     )
-    _write_key(
-        key_path,
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(key, hashes.SHA256())
+
+
+def local_authority(directory: Path, *, days: int = 365) -> tuple[Path, Path]:
+    """A certificate authority for this machine only (ca.crt, ca.key in `directory`), made once and kept."""
+    cert_path, key_path = directory / "ca.crt", directory / "ca.key"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    directory.mkdir(parents=True, exist_ok=True)
+    key = _new_key()
+    certificate = _self_signed(
+        key,
+        "Madoguchi local CA (not for production)",
+        days,
+        [
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
+        ],
     )
+    _write_key(key_path, key)
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
 
 
-def _write_key(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+def self_signed_certificate(cert_path: Path, key_path: Path, hosts: Sequence[str], *, days: int = 7) -> None:
+    """A self-signed certificate (EC P-256) for `hosts` (wildcards allowed), as PEM files, no authority: the
+    bench's nginx (bench/nginx_server.py)."""
+    key = _new_key()
+    certificate = _self_signed(
+        key,
+        hosts[0],
+        days,
+        [
+            (x509.SubjectAlternativeName([x509.DNSName(host) for host in hosts]), False),
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+        ],
+    )
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_key(key_path, key)
+    key_path.chmod(0o600)  # an existing file keeps its mode through os.open
 
 
 def issue_certificate(
@@ -249,12 +285,9 @@ def issue_certificate(
     not_after: dt.datetime | None = None,
 ) -> Path:
     """A server certificate for `names` (DNS names, wildcards allowed) signed by the local authority."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     ca_cert = x509.load_pem_x509_certificate(authority[0].read_bytes())
     ca_key = serialization.load_pem_private_key(authority[1].read_bytes(), password=None)
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = _new_key()
     now = dt.datetime.now(dt.UTC)
     not_after = not_after or now + dt.timedelta(days=90)
     certificate = (
@@ -271,12 +304,7 @@ def issue_certificate(
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
     cert_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_key(
-        key_path,
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-    )
+    _write_key(key_path, key)
     # The server certificate first, then the authority: nginx sends the chain, clients trust ca.crt.
     cert_path.write_bytes(
         certificate.public_bytes(serialization.Encoding.PEM)

@@ -1,4 +1,4 @@
-"""The `nginx` part of the bench (bench/nginx_rush.py, bench/wrk/rush.lua, bench/wrk/browse.lua): its arithmetic,
+"""The `nginx` part of the bench (bench/nginx_rush.py and its modules, bench/wrk/rush.lua, bench/wrk/browse.lua): its arithmetic,
 its nginx config (production's generator with the bench's ports and raised limits, `nginx -t`), the CPU accounting
 per process tree, and the residents' Lua script driven by wrk against a small fake resident site."""
 
@@ -19,24 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bench.nginx_rush import (
-    NginxParams,
-    NginxRushResult,
-    RushSetup,
-    certificate_write,
-    cpu_snapshot,
-    cpu_used,
-    nginx_path,
-    nginx_section,
-    nginx_write,
-    release_month,
-    seats_per_slot,
-    targets,
-    unexpected_errors,
-    wrk_https,
-)
+from bench.cpu_usage import cpu_snapshot, cpu_used
+from bench.nginx_report import nginx_section, targets, unexpected_errors
+from bench.nginx_rush import wrk_https
+from bench.nginx_server import NginxParams, nginx_path, nginx_write
+from bench.nginx_setup import NginxRushResult, RushSetup, release_month, seats_per_slot
 from bench.wrk_run import parse_wrk, wrk_path, wrk_run_until
 from bench.wrk_setup import SCRIPTS_DIR
+from madoguchi.tls import self_signed_certificate
 
 
 def test_the_release_month_is_the_next_one_and_its_seats_cover_the_target() -> None:
@@ -167,7 +157,7 @@ def test_the_config_is_productions_with_the_bench_ports_and_raised_limits(tmp_pa
 @pytest.mark.skipif(nginx_path() is None, reason="nginx is not installed (apt-get install nginx)")
 def test_nginx_accepts_the_config(tmp_path: Path) -> None:
     params = _params(tmp_path)
-    certificate_write(
+    self_signed_certificate(
         params.tls_dir / "wildcard.localhost.crt", params.tls_dir / "wildcard.localhost.key", ["localhost"]
     )
     main = nginx_write(params)
