@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # Run as a script (`python bench/run.py`), Python puts bench/ first on the path, not the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -91,173 +92,116 @@ PARTS = (
 LATENCY_PATHS = ["/", "/accounts/login/"]
 
 
+# Every option but --part, --report, --keep and --worker-deploy, in --help's order: (flag, default, help, more of
+# add_argument's keywords). The type is the default's, where the keywords name none.
+OPTIONS: tuple[tuple[str, Any, str, dict[str, Any]], ...] = (
+    ("--cities", 200, "cities present for the large measurements", {}),
+    ("--small", 10, "cities present for the small creation measurement", {}),
+    ("--samples", 10, "cities created each way at each size", {}),
+    ("--deploy-repeats", 3, "runs of each deploy executor", {}),
+    ("--requests", 500, "measured requests per host and path", {}),
+    ("--warmup", 50, "unmeasured requests per host and path first", {}),
+    ("--workers", 2, "gunicorn workers", {}),
+    ("--rush-clients", 200, "booking clients in the rush", {}),
+    ("--rush-browsers", 40, "clients browsing the other city meanwhile", {}),
+    ("--rush-seats", 4, "seats per slot of the rush cities", {}),
+    ("--rush-workers", 4, "gunicorn workers for the rush", {}),
+    ("--rush-threads", 4, "threads per gunicorn worker for the rush", {}),
+    ("--rush-requests", 2000, "requests per baseline of the rush (trivial view, ...)", {}),
+    (
+        "--part",
+        None,
+        "run only this part and replace its sections in the existing report (the other sections are kept)",
+        {"choices": PARTS},
+    ),
+    ("--issuance-rows", 100_000, "rows of the generated card list", {}),
+    ("--issuance-samples", 2000, "cards looked up in the search bench", {}),
+    ("--http-duration", 6, "seconds of wrk per page (part http)", {}),
+    ("--http-threads", 2, "wrk threads per page (part http)", {}),
+    ("--http-connections", 32, "wrk connections per page, and flows at once (part http)", {}),
+    ("--http-workers", 2, "gunicorn sync workers (part http)", {}),
+    ("--http-cards", 3000, "generated cards for the pickup flow (part http)", {}),
+    (
+        "--http-pin",
+        None,
+        "pin wrk and the servers to separate CPUs with taskset (default: only with 4 CPUs or more; on 2 it "
+        "halves the server) (part http)",
+        {"action": argparse.BooleanOptionalAction},
+    ),
+    ("--contested-runs", 10, "runs on contested slots, each a fresh day (part http)", {}),
+    ("--contested-clients", 200, "residents after one contested day (part http)", {}),
+    ("--contested-limit", 15, "seconds at most per contested run (part http)", {}),
+    ("--http-profile-requests", 200, "profiled requests per page with a target, 0: none (part http)", {}),
+    (
+        "--http-page",
+        None,
+        "measure only this path (repeatable; {day} is the application day; no flows; ceiling and baselines still "
+        "run)",
+        {"action": "append", "metavar": "PATH"},
+    ),
+    (
+        "--http-redis",
+        None,
+        "serve the project's pages with this Redis as cache and broker (a database of its own: it is flushed "
+        "before and after; the bench's own process keeps the database cache), to compare with the default (part "
+        "http)",
+        {"metavar": "URL"},
+    ),
+    ("--scale-cities", JAPAN_MUNICIPALITIES, "cities to provision (part scale)", {}),
+    (
+        "--scale-fill-minutes",
+        0,
+        "stop filling after this long and measure at the cities made by then (0: no limit) (part scale)",
+        {"type": float},
+    ),
+    ("--scale-samples", 7, "cities created with all present, each deleted (part scale)", {}),
+    ("--scale-deploy-repeats", 3, "no-op deploy runs (part scale)", {}),
+    ("--scale-dump-at", 100, "cities present for the first whole pg_dump (part scale)", {}),
+    ("--scale-worker-concurrency", 2, "Celery worker processes (part scale)", {}),
+    ("--scale-fanout-timeout", 1800, "seconds at most for the fan-out (part scale)", {"type": float}),
+    ("--scale-requests", 200, "requests per city and page (part scale)", {}),
+    ("--scale-warmup", 20, "warm-up requests per city and page (part scale)", {}),
+    ("--nginx-residents", 5000, "residents in the rush through nginx (part nginx)", {}),
+    ("--nginx-connections", 100, "residents at once, one wrk connection each (part nginx)", {}),
+    ("--nginx-browsers", 20, "wrk connections browsing the other cities (part nginx)", {}),
+    ("--nginx-cities", 20, "other cities browsed (part nginx)", {}),
+    ("--nginx-seats", 1500, "seats released over the rush month (part nginx)", {}),
+    (
+        "--nginx-workers",
+        2 * cpu_count() + 1,
+        "gunicorn workers (production's default: 2 x CPUs + 1) (part nginx)",
+        {},
+    ),
+    ("--nginx-threads", 4, "threads per gunicorn worker (part nginx)", {}),
+    ("--nginx-limit", 180, "seconds at most for the rush (part nginx)", {"type": float}),
+    ("--nginx-baseline-seconds", 8, "seconds of wrk per baseline (part nginx)", {}),
+    (
+        "--nginx-profile-requests",
+        200,
+        "profiled requests per resident page when a target is missed, 0: none (part nginx)",
+        {},
+    ),
+    (
+        "--scale-redis",
+        "redis://127.0.0.1:6379",
+        "Redis for the fan-out's broker, an empty database 11-15 of it (emptied after); '' for the filesystem "
+        "broker (part scale)",
+        {"metavar": "URL"},
+    ),
+)
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cities", type=int, default=200, help="cities present for the large measurements")
-    parser.add_argument(
-        "--small", type=int, default=10, help="cities present for the small creation measurement"
-    )
-    parser.add_argument("--samples", type=int, default=10, help="cities created each way at each size")
-    parser.add_argument("--deploy-repeats", type=int, default=3, help="runs of each deploy executor")
-    parser.add_argument("--requests", type=int, default=500, help="measured requests per host and path")
-    parser.add_argument("--warmup", type=int, default=50, help="unmeasured requests per host and path first")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--rush-clients", type=int, default=200, help="booking clients in the rush")
-    parser.add_argument(
-        "--rush-browsers", type=int, default=40, help="clients browsing the other city meanwhile"
-    )
-    parser.add_argument("--rush-seats", type=int, default=4, help="seats per slot of the rush cities")
-    parser.add_argument("--rush-workers", type=int, default=4, help="gunicorn workers for the rush")
-    parser.add_argument(
-        "--rush-threads", type=int, default=4, help="threads per gunicorn worker for the rush"
-    )
-    parser.add_argument(
-        "--rush-requests",
-        type=int,
-        default=2000,
-        help="requests per baseline of the rush (trivial view, ...)",
-    )
-    parser.add_argument(
-        "--part",
-        choices=PARTS,
-        help="run only this part and replace its sections in the existing report (the other sections are kept)",
-    )
-    parser.add_argument("--issuance-rows", type=int, default=100_000, help="rows of the generated card list")
-    parser.add_argument(
-        "--issuance-samples", type=int, default=2000, help="cards looked up in the search bench"
-    )
-    parser.add_argument("--http-duration", type=int, default=6, help="seconds of wrk per page (part http)")
-    parser.add_argument("--http-threads", type=int, default=2, help="wrk threads per page (part http)")
-    parser.add_argument(
-        "--http-connections",
-        type=int,
-        default=32,
-        help="wrk connections per page, and flows at once (part http)",
-    )
-    parser.add_argument("--http-workers", type=int, default=2, help="gunicorn sync workers (part http)")
-    parser.add_argument(
-        "--http-cards", type=int, default=3000, help="generated cards for the pickup flow (part http)"
-    )
-    parser.add_argument(
-        "--http-pin",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="pin wrk and the servers to separate CPUs with taskset (default: only with 4 CPUs or more; on 2 it "
-        "halves the server) (part http)",
-    )
-    parser.add_argument(
-        "--contested-runs", type=int, default=10, help="runs on contested slots, each a fresh day (part http)"
-    )
-    parser.add_argument(
-        "--contested-clients", type=int, default=200, help="residents after one contested day (part http)"
-    )
-    parser.add_argument(
-        "--contested-limit", type=int, default=15, help="seconds at most per contested run (part http)"
-    )
-    parser.add_argument(
-        "--http-profile-requests",
-        type=int,
-        default=200,
-        help="profiled requests per page with a target, 0: none (part http)",
-    )
-    parser.add_argument(
-        "--http-page",
-        action="append",
-        metavar="PATH",
-        help="measure only this path (repeatable; {day} is the application day; no flows; ceiling and baselines still run)",
-    )
-    parser.add_argument(
-        "--http-redis",
-        metavar="URL",
-        help="serve the project's pages with this Redis as cache and broker (a database of its own: it is flushed "
-        "before and after; the bench's own process keeps the database cache), to compare with the default (part http)",
-    )
-    parser.add_argument(
-        "--scale-cities", type=int, default=JAPAN_MUNICIPALITIES, help="cities to provision (part scale)"
-    )
-    parser.add_argument(
-        "--scale-fill-minutes",
-        type=float,
-        default=0,
-        help="stop filling after this long and measure at the cities made by then (0: no limit) (part scale)",
-    )
-    parser.add_argument(
-        "--scale-samples",
-        type=int,
-        default=7,
-        help="cities created with all present, each deleted (part scale)",
-    )
-    parser.add_argument("--scale-deploy-repeats", type=int, default=3, help="no-op deploy runs (part scale)")
-    parser.add_argument(
-        "--scale-dump-at",
-        type=int,
-        default=100,
-        help="cities present for the first whole pg_dump (part scale)",
-    )
-    parser.add_argument(
-        "--scale-worker-concurrency", type=int, default=2, help="Celery worker processes (part scale)"
-    )
-    parser.add_argument(
-        "--scale-fanout-timeout",
-        type=float,
-        default=1800,
-        help="seconds at most for the fan-out (part scale)",
-    )
-    parser.add_argument(
-        "--scale-requests", type=int, default=200, help="requests per city and page (part scale)"
-    )
-    parser.add_argument(
-        "--scale-warmup", type=int, default=20, help="warm-up requests per city and page (part scale)"
-    )
-    parser.add_argument(
-        "--nginx-residents", type=int, default=5000, help="residents in the rush through nginx (part nginx)"
-    )
-    parser.add_argument(
-        "--nginx-connections",
-        type=int,
-        default=100,
-        help="residents at once, one wrk connection each (part nginx)",
-    )
-    parser.add_argument(
-        "--nginx-browsers",
-        type=int,
-        default=20,
-        help="wrk connections browsing the other cities (part nginx)",
-    )
-    parser.add_argument("--nginx-cities", type=int, default=20, help="other cities browsed (part nginx)")
-    parser.add_argument(
-        "--nginx-seats", type=int, default=1500, help="seats released over the rush month (part nginx)"
-    )
-    parser.add_argument(
-        "--nginx-workers",
-        type=int,
-        default=2 * cpu_count() + 1,
-        help="gunicorn workers (production's default: 2 x CPUs + 1) (part nginx)",
-    )
-    parser.add_argument(
-        "--nginx-threads", type=int, default=4, help="threads per gunicorn worker (part nginx)"
-    )
-    parser.add_argument(
-        "--nginx-limit", type=float, default=180, help="seconds at most for the rush (part nginx)"
-    )
-    parser.add_argument(
-        "--nginx-baseline-seconds", type=int, default=8, help="seconds of wrk per baseline (part nginx)"
-    )
-    parser.add_argument(
-        "--nginx-profile-requests",
-        type=int,
-        default=200,
-        help="profiled requests per resident page when a target is missed, 0: none (part nginx)",
-    )
-    parser.add_argument(
-        "--scale-redis",
-        default="redis://127.0.0.1:6379",
-        metavar="URL",
-        help="Redis for the fan-out's broker, an empty database 11-15 of it (emptied after); '' for the filesystem "
-        "broker (part scale)",
-    )
+    for flag, default, text, more in OPTIONS:
+        typed = (
+            {}
+            if default is None or {"action", "type"} & set(more) or isinstance(default, str)
+            else {"type": type(default)}
+        )
+        parser.add_argument(flag, default=default, help=text, **typed, **more)
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
     parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)
