@@ -16,11 +16,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local resident = dofile(here .. "resident.lua")
 
 local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+setup = resident.thread_setup(threads)
 
 local purpose, tag, tag_hex
 local all_slots = {}

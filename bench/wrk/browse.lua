@@ -14,11 +14,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local resident = dofile(here .. "resident.lua")
 
 local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+setup = resident.thread_setup(threads)
 
 local function split(text)
   local items = {}
@@ -69,6 +65,5 @@ end
 
 function done(summary, latency, requests)
   local line = resident.flows_line(threads, { "top", "calendar", "page" })
-  io.write(line .. string.format(" p50_us=%d p95_us=%d p99_us=%d max_us=%d", latency:percentile(50),
-    latency:percentile(95), latency:percentile(99), latency.max) .. "\n")
+  io.write(line .. resident.latency_fields(latency) .. "\n")
 end

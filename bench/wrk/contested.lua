@@ -14,14 +14,9 @@
 -- The shared helpers, from this script's own directory (wrk loads the script by the path it was given).
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local resident = dofile(here .. "resident.lua")
-local form_body, hidden, location = resident.form_body, resident.hidden, resident.location
 
 local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+setup = resident.thread_setup(threads)
 
 local day_path, tag
 local step = "day"
@@ -45,13 +40,6 @@ local function fail(status)
   step = "day"
 end
 
-local function take_free()
-  if #free == 0 then
-    return nil
-  end
-  return table.remove(free, math.random(#free))
-end
-
 function request()
   local headers = { ["Accept-Language"] = "ja" }
   if step == "day" then
@@ -61,31 +49,16 @@ function request()
   end
   headers["Cookie"] = resident.cookie_header(cookies)
   if step == "hold" then
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
-    return wrk.format("POST", day_path, headers, form_body({
-      { "csrfmiddlewaretoken", form.csrf },
-      { "slot", form.slot },
-      { "persons", "1" },
-    }))
+    return resident.post(day_path, headers, resident.hold_fields(form))
   elseif step == "form" then
     return wrk.format("GET", next_path, headers)
   end
   -- confirm: one person per thread and booking, 20 a thread at most per run (dates of birth from 1950)
   person = person + 1
   local k = 20 * id + person % 20
-  headers["Content-Type"] = "application/x-www-form-urlencoded"
-  return wrk.format("POST", next_path, headers, form_body({
-    { "csrfmiddlewaretoken", form.csrf },
-    { "p1-name", "コンテスト " .. tag },
-    { "p1-kana", "" },
-    { "p1-birth_date_0", "western" },
-    { "p1-birth_date_1", tostring(1950 + math.floor(k / 336)) },
-    { "p1-birth_date_2", tostring(1 + math.floor(k / 28) % 12) },
-    { "p1-birth_date_3", tostring(1 + k % 28) },
-    { "email", "contested" .. id .. "-" .. person .. "@example.jp" },
-    { "phone", "090-1234-5678" },
-    { "submission_key", form.submission_key },
-  }))
+  local email = "contested" .. id .. "-" .. person .. "@example.jp"
+  local fields = resident.confirm_fields(form, "コンテスト " .. tag, resident.birth_date(1950, k), email)
+  return resident.post(next_path, headers, fields)
 end
 
 function response(status, headers, body)
@@ -94,14 +67,9 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    free = {}
-    for slot, rest in body:gmatch('<input type="radio" name="slot" id="slot%-(%d+)" value="%d+"([^>]*)>') do
-      if not rest:match("^%s*disabled") then
-        table.insert(free, slot)
-      end
-    end
-    form.csrf = hidden(body, "csrfmiddlewaretoken")
-    form.slot = take_free()
+    free = resident.free_slots(body)
+    form.csrf = resident.hidden(body, "csrfmiddlewaretoken")
+    form.slot = resident.take_free(free)
     if form.slot == nil then
       counts.soldout = counts.soldout + 1
       return
@@ -109,14 +77,14 @@ function response(status, headers, body)
     step = "hold"
   elseif step == "hold" then
     counts.holds = counts.holds + 1
-    local target = location(headers)
-    if status == 302 and target and target:find("/book/hold/", 1, true) then
+    local target = resident.redirected(status, headers, "/book/hold/")
+    if target then
       counts.held = counts.held + 1
       next_path = target
       step = "form"
     elseif status == 409 then
       counts.hold_taken = counts.hold_taken + 1
-      form.slot = take_free()
+      form.slot = resident.take_free(free)
       if form.slot == nil then
         step = "day"
       end
@@ -127,13 +95,11 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    form.csrf = hidden(body, "csrfmiddlewaretoken")
-    form.submission_key = hidden(body, "submission_key")
+    resident.read_form(form, body)
     step = "confirm"
   else -- confirm
     counts.confirms = counts.confirms + 1
-    local target = location(headers)
-    if status == 302 and target and target:find("/book/done/", 1, true) then
+    if resident.redirected(status, headers, "/book/done/") then
       counts.booked = counts.booked + 1
       step = "day"
     else

@@ -14,14 +14,9 @@
 -- The shared helpers, from this script's own directory (wrk loads the script by the path it was given).
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local resident = dofile(here .. "resident.lua")
-local form_body, hidden, location = resident.form_body, resident.hidden, resident.location
 
 local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+setup = resident.thread_setup(threads)
 
 local purpose, day, day_path
 local cards = {}
@@ -32,7 +27,7 @@ local cookies = {}
 local form = {}
 local next_path = nil
 local person = 0
-completed = 0
+counts = { completed = 0 }
 failures = {}
 
 function init(args)
@@ -68,42 +63,23 @@ function request()
   end
   headers["Cookie"] = resident.cookie_header(cookies)
   if step == "hold" then
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
-    return wrk.format("POST", day_path, headers, form_body({
-      { "csrfmiddlewaretoken", form.csrf },
-      { "slot", form.slot },
-      { "persons", "1" },
-    }))
+    return resident.post(day_path, headers, resident.hold_fields(form))
   elseif step == "form" or step == "done" then
     return wrk.format("GET", next_path, headers)
   else -- confirm
     person = person + 1
-    local fields = {
-      { "csrfmiddlewaretoken", form.csrf },
-      { "p1-name", "ベンチ 花子" .. id .. "-" .. person },
-      { "p1-kana", "" },
-      { "p1-birth_date_0", "western" },
-    }
+    local birth, extra
     if #cards > 0 then
       local card = cards[card_next] or cards[1]
       card_next = card_next + stride
-      table.insert(fields, { "p1-notice_number", card.number })
-      table.insert(fields, { "p1-birth_date_1", card.year })
-      table.insert(fields, { "p1-birth_date_2", card.month })
-      table.insert(fields, { "p1-birth_date_3", card.day })
+      birth, extra = { card.year, card.month, card.day }, { { "p1-notice_number", card.number } }
     else
       -- A person is their date of birth and name's kana (digits fold away): one date per thread and flow,
       -- k = 1000 * thread + flow, 336 dates a year from 1920 (no two threads share one below 1000 flows each).
-      local k = (1000 * id + person % 1000) % 30000
-      table.insert(fields, { "p1-birth_date_1", tostring(1920 + math.floor(k / 336)) })
-      table.insert(fields, { "p1-birth_date_2", tostring(1 + math.floor(k / 28) % 12) })
-      table.insert(fields, { "p1-birth_date_3", tostring(1 + k % 28) })
+      birth = resident.birth_date(1920, (1000 * id + person % 1000) % 30000)
     end
-    table.insert(fields, { "email", "resident" .. id .. "-" .. person .. "@example.jp" })
-    table.insert(fields, { "phone", "090-1234-5678" })
-    table.insert(fields, { "submission_key", form.submission_key })
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
-    return wrk.format("POST", next_path, headers, form_body(fields))
+    local name, email = "ベンチ 花子" .. id .. "-" .. person, "resident" .. id .. "-" .. person .. "@example.jp"
+    return resident.post(next_path, headers, resident.confirm_fields(form, name, birth, email, extra))
   end
 end
 
@@ -113,21 +89,16 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    local free = {}
-    for slot, rest in body:gmatch('<input type="radio" name="slot" id="slot%-(%d+)" value="%d+"([^>]*)>') do
-      if not rest:match("^%s*disabled") then
-        table.insert(free, slot)
-      end
-    end
+    local free = resident.free_slots(body)
     if #free == 0 then
       return fail("nofree")
     end
-    form.csrf = hidden(body, "csrfmiddlewaretoken")
+    form.csrf = resident.hidden(body, "csrfmiddlewaretoken")
     form.slot = free[math.random(#free)]
     step = "hold"
   elseif step == "hold" then
-    local target = location(headers)
-    if status ~= 302 or not target or not target:find("/book/hold/", 1, true) then
+    local target = resident.redirected(status, headers, "/book/hold/")
+    if not target then
       return fail(status)
     end
     next_path = target
@@ -136,12 +107,11 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    form.csrf = hidden(body, "csrfmiddlewaretoken")
-    form.submission_key = hidden(body, "submission_key")
+    resident.read_form(form, body)
     step = "confirm"
   elseif step == "confirm" then
-    local target = location(headers)
-    if status ~= 302 or not target or not target:find("/book/done/", 1, true) then
+    local target = resident.redirected(status, headers, "/book/done/")
+    if not target then
       return fail(status)
     end
     next_path = target
@@ -150,22 +120,11 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    completed = completed + 1
+    counts.completed = counts.completed + 1
     step = "day"
   end
 end
 
 function done(summary, latency, requests)
-  local total, fails = 0, {}
-  for _, thread in ipairs(threads) do
-    total = total + (thread:get("completed") or 0)
-    for key, count in pairs(thread:get("failures") or {}) do
-      fails[key] = (fails[key] or 0) + count
-    end
-  end
-  local line = "FLOWS completed=" .. total
-  for key, count in pairs(fails) do
-    line = line .. " " .. key .. "=" .. count
-  end
-  io.write(line .. "\n")
+  io.write(resident.flows_line(threads, { "completed" }) .. "\n")
 end

@@ -19,13 +19,6 @@
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local resident = dofile(here .. "resident.lua")
-local form_body, hidden, location = resident.form_body, resident.hidden, resident.location
-
--- wrk's latency histogram (microseconds) as FLOWS fields: --latency prints no p95.
-local function latency_fields(latency)
-  return string.format(" p50_us=%d p95_us=%d p99_us=%d max_us=%d", latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.max)
-end
 
 local TRIES = 3 -- day pages a resident looks at before giving up
 -- Holds a resident tries before giving up: under the app's per-session limit (hold_session, 10 in 10 minutes), which
@@ -33,11 +26,7 @@ local TRIES = 3 -- day pages a resident looks at before giving up
 local HOLD_TRIES = 8
 
 local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+setup = resident.thread_setup(threads)
 
 local purpose, month, calendar_path, day_prefix, markers, tag
 local share = 0 -- residents this thread runs
@@ -100,13 +89,6 @@ local function origin(headers, page)
   headers["Referer"] = site .. page
 end
 
-local function take_free()
-  if #free == 0 then
-    return nil
-  end
-  return table.remove(free, math.random(#free))
-end
-
 local function another_day()
   -- No free time left on this day: back to the calendar, until the resident has tried TRIES days.
   tries = tries + 1
@@ -131,33 +113,18 @@ function request()
   elseif step == "day" then
     return wrk.format("GET", day_path, headers)
   elseif step == "hold" then
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
     origin(headers, day_path)
-    return wrk.format("POST", day_path, headers, form_body({
-      { "csrfmiddlewaretoken", form.csrf },
-      { "slot", form.slot },
-      { "persons", "1" },
-    }))
+    return resident.post(day_path, headers, resident.hold_fields(form))
   elseif step == "form" then
     return wrk.format("GET", next_path, headers)
   end
   -- confirm: one person per resident of the whole run (k = thread + threads * the thread's resident, from 0),
   -- 336 dates of birth a year from 1920
   local k = id + nthreads * (started - 1)
-  headers["Content-Type"] = "application/x-www-form-urlencoded"
   origin(headers, next_path)
-  return wrk.format("POST", next_path, headers, form_body({
-    { "csrfmiddlewaretoken", form.csrf },
-    { "p1-name", "ラッシュ " .. tag },
-    { "p1-kana", "" },
-    { "p1-birth_date_0", "western" },
-    { "p1-birth_date_1", tostring(1920 + math.floor(k / 336)) },
-    { "p1-birth_date_2", tostring(1 + math.floor(k / 28) % 12) },
-    { "p1-birth_date_3", tostring(1 + k % 28) },
-    { "email", "rush" .. id .. "-" .. started .. "@example.jp" },
-    { "phone", "090-1234-5678" },
-    { "submission_key", form.submission_key },
-  }))
+  local email = "rush" .. id .. "-" .. started .. "@example.jp"
+  local fields = resident.confirm_fields(form, "ラッシュ " .. tag, resident.birth_date(1920, k), email)
+  return resident.post(next_path, headers, fields)
 end
 
 function response(status, headers, body)
@@ -187,14 +154,9 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    free = {}
-    for slot, rest in body:gmatch('<input type="radio" name="slot" id="slot%-(%d+)" value="%d+"([^>]*)>') do
-      if not rest:match("^%s*disabled") then
-        table.insert(free, slot)
-      end
-    end
-    form.csrf = hidden(body, "csrfmiddlewaretoken")
-    form.slot = take_free()
+    free = resident.free_slots(body)
+    form.csrf = resident.hidden(body, "csrfmiddlewaretoken")
+    form.slot = resident.take_free(free)
     if form.slot == nil then
       return another_day()
     end
@@ -202,8 +164,8 @@ function response(status, headers, body)
   elseif step == "hold" then
     counts.holds = counts.holds + 1
     hold_tries = hold_tries + 1
-    local target = location(headers)
-    if status == 302 and target and target:find("/book/hold/", 1, true) then
+    local target = resident.redirected(status, headers, "/book/hold/")
+    if target then
       counts.held = counts.held + 1
       next_path = target
       step = "form"
@@ -212,7 +174,7 @@ function response(status, headers, body)
       if hold_tries >= HOLD_TRIES then
         return finish_resident("gave_up")
       end
-      form.slot = take_free()
+      form.slot = resident.take_free(free)
       if form.slot == nil then
         return another_day()
       end
@@ -223,13 +185,11 @@ function response(status, headers, body)
     if status ~= 200 then
       return fail(status)
     end
-    form.csrf = hidden(body, "csrfmiddlewaretoken")
-    form.submission_key = hidden(body, "submission_key")
+    resident.read_form(form, body)
     step = "confirm"
   else -- confirm
     counts.confirms = counts.confirms + 1
-    local target = location(headers)
-    if status == 302 and target and target:find("/book/done/", 1, true) then
+    if resident.redirected(status, headers, "/book/done/") then
       return finish_resident("booked")
     end
     return fail(status)
@@ -240,5 +200,5 @@ function done(summary, latency, requests)
   local line = resident.flows_line(threads, {
     "residents", "booked", "soldout", "gave_up", "holds", "held", "hold_taken", "confirms",
   })
-  io.write(line .. latency_fields(latency) .. "\n")
+  io.write(line .. resident.latency_fields(latency) .. "\n")
 end
