@@ -35,8 +35,7 @@ def _socket(result: WrkResult) -> str:
 
 
 def _fails(result: WrkResult) -> str:
-    found = {k.removeprefix("fail."): v for k, v in result.flows.items() if k.startswith("fail.")}
-    return ", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "none"
+    return result.failures() or "none"
 
 
 def targets(result: NginxRushResult) -> list[tuple[str, str, bool]]:

@@ -289,20 +289,13 @@ def _profiles(setup: RushSetup, requests: int) -> dict[str, Any]:
     """cProfile of the residents' GET pages in this process (bench/profiler.py), after the rush: where the app's
     time goes. The month is sold out by then and its calendar cached, where during the rush each hold and booking
     made the next calendar rebuild it."""
-    from bench.profiler import profile_page
+    from bench.profiler import profile_pages
 
     pages = {
         "city top page `/`": "/",
         f"month calendar `/book/{APPLICATION}/?month={setup.month}`": f"/book/{APPLICATION}/?month={setup.month}",
         "day page": f"/book/{APPLICATION}/{setup.days[0]}/" if setup.days else "",
     }
-    profiles: dict[str, Any] = {}
-    for name, path in pages.items():
-        if not path:
-            continue
-        log(f"nginx: profile {name} ({requests} requests)", SECTION)
-        try:
-            profiles[name] = profile_page(setup.rush_host, path, requests)
-        except Exception as error:  # a failed profile must not cost the section
-            log(f"nginx:   profile failed: {type(error).__name__}: {error}", SECTION)
-    return profiles
+    return profile_pages(
+        setup.rush_host, {name: path for name, path in pages.items() if path}, requests, SECTION
+    )

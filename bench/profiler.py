@@ -23,13 +23,13 @@ import pstats
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, table
+from bench.common import ROOT, log, table
 
 PROFILE_DATABASE = "madoguchi_profile"
 # pstats' raw table: (file, line, function) → (primitive calls, calls, own time, cumulative time, callers)
@@ -199,6 +199,19 @@ def profile_page(host: str, path: str, requests: int, warmup: int = 20) -> Profi
     connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants' backend
     raw: Raw = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # documented-by-use raw table
     return Profile(path, host, requests, seconds, statuses, queries, raw)
+
+
+def profile_pages(host: str, pages: Mapping[str, str], requests: int, section: str) -> dict[str, Profile]:
+    """profile_page of each page (name → path) with a log line each; a page that fails in process is logged and
+    left out: a failed profile must not cost a report's section."""
+    profiles = {}
+    for name, path in pages.items():
+        log(f"{section}: profile {name} ({requests} requests)", section)
+        try:
+            profiles[name] = profile_page(host, path, requests)
+        except Exception as error:
+            log(f"{section}:   profile failed: {type(error).__name__}: {error}", section)
+    return profiles
 
 
 def resolve_day(path: str) -> str:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import Sandbox, log, table
-from bench.wrk_contested import RUN_TAGS, ContestedRun, sold_out_run
+from bench.common import Sandbox, table
+from bench.wrk_contested import RUN_TAGS, ContestedRun, measured_run
 from bench.wrk_run import Cores, WrkResult, wrk_command, wrk_path
 from bench.wrk_setup import APPLICATION, HOST, SCRIPTS_DIR, HttpSetup, contested_days
 
@@ -64,7 +64,7 @@ class ApiResult:
 
     @property
     def overbooked(self) -> int:
-        return self.warm_up_over + sum(run.over + run.mismatched for run in self.runs)
+        return self.warm_up_over + sum(run.overbooked for run in self.runs)
 
 
 def api_setup(box: Sandbox, setup: HttpSetup, runs: int) -> ApiSetup:
@@ -121,7 +121,6 @@ def bench_api(
         return result
     clients = args.contested_clients
     for index, (day, slots_file) in enumerate(zip(api.days, api.slots_files, strict=True)):
-        warm_up = index == 0
         command = wrk_command(
             port,
             "/api/v1/reservations/",
@@ -134,17 +133,14 @@ def bench_api(
             script_args=[APPLICATION, str(slots_file), RUN_TAGS[(index + 12) % len(RUN_TAGS)]],
             headers=[auth, "Content-Type: application/json"],
         )
-        run = sold_out_run(command, port, schema, day, limit=5 if warm_up else args.contested_limit)
-        wrk = run.wrk
-        if warm_up:
-            result.warm_up_over = run.over + run.mismatched
-        else:
-            result.runs.append(run)
-        log(
-            f"http:   API booking {'warm-up' if warm_up else f'run {index}'} ({day}): {wrk.seconds:.1f} s, "
-            f"{run.rate('posts'):.0f} POSTs/s, {run.rate('booked'):.0f} bookings/s, booked {run.booked}/{run.seats}, "
-            f"over {run.over}, mismatched {run.mismatched}; {wrk.flows} {wrk.failed}",
-            "http",
+        measured_run(
+            result,
+            index,
+            command,
+            (port, schema, day),
+            args.contested_limit,
+            "API booking",
+            lambda run: f"{run.rate('posts'):.0f} POSTs/s, {run.rate('booked'):.0f} bookings/s",
         )
     connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants' backend
     return result
@@ -225,12 +221,7 @@ def api_lines(
             f"{run.booked} / {run.seats}",
             str(run.over),
             str(run.mismatched),
-            ", ".join(
-                f"{k.removeprefix('fail.')} {v}"
-                for k, v in sorted(run.wrk.flows.items())
-                if k.startswith("fail.")
-            )
-            or run.wrk.failed[:80],
+            run.wrk.failures() or run.wrk.failed[:80],
         ]
         for i, run in enumerate(result.runs)
     ]

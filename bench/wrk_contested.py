@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.client import HTTPException
-from typing import Any
+from typing import Any, Protocol
 
 from bench.common import http_get, log, table
 from bench.wrk_run import Cores, WrkResult, wrk_command, wrk_run_until
@@ -153,6 +153,38 @@ def sold_out_run(command: list[str], port: int, schema: str, day: str, *, limit:
     return contested_check(ContestedRun(day, wrk), schema)
 
 
+class Runs(Protocol):
+    runs: list[ContestedRun]
+    warm_up_over: int
+
+
+def measured_run(
+    result: Runs,
+    index: int,
+    command: list[str],
+    where: tuple[int, str, str],
+    limit: float,
+    what: str,
+    rates: Callable[[ContestedRun], str],
+) -> None:
+    """Run `index` of a series on contested days (`where`: port, schema, day): the first (index 0) warms the
+    workers up, 5 s at most, its overbookings counted but not its rates; the others are measured, `limit` s at
+    most. A log line each, `rates` naming the run's own."""
+    port, schema, day = where
+    warm_up = index == 0
+    run = sold_out_run(command, port, schema, day, limit=5 if warm_up else limit)
+    wrk = run.wrk
+    if warm_up:
+        result.warm_up_over = run.overbooked
+    else:
+        result.runs.append(run)
+    log(
+        f"http:   {what} {'warm-up' if warm_up else f'run {index}'} ({day}): {wrk.seconds:.1f} s, {rates(run)}, "
+        f"booked {run.booked}/{run.seats}, over {run.over}, mismatched {run.mismatched}; {wrk.flows} {wrk.failed}",
+        "http",
+    )
+
+
 def bench_contested(
     port: int, ceiling_port: int, setup: HttpSetup, args: argparse.Namespace, cores: Cores
 ) -> ContestedResult:
@@ -187,7 +219,6 @@ def bench_contested(
     result = ContestedResult(clients, ceiling, baselines)
     # The first day warms the workers' hold and confirmation paths, unmeasured (the first run was half as fast).
     for index, day in enumerate(setup.contested_days):
-        warm_up = index == 0
         command = wrk_command(
             port,
             f"/book/{APPLICATION}/{day}/",
@@ -199,17 +230,14 @@ def bench_contested(
             script=SCRIPTS_DIR / "contested.lua",
             script_args=[APPLICATION, day, RUN_TAGS[index % len(RUN_TAGS)]],
         )
-        run = sold_out_run(command, port, setup.schema, day, limit=5 if warm_up else args.contested_limit)
-        wrk = run.wrk
-        if warm_up:
-            result.warm_up_over = run.over + run.mismatched
-        else:
-            result.runs.append(run)
-        log(
-            f"http:   contested {'warm-up' if warm_up else f'run {index}'} ({day}): {wrk.seconds:.1f} s, {run.rate('holds'):.0f} holds/s, "
-            f"{run.rate('confirms'):.0f} confirmations/s, booked {run.booked}/{run.seats}, over {run.over}, "
-            f"mismatched {run.mismatched}; {wrk.flows} {wrk.failed}",
-            "http",
+        measured_run(
+            result,
+            index,
+            command,
+            (port, setup.schema, day),
+            args.contested_limit,
+            "contested",
+            lambda run: f"{run.rate('holds'):.0f} holds/s, {run.rate('confirms'):.0f} confirmations/s",
         )
     connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants' backend
     return result
@@ -255,12 +283,7 @@ def contested_lines(result: ContestedResult, target: float) -> list[str]:
             str(run.held),
             str(run.over),
             str(run.mismatched),
-            ", ".join(
-                f"{k.removeprefix('fail.')} {v}"
-                for k, v in sorted(run.wrk.flows.items())
-                if k.startswith("fail.")
-            )
-            or run.wrk.failed[:80],
+            run.wrk.failures() or run.wrk.failed[:80],
         ]
         for i, run in enumerate(result.runs)
     ]

@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from http.client import HTTPException
 
 from bench.common import Sandbox, gunicorn_start, gunicorn_stop, http_get, log
-from bench.profiler import Profile, profile_page
+from bench.profiler import Profile, profile_pages
 from bench.wrk_api import API_AVAILABILITY, ApiResult, api_setup, bench_api
 from bench.wrk_contested import ContestedResult, bench_contested
 from bench.wrk_report import HEADING, TARGETS, HttpResult
@@ -129,15 +129,10 @@ def _stop(servers: list[subprocess.Popen[bytes]]) -> None:
 def _profiles(pages: dict[str, str], args: argparse.Namespace) -> dict[str, Profile]:
     """cProfile of each page with a target (item 6), in this process, warm: what bounds a miss, and tenant routing's
     share of every page (item 5). The servers are stopped first, so nothing competes for the CPUs."""
-    profiles = {}
-    for name, path in pages.items():
-        if name in TARGETS and args.http_profile_requests > 0:
-            log(f"http: profile {name} ({args.http_profile_requests} requests)", "http")
-            try:
-                profiles[name] = profile_page(HOST, path, args.http_profile_requests)
-            except Exception as error:  # a page that fails in process must not cost the whole section
-                log(f"http:   profile failed: {type(error).__name__}: {error}", "http")
-    return profiles
+    if args.http_profile_requests <= 0:
+        return {}
+    with_target = {name: path for name, path in pages.items() if name in TARGETS}
+    return profile_pages(HOST, with_target, args.http_profile_requests, "http")
 
 
 @contextmanager
@@ -218,13 +213,8 @@ def bench_http(box: Sandbox, args: argparse.Namespace) -> HttpResult:
     profiles = _profiles(paths, args)
     if api_result is not None and args.http_profile_requests > 0:
         # The API's availability, always: its target is against the trivial view, not the ceiling.
-        log(f"http: profile {API_AVAILABILITY} ({args.http_profile_requests} requests)", "http")
-        try:
-            profiles[API_AVAILABILITY] = profile_page(
-                HOST, api_result.availability_path, args.http_profile_requests
-            )
-        except Exception as error:  # a failed profile must not cost the whole section
-            log(f"http:   profile failed: {type(error).__name__}: {error}", "http")
+        availability = {API_AVAILABILITY: api_result.availability_path}
+        profiles.update(profile_pages(HOST, availability, args.http_profile_requests, "http"))
     return HttpResult(
         settings=_settings(args, cores),
         ceilings=[c.rps for c in ceilings if not c.failed],

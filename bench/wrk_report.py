@@ -247,11 +247,7 @@ def _flow_lines(result: HttpResult) -> list[str]:
     for name, measured in result.flows.items():
         flows = measured.flows
         completed = int(flows.get("completed", 0))
-        failures = ", ".join(
-            f"{key.removeprefix('fail.')} {value}"
-            for key, value in sorted(flows.items())
-            if key.startswith("fail.")
-        )
+        failures = measured.failures()
         rows.append(
             [
                 name,

@@ -48,6 +48,15 @@ class WrkResult:
     def errors(self) -> int:
         return self.non_2xx_3xx + sum(self.socket_errors.values())
 
+    def failures(self) -> str:
+        """The script's failed steps (its FLOWS fields `fail.<step>.<status>`) as "step.status count, ..."; "" when
+        none failed."""
+        return ", ".join(
+            f"{key.removeprefix('fail.')} {value}"
+            for key, value in sorted(self.flows.items())
+            if key.startswith("fail.")
+        )
+
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _SUMMARY = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),")
