@@ -335,5 +335,7 @@ class ReminderSent(models.Model):
         return f"{self.reservation_id}:{self.kind}"
 
 
-# Content a city publishes (announcements, email texts) lives in its own module; Django finds models here.
+# Content a city publishes (announcements, email texts) and the booking mails' outbox live in their own modules;
+# Django finds the models here.
 from apps.booking.models_content import Announcement, EmailText  # noqa: E402,F401
+from apps.booking.models_outbox import BookingMail  # noqa: E402,F401

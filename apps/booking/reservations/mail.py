@@ -1,15 +1,15 @@
 """Confirmation, change and cancellation emails, in the reservation's language, with an .ics of the visit.
 
-Sent after the booking's transaction commits, through a Celery task (apps.booking.reservations.tasks) so a slow mail
-server never holds up the resident's page. `settings.BOOKING_MAIL_SYNC = True` sends inside the on_commit
-callback instead (tests, and a server without a worker such as the browser tests'): the same function runs.
+Each mail is a row of the booking mails' outbox, written with the booking (apps.booking.reservations.outbox) and
+sent after the commit through a Celery task, so a slow mail server never holds up the resident's page; exactly once
+whether the broker is up, down or loses the message. `settings.BOOKING_MAIL_SYNC = True` sends inside the
+on_commit callback instead (tests, and a server without a worker such as the browser tests'): the same claim.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.template.loader import render_to_string
@@ -207,20 +207,11 @@ def send_reservation_mail(reservation_id: int, kind: str, base_url: str = "") ->
 
 
 def send_after_commit(reservation_id: int, kind: str, base_url: str = "") -> None:
-    """Queue the mail once the current transaction commits (at once when there is none)."""
-    if getattr(settings, "BOOKING_MAIL_SYNC", False):
-        transaction.on_commit(lambda: send_reservation_mail(reservation_id, kind, base_url))
-        return
-    from apps.booking.reservations.tasks import send_reservation_mail_task
-    from base.tasks import enqueue
+    """Write the mail's outbox row in the current transaction and send it once that commits (through the worker,
+    or in the request when the broker is down): apps.booking.reservations.outbox. Nothing when there is nobody to
+    tell (no email)."""
+    from apps.booking.reservations import outbox
 
-    # With the broker away the mail is sent here, in the request: nothing would send it later (base/tasks.py).
-    transaction.on_commit(
-        lambda: enqueue(
-            send_reservation_mail_task,
-            reservation_id,
-            kind,
-            base_url,
-            fallback=lambda: send_reservation_mail(reservation_id, kind, base_url),
-        )
-    )
+    mail_id = outbox.booking_mail_add(reservation_id, kind, base_url)
+    if mail_id is not None:
+        transaction.on_commit(lambda: outbox.booking_mail_dispatch(mail_id))

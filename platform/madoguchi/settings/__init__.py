@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
     "booking-sync-slots": {"task": "apps.booking.tasks.sync_slots_everywhere", "schedule": 3600.0},
     "booking-release-holds": {"task": "apps.booking.tasks.release_holds_everywhere", "schedule": 60.0},
     "booking-reminders": {"task": "apps.booking.tasks.send_reminders_everywhere", "schedule": 600.0},
+    # The booking mails' outbox: mails whose message the broker lost, and failed ones to retry (docs/booking.md).
+    "booking-mails": {
+        "task": "apps.booking.reservations.tasks.send_booking_mails_everywhere",
+        "schedule": 60.0,
+    },
     "issuance-import-files-cleanup": {
         "task": "apps.issuance.tasks_import.cleanup_import_files_everywhere",
         "schedule": crontab(hour=3, minute=30),
