@@ -85,3 +85,6 @@ class RoutingVersion(models.Model):
 
     def __str__(self) -> str:
         return f"routing v{self.version}"
+
+
+from tenants.pool_models import SpareSchema  # noqa: E402, F401 (the warm pool's table: tenants/pool.py)

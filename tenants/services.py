@@ -1,4 +1,5 @@
-"""Provisioning: creating a city, keeping the template schema migrated, suspending and resuming."""
+"""Provisioning: creating a city (from the warm pool or a clone), keeping the template and the pool current,
+suspending and resuming."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tenants.clone import CloneSchema
 from django_tenants.signals import post_schema_sync
 from django_tenants.utils import schema_context, schema_exists
@@ -19,6 +21,16 @@ from tenants.catalog import CLONE_CATALOG
 from tenants.db import use_public_schema
 from tenants.migration import schemas_with_pending_migrations
 from tenants.models import Domain, Municipality
+from tenants.pool import (
+    pool_size,
+    schema_fingerprint,
+    spare_name,
+    spare_take,
+    spares_current,
+    spares_discard,
+    template_fingerprint,
+)
+from tenants.pool_models import SpareSchema
 from tenants.routing import routes_changed
 
 logger = logging.getLogger(__name__)
@@ -85,7 +97,8 @@ def _lock() -> None:
 def municipality_create(
     *, data: MunicipalityInput, domains: Sequence[str], verbosity: int = 0
 ) -> Municipality:
-    """Create a city: its row, its schema (cloned or migrated), its hosts and each app's defaults.
+    """Create a city: its row, its schema (a spare from the pool, cloned or migrated), its hosts and each app's
+    defaults.
 
     Raises ValidationError on bad or duplicate identity; nothing is left behind on failure.
     """
@@ -94,15 +107,33 @@ def municipality_create(
     for host in domains:
         if Domain.objects.filter(domain=host.lower()).exists():
             raise ValidationError({"domains": _("ホスト %(host)s は既に使われています。") % {"host": host}})
-    if settings.TENANT_CREATION == "clone":
+    clone = settings.TENANT_CREATION == "clone"
+    use_public_schema()
+    if clone and pool_size() and SpareSchema.objects.exists():
+        current = template_fingerprint()  # None while the template lacks a migration: every spare is stale
+        taken = False
+        if current is not None:
+            try:
+                with transaction.atomic():
+                    taken = spare_take(municipality.schema_name, fingerprint=current)
+                    if taken:
+                        _city_fill(municipality, domains)
+                        # The pool's refill (a clone, slow) runs in the background, never in this request.
+                        transaction.on_commit(_pool_refill_later)
+            except IntegrityError as exc:  # the same slug taken by a creation at the same moment
+                raise ValidationError({"slug": _DUPLICATE}) from exc
+        if taken:
+            catalog_analyze_if_stale()
+            return municipality
+        spares_discard(keep_fingerprint=current, keep=None)  # stale spares (after a deploy) go; then clone
+    if clone:
         template_ensure()
     use_public_schema()
     with transaction.atomic():
         _lock()
-        municipality.save()
-        if settings.TENANT_CREATION == "clone":
+        if clone:
             # The template's migration records come along with its tables, so no fake migrate is needed.
-            CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, municipality.schema_name, "DATA")
+            _clone(municipality.schema_name)
         else:
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{municipality.schema_name}"')
@@ -114,11 +145,65 @@ def municipality_create(
                 verbosity=verbosity,
             )
             use_public_schema()
-        _domains_ensure(municipality, domains)
-        with schema_context(municipality.schema_name):
-            post_schema_sync.send(sender=Municipality, tenant=municipality.serializable_fields())
+        _city_fill(municipality, domains)
     catalog_analyze_if_stale()
     return municipality
+
+
+_DUPLICATE = gettext_lazy("この自治体は既に登録されています。")
+
+
+def _clone(schema_name: str) -> None:
+    CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA")
+
+
+def _city_fill(municipality: Municipality, domains: Sequence[str]) -> None:
+    """The city's row and hosts, once its schema exists, then each app's defaults (post_schema_sync)."""
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate slug raced in since full_clean is a refusal
+            municipality.save()
+    except IntegrityError as exc:
+        raise ValidationError({"slug": _DUPLICATE}) from exc
+    _domains_ensure(municipality, domains)
+    with schema_context(municipality.schema_name):
+        post_schema_sync.send(sender=Municipality, tenant=municipality.serializable_fields())
+
+
+def _pool_refill_later() -> None:
+    from tenants.tasks import pool_refill  # a task module imports its services, not the other way round
+
+    pool_refill.delay()
+
+
+def pool_refill(*, size: int | None = None) -> int:
+    """Keep `size` (default settings.TENANT_POOL_SIZE) current spares: drop stale and surplus ones, clone the rest.
+
+    Each clone holds the provisioning lock like a city's clone; creations from the pool never wait for it.
+    Returns the number of spares cloned.
+    """
+    target = pool_size() if size is None else size
+    if target:
+        template_ensure()
+    use_public_schema()
+    current = template_fingerprint()
+    spares_discard(keep_fingerprint=current, keep=target)
+    made = 0
+    while current is not None:
+        with transaction.atomic():
+            _lock()  # serialises refills too: the count below cannot overshoot
+            if spares_current(current) >= target:
+                break
+            name = spare_name()
+            _clone(name)
+            fingerprint = schema_fingerprint(name)
+            if fingerprint != current:  # a clone that differs from its template must never become a city
+                raise RuntimeError(
+                    f"the clone {name} does not match the template {settings.TENANT_BASE_SCHEMA}"
+                )
+            SpareSchema.objects.create(schema_name=name, fingerprint=fingerprint)
+        made += 1
+        catalog_analyze_if_stale()
+    return made
 
 
 STALE_CATALOG_ROWS = 5000  # about four cities' worth of pg_attribute rows (1,300 each)

@@ -72,6 +72,8 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_BASE_SCHEMA = "city_template"
 TENANT_CREATION_FAKES_MIGRATIONS = CONFIG.web.tenant_creation == "clone"
 TENANT_CREATION = CONFIG.web.tenant_creation
+# Spare clones of the template kept ready, so that creating a city is a rename (tenants/pool.py); 0 turns it off.
+TENANT_POOL_SIZE = int(os.environ.get("MADOGUCHI_TENANT_POOL_SIZE", "3"))
 BOOKING_MAIL_SYNC = CONFIG.web.booking_mail_sync
 # Residents' limits (apps.booking.resident.services.RATE_LIMITS): overrides {name: (attempts, seconds)}.
 BOOKING_RATE_LIMITS: dict[str, tuple[int, int]] = {}
@@ -217,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
     # nginx's certificates (the EV ones are renewed by hand): a mail N days before one expires (madoguchi.tls).
     "tls-expiry-remind": {"task": "ops.tls_expiry_remind", "schedule": crontab(hour=9, minute=15)},
 }
+# Tops the warm pool of spare city schemas up after deploys and bursts of new cities (tenants/pool.py).
+CELERY_BEAT_SCHEDULE["tenants-pool-refill"] = {"task": "tenants.tasks.pool_refill", "schedule": 300.0}
 
 # --- Requests ----------------------------------------------------------------------------------------------------
 MIDDLEWARE = [
