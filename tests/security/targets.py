@@ -163,8 +163,8 @@ FORMS: list[FormTarget] = [
 ROUTE_EXAMPLES: dict[str, str] = {
     r"accounts/^confirm-email/(?P<key>[-:\w]+)/$": "accounts/confirm-email/no-such-key/",
     r"accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": "accounts/password/reset/key/1-no-such-key/",
-    r"console/^(?P<app_label>tenants|auth|account|mfa|security|console)/$": "console/auth/",
-    r"console/(?P<url>.*)$": "console/no-such-page/",
+    r"console/admin/^(?P<app_label>tenants|auth|account|mfa|security|console)/$": "console/admin/auth/",
+    r"console/admin/(?P<url>.*)$": "console/admin/no-such-page/",
 }
 _CONVERTER = re.compile(r"<(?:(?P<kind>\w+):)?\w+>")
 _CONVERTER_EXAMPLES = {

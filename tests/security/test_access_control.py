@@ -163,8 +163,8 @@ def test_each_role_reaches_exactly_the_pages_its_permissions_allow(city: Municip
             assert status < 500, f"{role.value} broke {route.path}: {status}"
 
 
-# The console's own login and logout are open to anyone inside the vendor's networks, like /accounts/login/.
-CONSOLE_SIGN_IN = ("/console/login/", "/console/logout/")
+# Django admin's own login and logout are open to anyone inside the vendor's networks, like /accounts/login/.
+CONSOLE_SIGN_IN = ("/console/admin/login/", "/console/admin/logout/")
 PROTECTED_PUBLIC_ROUTES = [
     r
     for r in PUBLIC_ROUTES

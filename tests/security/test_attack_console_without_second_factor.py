@@ -16,7 +16,8 @@ from tenants.models import Municipality
 from tests.factories import PASSWORD, UserFactory, login_as, totp_code, with_totp
 
 CONSOLE = "/console/"
-CONSOLE_LOGIN = "/console/login/"
+ADMIN = "/console/admin/"
+CONSOLE_LOGIN = "/console/admin/login/"  # Django admin's own login page, which only forwards to allauth's
 LOGIN = "/accounts/login/"
 CODE = "/accounts/2fa/authenticate/"
 REAUTHENTICATE = "/accounts/2fa/reauthenticate/"
@@ -35,12 +36,13 @@ def _password_only_session(client: Client, user: User, schema: str) -> Client:
 
 
 def test_the_console_login_is_allauths_login(public_client: Client) -> None:
-    response = public_client.get(CONSOLE)
+    assert public_client.get(CONSOLE)["Location"] == f"{LOGIN}?next=%2Fconsole%2F"
+    response = public_client.get(ADMIN)
     assert response.status_code == 302
     assert response["Location"].startswith(CONSOLE_LOGIN)
     login_page = public_client.get(response["Location"])
     assert login_page.status_code == 302
-    assert login_page["Location"] == f"{LOGIN}?next=%2Fconsole%2F"
+    assert login_page["Location"] == f"{LOGIN}?next=%2Fconsole%2Fadmin%2F"
 
 
 def test_a_password_posted_to_the_console_login_signs_nobody_in(public_client: Client) -> None:
@@ -78,7 +80,12 @@ def test_ten_wrong_vendor_passwords_lock_the_vendor(public_client: Client) -> No
 def test_a_session_without_the_second_factor_reaches_no_console_page(public_client: Client) -> None:
     vendor, secret = _vendor()
     client = _password_only_session(public_client, vendor, "public")
-    for path in (CONSOLE, "/console/tenants/municipality/", "/console/security/user/", "/staff/audit/"):
+    for path in (
+        CONSOLE,
+        "/console/admin/tenants/municipality/",
+        "/console/admin/security/user/",
+        "/staff/audit/",
+    ):
         response = client.get(path)
         assert response.status_code == 302, path
         assert response["Location"].startswith(REAUTHENTICATE), path
@@ -159,4 +166,5 @@ def test_a_vendor_account_that_is_not_staff_is_refused_at_the_console(public_cli
     with_totp(clerk)
     login_as(public_client, clerk, "public")
     assert public_client.get(CONSOLE_LOGIN).status_code == 403
-    assert public_client.get(CONSOLE).status_code == 302
+    assert public_client.get(CONSOLE).status_code == 403  # no console role
+    assert public_client.get(ADMIN).status_code == 302  # to Django admin's login, which refuses (above)

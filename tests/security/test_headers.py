@@ -35,7 +35,7 @@ PAGES = [
     (CITY_HOST, "/static/css/base.css"),
     (VENDOR_HOST, "/"),
     (VENDOR_HOST, "/accounts/login/"),
-    (VENDOR_HOST, "/console/login/"),
+    (VENDOR_HOST, "/console/admin/login/"),
     (VENDOR_HOST, "/theme.css"),
     ("kumagaya.localhost", "/"),
 ]

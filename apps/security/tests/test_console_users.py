@@ -16,13 +16,13 @@ def test_an_account_cannot_be_deleted_from_the_console_but_can_be_deactivated(ci
         with_totp(root)
         other: User = UserFactory.create(username="vendor-ops", is_staff=True)
     console = login_as(Client(HTTP_HOST="localhost"), root, "public")
-    assert console.get(f"/console/security/user/{other.pk}/delete/").status_code == 403
+    assert console.get(f"/console/admin/security/user/{other.pk}/delete/").status_code == 403
     listing = console.post(
-        "/console/security/user/", {"action": "delete_selected", "_selected_action": [other.pk]}
+        "/console/admin/security/user/", {"action": "delete_selected", "_selected_action": [other.pk]}
     )
     assert listing.status_code in (200, 302)  # the action is not offered: nothing happens
     with schema_context("public"):
         assert User.objects.filter(pk=other.pk).exists()
-    page = console.get(f"/console/security/user/{other.pk}/change/")
+    page = console.get(f"/console/admin/security/user/{other.pk}/change/")
     assert page.status_code == 200
     assert 'name="is_active"' in page.content.decode()

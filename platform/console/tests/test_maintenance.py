@@ -126,5 +126,5 @@ def test_the_vendor_console_lists_the_notices(public_client: Client) -> None:
     with schema_context("public"):
         admin = User.objects.create_superuser("vendor-admin", "v@example.jp", "x-long-password-1")
     public_client.force_login(admin)
-    response = public_client.get("/console/console/maintenancenotice/add/")
+    response = public_client.get("/console/admin/console/maintenancenotice/add/")
     assert response.status_code in (200, 302)
