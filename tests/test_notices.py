@@ -1,6 +1,6 @@
 """The shared notice behaviour (base.notices.BilingualNotice) on both tables that use it.
 
-A city's Announcement (in the city's schema) and the vendor's MaintenanceNotice (in the public schema) must show
+A city's Announcement (in the city's schema) and the vendor's MaintenanceProposal (in the public schema) must show
 the same window, language fallback and sanitising: each test runs once per model.
 """
 
@@ -17,13 +17,13 @@ from django_tenants.utils import schema_context
 
 from apps.booking.models_content import Announcement
 from base.notices import BilingualNotice, notice_language
-from console.models import MaintenanceNotice
+from console.maintenance.models import MaintenanceProposal
 from tenants.models import Municipality
 
 HOSTILE = '<p>本文</p><script>alert(1)</script><a href="javascript:x()" onclick="y()">a</a>'
 
 
-@pytest.fixture(params=[Announcement, MaintenanceNotice], ids=["announcement", "maintenance"])
+@pytest.fixture(params=[Announcement, MaintenanceProposal], ids=["announcement", "maintenance"])
 def model(request: pytest.FixtureRequest, city: Municipality) -> Iterator[type[BilingualNotice]]:
     # Each table in the schema it lives in: a city's announcements, the vendor's notices in public.
     schema = city.schema_name if request.param is Announcement else "public"
@@ -34,6 +34,8 @@ def model(request: pytest.FixtureRequest, city: Municipality) -> Iterator[type[B
 def _make(model: type[BilingualNotice], **values: Any) -> BilingualNotice:
     now = timezone.now()
     fields: dict[str, Any] = {"title_ja": "お知らせ", "starts_at": now - timedelta(hours=1), **values}
+    if model is MaintenanceProposal:  # the window itself, which the notice's display period announces
+        fields.update(window_start=now + timedelta(days=1), window_end=now + timedelta(days=2), modules=["booking"])
     return model.objects.create(**fields)
 
 

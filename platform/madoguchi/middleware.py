@@ -88,12 +88,56 @@ MAINTENANCE_RETRY_AFTER_UNKNOWN = 3600
 API_PREFIX = "/api/"
 
 
-def maintenance_window(request: HttpRequest, module: str) -> MaintenanceWindow | None:
-    """The window in progress for the request's city and `module`, or None (issue 15 fills it; tests patch it).
+# Paths of each module that a maintenance window closes (issue 15). Everything else stays up: the console (the
+# vendor's host), login (/accounts/), the language switch, /healthz and /readyz, static files, the staff menu, the
+# audit log and the supervisor's maintenance pages (/staff/vendor/), so a city can still answer the vendor.
+MODULE_PREFIXES: tuple[tuple[str, str], ...] = (
+    (API_PREFIX, "api"),
+    ("/staff/booking/", "booking"),
+    ("/book/", "booking"),
+    ("/staff/cards/", "issuance"),
+    ("/staff/counter/", "issuance"),
+    ("/staff/reports/", "issuance"),
+    ("/n/", "issuance"),
+)
 
-    Called on every request to a city's host before anything is served from the cache: it must stay cheap (a
-    cached read at most)."""
-    return None
+
+def module_of(path: str) -> str | None:
+    """The module a path belongs to for maintenance ("booking", "issuance", "api"), or None (always up)."""
+    if path == "/":
+        return "booking"  # the city's booking top page
+    return next((module for prefix, module in MODULE_PREFIXES if path.startswith(prefix)), None)
+
+
+def maintenance_window(request: HttpRequest, module: str) -> MaintenanceWindow | None:
+    """The window in progress for the request's city and `module`, or None.
+
+    Called on every request to a city's host before anything is served from the cache: one cached read per city
+    (console.maintenance.cache, the key read with the page's keys in its one `get_many`), a query once a minute."""
+    from django.utils import timezone
+
+    from base.prefetch import prefetch
+    from console.maintenance.cache import city_windows
+    from console.maintenance.selectors import in_progress
+
+    now = timezone.now()
+    prefetch(request, [])  # every page's keys (this city's windows among them) in one round trip
+    window = in_progress(city_windows(request, now), module, now)
+    if window is None:
+        return None
+    return MaintenanceWindow(
+        module=module,
+        ends_at=window.end,
+        notice_ja=_notice_text(window.title_ja, window.body_ja),
+        notice_en=_notice_text(window.title_en, window.body_en) if window.title_en or window.body_en else "",
+    )
+
+
+def _notice_text(title: str, body: str) -> str:
+    from django.utils.html import strip_tags
+
+    text = strip_tags(body).strip()
+    return f"{title}: {text}" if text else title
 
 
 def maintenance_response(request: HttpRequest) -> HttpResponse | None:
@@ -101,27 +145,42 @@ def maintenance_response(request: HttpRequest) -> HttpResponse | None:
 
     ResidentPageMiddleware calls it first, before it serves anything from the cache, so that a page cached before
     a maintenance window never answers during it. Under /api/ a window of the "api" module is a 503 problem
-    `maintenance` with Retry-After and the notice as `detail`; pages keep their HTML answer (issue 15).
+    `maintenance` with Retry-After and the notice as `detail`; the pages of a module in maintenance answer the
+    Japanese maintenance page (503, Retry-After, the notice; English by the visitor's language choice).
     """
-    if not request.path.startswith(API_PREFIX):
-        return None  # the pages' maintenance page comes with issue 15
     tenant = getattr(request, "tenant", None)
     if tenant is None or tenant.is_public:
         return None
-    window = maintenance_window(request, "api")
+    module = module_of(request.path)
+    if module is None:
+        return None
+    window = maintenance_window(request, module)
     if window is None:
         return None
+    from django.template.loader import render_to_string
     from django.utils import timezone, translation
 
     from base.problems import language, problem_response
 
     translation.activate(translation.get_language_from_request(request))  # before LocaleMiddleware
-    return problem_response(
-        "maintenance",
-        detail=window.notice(language()),
-        instance=request.path,
-        headers={"Retry-After": str(window.retry_after(timezone.now()))},
+    headers = {"Retry-After": str(window.retry_after(timezone.now())), "Cache-Control": "no-store"}
+    if module == "api":
+        return problem_response(
+            "maintenance", detail=window.notice(language()), instance=request.path, headers=headers
+        )
+    # Rendered without the request (no context processor, no session, no user: none has run yet), like the 503
+    # page of a database away.
+    html = render_to_string(
+        "madoguchi/maintenance.html",
+        {
+            "window": window,
+            "city_name": getattr(tenant, "name_ja", ""),
+            "city_name_en": getattr(tenant, "name_en", ""),
+        },
     )
+    response = HttpResponse(html, status=503, headers=headers)
+    response["Content-Language"] = translation.get_language()
+    return response
 
 
 class ResidentPageMiddleware:
@@ -146,12 +205,17 @@ class ResidentPageMiddleware:
         self.csrf = CsrfViewMiddleware(get_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from apps.booking.resident.page_cache import CAPTURE_ATTR, ENTRY_ATTR, page_store
+        from apps.booking.resident.page_cache import CAPTURE_ATTR, CONTEXT_KEY, ENTRY_ATTR, page_store
+        from base.prefetch import prefetch
 
+        key = self._page_key(request)
+        if key is not None:
+            # The page's keys and every page's keys (the city's maintenance windows among them) in one `get_many`,
+            # before the maintenance check reads its key.
+            prefetch(request, [CONTEXT_KEY, key])
         early = maintenance_response(request)
         if early is not None:
             return early
-        key = self._page_key(request)
         if key is None:
             return self.get_response(request)
         cached = self._cached(request, key)

@@ -85,3 +85,27 @@ def test_a_window_without_an_end_asks_to_retry_in_an_hour(
     response = city_client.get("/api/v1/schema/")
     assert problem(response)["code"] == "maintenance"
     assert response["Retry-After"] == "3600"
+
+
+def test_an_approved_api_window_answers_the_problem_from_the_database(
+    city: Municipality, city_client: Client, other_city_client: Client
+) -> None:
+    """The real path: proposed in the console, approved by ageo's supervisor, in progress (no patching)."""
+    from django.core.cache import cache
+    from django_tenants.utils import schema_context
+
+    from console.maintenance.tests.helpers import decide, move_window, propose
+
+    proposal = propose([city], modules=["api"], title="API停止")
+    decide(city, proposal)
+    move_window(proposal, timezone.now() - timedelta(minutes=5), hours=1)
+    with schema_context(city.schema_name):
+        cache.clear()
+    _key, token = make_key(city, ApiScope.SLOTS_READ)
+    response = city_client.get(PURPOSES, **bearer(token))
+    assert response.status_code == 503
+    assert problem(response)["code"] == "maintenance"
+    assert "API停止" in problem(response)["detail"]
+    assert 3000 <= int(response["Retry-After"]) <= 3300
+    assert city_client.get("/").status_code == 200  # the pages are not the API's window
+    assert other_city_client.get(PURPOSES).status_code == 401

@@ -53,6 +53,7 @@ SHARED_APPS = [
     # Swagger UI and Redoc as our own static files (no CDN; /api/v1/docs/ and /api/v1/redoc/).
     "drf_spectacular_sidecar",
     "console",
+    "console.maintenance",
     "madoguchi",
 ]
 TENANT_APPS = [
