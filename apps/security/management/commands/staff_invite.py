@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from allauth.account.forms import ResetPasswordForm
-from allauth.core import context
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.test import RequestFactory
 from django_tenants.utils import schema_context
 
 from apps.security.actors import Actor
+from apps.security.invitations import invitation_mail_send
 from apps.security.models import Role
 from apps.security.services import staff_invite
 from tenants.models import Municipality
@@ -53,17 +50,10 @@ class Command(BaseCommand):
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
-            request = RequestFactory().post(
-                "/accounts/password/reset/",
-                HTTP_HOST=domain.domain,
-                secure=bool(settings.SESSION_COOKIE_SECURE),
-            )
-            request.tenant = city  # type: ignore[attr-defined]
-            form = ResetPasswordForm(data={"email": user.email})
-            with context.request_context(request):
-                if not form.is_valid():
-                    raise CommandError("the invitation mail could not be prepared: " + "; ".join(form.errors))
-                form.save(request)
+        try:
+            invitation_mail_send(city=city, user=user)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
             self.style.SUCCESS(
                 f"invited {user.username} ({options['role']}) to {city.slug}: mail sent to {user.email}"
