@@ -30,6 +30,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -95,6 +96,12 @@ def binary(name: str) -> str | None:
     )
 
 
+def _quiet(command: list[str]) -> int:
+    """A command's exit status, its output discarded."""
+    quiet = subprocess.DEVNULL
+    return subprocess.run(command, stdout=quiet, stderr=quiet, check=False).returncode  # noqa: S603
+
+
 def ensure_packages() -> list[str]:
     """Install nginx and PgBouncer from Debian when root; the commands still missing afterwards."""
     missing = [name for name in PACKAGES if binary(name) is None]
@@ -102,13 +109,12 @@ def ensure_packages() -> list[str]:
         packages = [PACKAGES[name] for name in missing]
         say(f"installing Debian's {' '.join(packages)}")
         install = ["apt-get", "install", "-y", "-qq", *packages]
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}
-        if subprocess.run(install, **quiet).returncode != 0:  # type: ignore[call-overload]  # noqa: S603
-            subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]  # noqa: S607
-            subprocess.run(install, **quiet)  # type: ignore[call-overload]  # noqa: S603
+        if _quiet(install) != 0:
+            _quiet(["apt-get", "update", "-qq"])
+            _quiet(install)
         # Debian's packages start their own services on install; this stack runs its own on other ports.
         for name in missing:
-            subprocess.run(["service", name, "stop"], **quiet)  # type: ignore[call-overload]  # noqa: S603, S607
+            _quiet(["service", name, "stop"])
         missing = [name for name in PACKAGES if binary(name) is None]
     return missing
 
@@ -154,14 +160,12 @@ def _spawn(stack: Stack, name: str, command: list[str], env: dict[str, str]) -> 
     stack.path("pids", f"{name}.pid").write_text(f"{process.pid}\n")
 
 
-def _wait(what: str, check: object, log: Path) -> None:
+def _wait(what: str, check: Callable[[], bool], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        try:
-            if check():  # type: ignore[operator]
+        with contextlib.suppress(OSError):
+            if check():
                 return
-        except OSError:
-            pass
         if time.monotonic() > deadline:
             raise StackError(f"{what} did not start within {START_TIMEOUT:.0f} s: see {log}")
         time.sleep(0.2)
@@ -198,12 +202,17 @@ def _secrets(stack: Stack) -> dict[str, str]:
     return values
 
 
+def _project_on_path() -> None:
+    """The project's packages importable here (this script runs outside Django's settings)."""
+    sys.path.insert(0, str(ROOT / "platform"))
+    sys.path.insert(0, str(ROOT))
+
+
 def _insecure_overrides() -> str:
     """The secure-mode checks loopback needs skipped: browsers and nginx share this machine, so the vendor's
     network is loopback. Checks other than the loopback ones stay on (the secret key, the keys, proxies)."""
     names = ["loopback-vendor"]
-    sys.path.insert(0, str(ROOT / "platform"))
-    sys.path.insert(0, str(ROOT))
+    _project_on_path()
     from madoguchi import safety
 
     # A virus scanner is a separate service (ClamAV); without one configured here, uploads are not scanned.
@@ -262,34 +271,37 @@ def app_env(stack: Stack, *, direct: bool = False) -> dict[str, str]:
     return env
 
 
+def _manage(stack: Stack, args: list[str], direct: bool, capture: bool) -> subprocess.CompletedProcess[str]:
+    """manage.py with the stack's environment (through PgBouncer, or `direct` to the server)."""
+    command = [sys.executable, str(ROOT / "manage.py"), *args]
+    env = app_env(stack, direct=direct)
+    return subprocess.run(command, cwd=ROOT, env=env, check=False, capture_output=capture, text=True)  # noqa: S603
+
+
 def manage(stack: Stack, *args: str, direct: bool = False, capture: bool = False) -> str:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=app_env(stack, direct=direct),
-        check=False,
-        capture_output=capture,
-        text=True,
-    )
+    result = _manage(stack, list(args), direct=direct, capture=capture)
     if result.returncode != 0:
         detail = f"\n{result.stdout}{result.stderr}" if capture else ""
         raise StackError(f"manage.py {' '.join(args[:2])} failed (exit {result.returncode}){detail}")
     return result.stdout if capture else ""
 
 
+def _server(url: str) -> tuple[str, str, str, str, str]:
+    """(host, port, database, user, password) of a PostgreSQL URL, the defaults filled in."""
+    parts = urlsplit(url)
+    user, password = unquote(parts.username or "postgres"), unquote(parts.password or "")
+    host, port = parts.hostname or "127.0.0.1", str(parts.port or 5432)
+    return host, port, parts.path.lstrip("/") or "madoguchi", user, password
+
+
 def _stack_from_environment() -> Stack:
     state = state_dir()
     database_url = os.environ.get("DATABASE_URL", "")
     pgbouncer_port = int(os.environ.get("PROD_LOCAL_PGBOUNCER_PORT", "6433"))
-    if database_url:
-        parts = urlsplit(database_url)
-        dbname = parts.path.lstrip("/") or "madoguchi"
-        user = unquote(parts.username or "postgres")
-    else:
-        dbname, user = "madoguchi", "postgres"
+    # Without a URL (the embedded server): madoguchi, postgres, no password.
+    _, _, dbname, user, server_password = _server(database_url)
     # The app logs in to PgBouncer with the server's password if it has one (PgBouncer passes it on), else with one
     # generated for PgBouncer alone (the server trusts local connections).
-    server_password = unquote(urlsplit(database_url).password or "") if database_url else ""
     password = quote(server_password or _secrets_for(state)["pgbouncer_password"], safe="")
     return Stack(
         state=str(state),
@@ -321,34 +333,29 @@ def load_stack() -> Stack | None:
 # --- Steps -----------------------------------------------------------------------------------------------------------
 
 
+def _embedded(stack: Stack, action: str, *, check: bool) -> None:
+    """The embedded PostgreSQL started or stopped (madoguchi.embedded) in the stack's state directory."""
+    command = [sys.executable, "-m", "madoguchi.embedded", action]
+    subprocess.run(command, cwd=ROOT, env=app_env(stack, direct=True), check=check)  # noqa: S603
+
+
 def start_database(stack: Stack) -> tuple[str, str, str, str, str]:
     """The server PgBouncer connects to: (host, port, database, user, password); the database created if missing."""
     if stack.embedded:
-        subprocess.run(
-            [sys.executable, "-m", "madoguchi.embedded", "start"],
-            cwd=ROOT,
-            env=app_env(stack, direct=True),
-            check=True,
-        )
+        _embedded(stack, "start", check=True)
         return str(stack.path("pg")), "5432", "madoguchi", "postgres", ""
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
 
-    parts = urlsplit(stack.direct_url)
-    dbname = parts.path.lstrip("/") or "madoguchi"
-    params = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": str(parts.port or 5432),
-        "user": unquote(parts.username or "postgres"),
-        "password": unquote(parts.password or ""),
-    }
+    server = host, port, dbname, user, password = _server(stack.direct_url)
+    params = {"host": host, "port": port, "user": user, "password": password}
     conninfo = make_conninfo("", dbname="postgres", **{key: value for key, value in params.items() if value})
     with psycopg.connect(conninfo, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    return params["host"], params["port"], dbname, params["user"], params["password"]
+    return server
 
 
 def _pgbouncer_user(stack: Stack) -> str | None:
@@ -392,23 +399,6 @@ def start_pgbouncer(stack: Stack, server: tuple[str, str, str, str, str]) -> Non
     _wait("PgBouncer", lambda: _port_open(stack.pgbouncer_port), log)
 
 
-def issue_certificates(stack: Stack) -> None:
-    """A local certificate authority (kept), a wildcard certificate for the vendor's domain and one for the
-    resident host, renewed on every start."""
-    sys.path.insert(0, str(ROOT / "platform"))
-    sys.path.insert(0, str(ROOT))
-    from madoguchi.tls import issue_certificate, local_authority
-
-    tls = stack.path("tls")
-    authority = local_authority(tls / "ca")
-    domain = stack.domain
-    issue_certificate(
-        authority, [domain, f"*.{domain}"], tls / f"wildcard.{domain}.crt", tls / f"wildcard.{domain}.key"
-    )
-    host = stack.resident_host
-    issue_certificate(authority, [host], tls / f"{host}.crt", tls / f"{host}.key")
-
-
 RESIDENT_HOST_SCRIPT = """
 from tenants.models import Domain, Municipality
 city = Municipality.objects.get(slug="ageo")
@@ -431,21 +421,16 @@ def start_app(stack: Stack) -> None:
         gunicorn_env,
     )
     celery = [str(BIN / "celery"), "-A", "madoguchi"]
-    _spawn(
-        stack,
+    worker = [
         "worker",
-        [
-            *celery,
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "2",
-            "-n",
-            f"prod-local@{socket.gethostname()}",
-        ],
-        env,
-    )
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+        "-n",
+        f"prod-local@{socket.gethostname()}",
+    ]
+    _spawn(stack, "worker", [*celery, *worker], env)
     beat_files = ["--schedule", str(stack.path("celerybeat-schedule")), "--pidfile", ""]
     _spawn(stack, "beat", [*celery, "beat", "--loglevel", "INFO", *beat_files], env)
 
@@ -463,15 +448,8 @@ def start_app(stack: Stack) -> None:
 
 def _nginx_args(stack: Stack) -> list[str]:
     folder = stack.path("nginx")
-    return [
-        binary("nginx") or "nginx",
-        "-p",
-        str(folder),
-        "-c",
-        str(folder / "nginx.conf"),
-        "-e",
-        str(folder / "error.log"),
-    ]
+    config, errors = str(folder / "nginx.conf"), str(folder / "error.log")
+    return [binary("nginx") or "nginx", "-p", str(folder), "-c", config, "-e", errors]
 
 
 def start_nginx(stack: Stack) -> None:
@@ -480,19 +458,10 @@ def start_nginx(stack: Stack) -> None:
     static = ROOT / "frontend" / "staticfiles"
     user = ["--user", "nobody nogroup"] if os.geteuid() == 0 else []
     manage(
-        stack,
-        "nginx_sites",
-        "--out", str(folder / "sites"),
-        "--main", str(folder / "nginx.conf"),
-        *user,
-        "--listen", "127.0.0.1",
-        "--https-port", str(stack.https_port),
-        "--http-port", str(stack.http_port),
-        "--upstream", f"127.0.0.1:{stack.app_port}",
-        "--tls-dir", str(stack.path("tls")),
-        "--static-root", str(static),
-        "--access-log", str(stack.path("logs", "nginx-access.log")),
-        "--no-stapling",
+        stack, "nginx_sites", "--out", str(folder / "sites"), "--main", str(folder / "nginx.conf"), *user,
+        "--listen", "127.0.0.1", "--https-port", str(stack.https_port), "--http-port", str(stack.http_port),
+        "--upstream", f"127.0.0.1:{stack.app_port}", "--tls-dir", str(stack.path("tls")),
+        "--static-root", str(static), "--access-log", str(stack.path("logs", "nginx-access.log")), "--no-stapling",
         capture=True,
     )  # fmt: skip
     test = subprocess.run([*_nginx_args(stack), "-t", "-q"], capture_output=True, text=True, check=False)  # noqa: S603
@@ -540,7 +509,10 @@ def start() -> int:
         )
         manage(stack, "collectstatic", "--noinput", "-v", "0", direct=True, capture=True)
         start_pgbouncer(stack, server)
-        issue_certificates(stack)
+        _project_on_path()
+        from madoguchi.tls import local_certificates
+
+        local_certificates(stack.path("tls"), stack.domain, [stack.resident_host])
         say("gunicorn, Celery worker and beat")
         start_app(stack)
         say("nginx")
@@ -561,24 +533,26 @@ def start() -> int:
     return 0
 
 
+def _processes(stack: Stack) -> list[tuple[str, Path, str]]:
+    """(name, pid file, a marker of its command line) of each process the stack runs, in the order they stop."""
+    rows = [("nginx", stack.path("nginx", "nginx.pid"), "nginx")]
+    rows += [(name, stack.path("pids", f"{name}.pid"), str(BIN)) for name in APP_PROCESSES]
+    return [*rows, ("pgbouncer", stack.path("pgbouncer", "pgbouncer.pid"), "pgbouncer")]
+
+
 def stop(*, quiet: bool = False) -> int:
     stack = load_stack()
     if stack is None:
         if not quiet:
             say("prod-local is not running (no stack.json)")
         return 0
-    nginx_pid = stack.path("nginx", "nginx.pid")
-    _stop_pid(nginx_pid, "nginx", sig=signal.SIGQUIT)
-    for name in APP_PROCESSES:
-        _stop_pid(stack.path("pids", f"{name}.pid"), str(BIN), group=True)
-    _stop_pid(stack.path("pgbouncer", "pgbouncer.pid"), "pgbouncer")
+    for name, pid_file, marker in _processes(stack):
+        graceful = (
+            signal.SIGQUIT if name == "nginx" else signal.SIGTERM
+        )  # nginx's workers finish their requests
+        _stop_pid(pid_file, marker, sig=graceful, group=name in APP_PROCESSES)
     if stack.embedded:
-        subprocess.run(
-            [sys.executable, "-m", "madoguchi.embedded", "stop"],
-            cwd=ROOT,
-            env=app_env(stack, direct=True),
-            check=False,
-        )
+        _embedded(stack, "stop", check=False)
     if not quiet:
         say("prod-local stopped")
     return 0
@@ -589,9 +563,7 @@ def status() -> int:
     if stack is None:
         say("prod-local: not started")
         return 1
-    rows = [("nginx", stack.path("nginx", "nginx.pid"), "nginx")]
-    rows += [(name, stack.path("pids", f"{name}.pid"), str(BIN)) for name in APP_PROCESSES]
-    rows += [("pgbouncer", stack.path("pgbouncer", "pgbouncer.pid"), "pgbouncer")]
+    rows = _processes(stack)
     running = 0
     for name, pid_file, marker in rows:
         pid = _pid(pid_file)
@@ -614,9 +586,7 @@ def main(argv: list[str]) -> int:
         if stack is None:
             say("prod-local is not started")
             return 1
-        return subprocess.run(  # noqa: S603
-            [sys.executable, str(ROOT / "manage.py"), *argv[2:]], cwd=ROOT, env=app_env(stack), check=False
-        ).returncode
+        return _manage(stack, argv[2:], direct=False, capture=False).returncode
     sys.stderr.write("usage: ops/prod_local.py start|stop|status|manage ARGS...\n")
     return 2
 

@@ -276,6 +276,18 @@ def self_signed_certificate(cert_path: Path, key_path: Path, hosts: Sequence[str
     key_path.chmod(0o600)  # an existing file keeps its mode through os.open
 
 
+def local_certificates(tls_dir: Path, domain: str, hosts: Sequence[str]) -> None:
+    """make prod-local's: a local certificate authority (made once, kept in tls_dir/ca), a wildcard certificate
+    for the vendor's domain and one for each of `hosts` (as nginx's config names them), renewed on every call."""
+    authority = local_authority(tls_dir / "ca")
+    wildcard = f"wildcard.{domain}"
+    issue_certificate(
+        authority, [domain, f"*.{domain}"], tls_dir / f"{wildcard}.crt", tls_dir / f"{wildcard}.key"
+    )
+    for host in hosts:
+        issue_certificate(authority, [host], tls_dir / f"{host}.crt", tls_dir / f"{host}.key")
+
+
 def issue_certificate(
     authority: tuple[Path, Path],
     names: list[str],
