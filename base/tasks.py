@@ -5,9 +5,15 @@
 that fails it logs (once per 30 s, base.cache.Breaker), runs the caller's `fallback` and returns False. After a
 failure the broker is skipped for a few seconds, so a burst of requests does not each wait for it.
 
-Each call site picks its fallback (docs/operations.md, "Redis down"): the booking mails are sent in the request
-(the resident must get the confirmation; nothing would catch it up later), a large card import is marked failed
-(too long for a request; staff upload it again). Periodic work needs none: beat sends it again at its next tick.
+Each call site picks its fallback (docs/operations.md, "Redis down"): a booking mail is sent in the request, through
+the same claim on its outbox row as the worker's (apps/booking/reservations/outbox.py), so the resident gets the
+confirmation at once; a large card import is marked failed (too long for a request; staff upload it again).
+Periodic work needs none: beat sends it again at its next tick.
+
+`True` means the broker accepted the message, not that it will run: Redis without persistence loses what it holds
+when it dies, and a publish can fail after the broker took the message. Work that must happen exactly once keeps
+its own record in the database and a periodic scan for what no message carried out (the booking mails' outbox,
+the reminders' claim rows), and makes its task safe to run twice.
 """
 
 from __future__ import annotations
