@@ -12,6 +12,8 @@ from apps.booking.calendar.services import appearance_update, slots_sync
 from apps.security.actors import Actor
 from apps.security.models import AllowedNetwork, Role, User
 from apps.security.services import network_add, staff_user_ensure
+from console.access import VendorRole
+from console.vendor_users import vendor_groups_ensure
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import MunicipalityInput, municipality_create, public_tenant_ensure
@@ -80,6 +82,19 @@ def _second_factor(user: User) -> tuple[str, tuple[str, ...]]:
     return secret, tuple(recovery.get_unused_codes()[:3])
 
 
+def _vendor_role_user(domain: str, role: VendorRole) -> DemoLogin:
+    """`vendor-operator` / `vendor-support`: a console role each (console.access), with a second factor."""
+    groups = vendor_groups_ensure()
+    username = f"vendor-{role.value}"
+    user = User.objects.filter(username=username).first() or User(username=username)
+    user.email = f"{username}@madoguchi.example"
+    user.is_active = True
+    user.set_password(DEMO_PASSWORD)
+    user.save()
+    user.groups.set([groups[role]])
+    return DemoLogin(domain, username, f"vendor {role.value} (console)", *_second_factor(user))
+
+
 def demo_setup() -> list[DemoLogin]:
     domain = settings.MADOGUCHI_DOMAIN
     public_tenant_ensure(domains=[domain, "127.0.0.1"])
@@ -92,6 +107,7 @@ def demo_setup() -> list[DemoLogin]:
         vendor.save()
         secret, codes = _second_factor(vendor)
         logins[0] = DemoLogin(domain, "vendor", "vendor superuser", secret, codes)
+        logins.extend(_vendor_role_user(domain, role) for role in (VendorRole.OPERATOR, VendorRole.SUPPORT))
     for city in DEMO_CITIES:
         host = f"{city.data.slug}.{domain}"
         municipality = Municipality.objects.filter(slug=city.data.slug).first()

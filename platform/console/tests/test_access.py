@@ -99,3 +99,21 @@ def test_django_admin_lists_public_schema_models_only(db: None) -> None:
     registered = {model._meta.app_label for model in admin.site._registry}
     assert registered, "nothing registered"
     assert not registered & tenant_only, registered & tenant_only
+
+
+def test_the_demo_has_a_login_for_each_console_role(db: None) -> None:
+    from madoguchi.demo import DEMO_PASSWORD, demo_setup
+    from tests.factories import totp_code
+
+    logins = {login.username: login for login in demo_setup()}
+    for username, role in (("vendor-operator", VendorRole.OPERATOR), ("vendor-support", VendorRole.SUPPORT)):
+        login = logins[username]
+        with schema_context("public"):
+            from apps.security.models import User
+
+            assert vendor_role(User.objects.get(username=username)) == role
+        client = Client(HTTP_HOST=VENDOR_HOST)
+        client.post("/accounts/login/", {"login": username, "password": DEMO_PASSWORD})
+        client.post("/accounts/2fa/authenticate/", {"code": totp_code(login.totp_secret)})
+        assert client.get("/console/").status_code == 200
+    assert len(demo_setup()) == len(logins)  # idempotent
