@@ -33,6 +33,7 @@ from bench.scale_db import (
     backend_memory,
     city_schemas,
     creation,
+    creation_from_spare,
     deploy,
     dump_whole,
     dumps_per_city,
@@ -122,6 +123,8 @@ def bench_scale(box: Sandbox, cities: Any, args: argparse.Namespace) -> ScaleRes
 
     log(f"creating one more city with {len(schemas)} present ({args.scale_samples} samples)", "scale-create")
     result.creation, result.slowest_sql = creation(cities, args.scale_samples)
+    log(f"creating one more city from a spare of the pool ({args.scale_samples} samples)", "scale-create")
+    result.creation_spare, result.refill = creation_from_spare(cities, args.scale_samples)
     result.pending_check = pending_check()
     connection.close()
     result.deploy = deploy(box, args.scale_deploy_repeats)

@@ -207,6 +207,44 @@ def creation(cities: Any, samples: int) -> tuple[list[float], list[tuple[float, 
     return times, slowest
 
 
+@contextlib.contextmanager
+def no_refill_task() -> Iterator[None]:
+    """Creations from the pool send no refill task (the worker step would run it later): the bench refills itself."""
+    from tenants import services
+
+    saved = services._pool_refill_later
+    services._pool_refill_later = lambda: None
+    try:
+        yield
+    finally:
+        services._pool_refill_later = saved
+
+
+def creation_from_spare(cities: Any, samples: int) -> tuple[list[float], list[float]]:
+    """Create one more city from a spare of the warm pool `samples` times with the target present: before each, one
+    spare is cloned (the background refill, timed apart); each city is deleted right after. Returns the creation
+    times and the refill times; the pool is emptied at the end."""
+    from django.test import override_settings
+
+    from tenants.pool_models import SpareSchema
+    from tenants.services import pool_refill
+
+    times: list[float] = []
+    refills: list[float] = []
+    with no_refill_task(), override_settings(TENANT_POOL_SIZE=1):
+        for _ in range(samples):
+            started = time.perf_counter()
+            pool_refill(size=1)
+            refills.append(time.perf_counter() - started)
+            slug, elapsed = cities.create("clone")
+            if SpareSchema.objects.exists():
+                raise RuntimeError("a creation with a current spare in the pool did not take it")
+            times.append(elapsed)
+            cities.delete(slug)
+        pool_refill(size=0)
+    return times, refills
+
+
 def pending_check(repeats: int = 3) -> list[float]:
     """What /readyz's first probe and a deploy's skip cost: one query over every schema's django_migrations."""
     from tenants.migration import expected_migrations, schemas_with_pending_migrations

@@ -166,6 +166,10 @@ class ScaleResult:
     relations_per_city: dict[str, int] = field(default_factory=dict)  # relkind label -> count
     creation: list[float] = field(default_factory=list)
     slowest_sql: list[tuple[float, str]] = field(default_factory=list)  # in the slowest creation
+    creation_spare: list[float] = field(
+        default_factory=list
+    )  # from a spare of the warm pool (tenants/pool.py)
+    refill: list[float] = field(default_factory=list)  # cloning one spare (the pool's background refill)
     pending_check: list[float] = field(default_factory=list)
     deploy: list[tuple[float, float, str]] = field(default_factory=list)  # (command s, process s, note)
     memory: list[Memory] = field(default_factory=list)

@@ -161,4 +161,14 @@ def test_section_reports_targets_and_a_failed_dump() -> None:
 def test_section_met_targets() -> None:
     text = "\n".join(scale_section(_result([0.5, 0.6], dump_ok=True)))
     assert "target < 1 s: **met**" in text
+    assert "from a spare" not in text  # no pool samples: no line about them
+
+
+def test_section_compares_the_clone_with_a_spare_of_the_pool() -> None:
+    result = _result([2.0, 2.1], dump_ok=True)
+    result.creation_spare, result.refill = [0.1, 0.12], [2.0, 2.2]
+    text = "\n".join(scale_section(result))
+    assert "target < 1 s: **missed**" in text  # the clone
+    assert "median **0.11 s**, max 0.12 s (the clone above takes 19× as long); target < 1 s: **met**" in text
+    assert "refill (one clone of a spare) took median 2.10 s" in text
     assert "| ok |" in text
