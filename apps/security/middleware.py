@@ -48,6 +48,12 @@ MFA_SETUP_PREFIXES = ("/accounts/",)
 _SEEN_AT_RESOLUTION = timedelta(seconds=60)
 
 
+# Request attributes other layers set (security must not import them): a request from the vendor's networks that
+# only a support session may use, and a session whose second factor was shown elsewhere (on the vendor's console).
+VENDOR_SUPPORT_NETWORK = "vendor_support_network"
+SECOND_FACTOR_ELSEWHERE = "second_factor_elsewhere"
+
+
 def is_staff_path(path: str) -> bool:
     return path.startswith(STAFF_PATH_PREFIXES)
 
@@ -62,7 +68,9 @@ class StaffNetworkMiddleware:
         if is_staff_path(request.path) and getattr(request, "tenant", None) is not None:
             address = client_ip(request)
             networks = vendor_networks() if current_schema() == "public" else allowed_networks()
-            if not address_allowed(address, networks):
+            # VENDOR_SUPPORT_NETWORK: set only for an address in the vendor's networks by the support middleware
+            # (console.support), which lets such a request go on only with an active support session.
+            if not address_allowed(address, networks) and not getattr(request, VENDOR_SUPPORT_NETWORK, False):
                 _count_refusal(request, address)
                 shown = address or _("不明")  # unknown: behind a proxy that did not say who connected
                 if request.path.startswith(API_PATH_PREFIX):
@@ -215,6 +223,8 @@ def _paths(names: tuple[str, ...]) -> set[str]:
 
 
 def _second_factor_refusal(request: HttpRequest, user: Any, policy: SecurityPolicy) -> HttpResponse | None:
+    if getattr(request, SECOND_FACTOR_ELSEWHERE, False):
+        return None
     path = request.path
     if not user_has_mfa(user):
         if mfa_required(user, policy) and not path.startswith(MFA_SETUP_PREFIXES):

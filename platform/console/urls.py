@@ -12,4 +12,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("vendor-users/", views.vendor_users, name="vendor_users"),
     path("cities/", include("console.cities.urls")),
+    path("support/", include("console.support.urls")),
 ]

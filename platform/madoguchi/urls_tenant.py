@@ -18,6 +18,7 @@ urlpatterns = [
     path("book/", include("apps.booking.resident.urls")),
     path("n/", include("apps.issuance.shortlinks.urls")),
     path("api/", include("madoguchi.urls_api")),
+    path("", include("console.support.city_urls")),
     path("", include("madoguchi.urls_common")),
 ]
 

@@ -54,6 +54,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "console",
     "console.maintenance",
+    "console.support",
     "madoguchi",
 ]
 TENANT_APPS = [
@@ -236,6 +237,8 @@ MIDDLEWARE = [
     # Anonymous resident pages from the cache, before the session, auth and audit middleware (and the maintenance
     # check's hook, which it calls first).
     "madoguchi.middleware.ResidentPageMiddleware",
+    # A vendor's support session (console.support) comes from the vendor's networks, not the city's: marked here.
+    "console.support.middleware.SupportNetworkMiddleware",
     # Staff pages from outside the allowed networks are refused before a session or a login form exists.
     "apps.security.middleware.StaffNetworkMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -247,6 +250,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "madoguchi.middleware.LogContextUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Support sessions: the grant re-checked, read-only, every use audited (console.support.middleware).
+    "console.support.middleware.SupportSessionMiddleware",
     "apps.security.middleware.StaffSessionMiddleware",
     "apps.security.audit_middleware.AuditWritesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
