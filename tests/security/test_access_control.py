@@ -186,3 +186,43 @@ def test_a_city_supervisor_is_a_stranger_on_the_vendor_host(city: Municipality, 
     client.defaults["HTTP_HOST"] = "localhost"
     response = client.get(route.path)
     assert response.status_code in (302, 401, 403)
+
+
+# The vendor console (/console/, issue 15): every page names the least vendor role that may open it (console.access).
+CONSOLE_ROUTES = [
+    r for r in PUBLIC_ROUTES if r.path.startswith("/console/") and not r.path.startswith("/console/admin/")
+]
+DJANGO_ADMIN_ROUTES = [r for r in PUBLIC_ROUTES if r.path.startswith("/console/admin/")]
+
+
+def test_every_console_page_names_its_least_role() -> None:
+    assert "/console/" in {r.path for r in CONSOLE_ROUTES}
+    missing = [r.path for r in CONSOLE_ROUTES if getattr(r.callback, "required_vendor_role", None) is None]
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", ["support", "operator", "admin"])
+def test_each_vendor_role_reaches_exactly_the_console_pages_it_may(db: None, role: str) -> None:
+    from console.access import VendorRole, role_allows
+    from console.tests.vendor import vendor_client
+
+    vendor_role = VendorRole(role)
+    client = vendor_client(vendor_role)
+    for route in CONSOLE_ROUTES:
+        status = client.get(route.path).status_code
+        if role_allows(vendor_role, route.callback.required_vendor_role):  # type: ignore[attr-defined]
+            assert status not in (302, 403), f"{role} refused at {route.path}: {status}"
+            assert status < 500, f"{role} broke {route.path}: {status}"
+        else:
+            assert status == 403, f"{role} reached {route.path}: {status}"
+    for route in DJANGO_ADMIN_ROUTES:  # Django admin: superusers only, whatever the console role
+        if route.path not in CONSOLE_SIGN_IN:
+            assert client.get(route.path, follow=True).status_code in (403, 404), route.path
+
+
+def test_a_vendor_account_without_a_role_reaches_no_console_page(db: None) -> None:
+    from console.tests.vendor import vendor_client
+
+    client = vendor_client(None)
+    for route in CONSOLE_ROUTES:
+        assert client.get(route.path).status_code == 403, route.path
