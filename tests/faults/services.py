@@ -202,9 +202,10 @@ class Pgbouncer:
         return time.monotonic() - began
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, kill: Callable[[int, int], None] = os.kill) -> bool:
+    """Signal 0 reaches `pid` (with os.killpg: a process of the group `pid`)."""
     try:
-        os.kill(pid, 0)
+        kill(pid, 0)
     except ProcessLookupError:
         return False
     return True
@@ -298,8 +299,4 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return _alive(pgid, os.killpg)
