@@ -39,6 +39,9 @@ UNCLAIMED_AFTER = timedelta(minutes=1)
 # sender died.
 STALE_CLAIM = timedelta(minutes=10)
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
+# What staff must know about a booking's mails (`booking_mail_problem`), as for reminders: one may or may not have
+# left (the sender died mid-send; never resent), or every attempt failed.
+MAIL_UNKNOWN, MAIL_FAILED = "unknown", "failed"
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -146,3 +149,16 @@ def booking_mails_failed() -> list[BookingMail]:
         .exclude(last_error="")
         .order_by("created_at")
     )
+
+
+def booking_mail_problem(mails: list[BookingMail], *, now: datetime) -> str:
+    """`MAIL_UNKNOWN`, `MAIL_FAILED` or "" for one booking's mail rows (prefetched by the staff day view)."""
+    problems = set()
+    for row in mails:
+        if row.sent_at is not None:
+            continue
+        if not row.last_error and row.claimed_at is not None and row.claimed_at < now - STALE_CLAIM:
+            problems.add(MAIL_UNKNOWN)
+        elif row.last_error and row.attempts >= MAX_ATTEMPTS:
+            problems.add(MAIL_FAILED)
+    return MAIL_UNKNOWN if MAIL_UNKNOWN in problems else MAIL_FAILED if problems else ""

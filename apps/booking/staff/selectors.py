@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from apps.booking.calendar.hours import TOKYO
 from apps.booking.models import CounterGroup, Person, ReminderSent, Reservation, Slot
 from apps.booking.reminders.services import DAY_BEFORE, MAX_ATTEMPTS, STALE_CLAIM
+from apps.booking.reservations.outbox import booking_mail_problem
 from apps.security.actors import Actor
 from apps.security.audit import audit_record
 
@@ -82,7 +83,9 @@ def day_schedule(*, day: date, counter_id: int | None = None) -> list[CounterDay
         .prefetch_related(
             Prefetch(
                 "reservations",
-                queryset=_DAY_RESERVATIONS.prefetch_related(_DAY_BEFORE).order_by("created_at"),
+                queryset=_DAY_RESERVATIONS.prefetch_related(_DAY_BEFORE, "booking_mails").order_by(
+                    "created_at"
+                ),
                 to_attr="day_reservations",
             )
         )
@@ -96,6 +99,7 @@ def day_schedule(*, day: date, counter_id: int | None = None) -> list[CounterDay
         for reservation in slot.day_reservations:
             # Read by the day table (booking/staff/_day_table.html).
             reservation.reminder_problem = reminder_problem(list(reservation.reminders.all()), now=now)  # type: ignore[attr-defined]
+            reservation.mail_problem = booking_mail_problem(list(reservation.booking_mails.all()), now=now)  # type: ignore[attr-defined]
         days.setdefault(slot.counter_group_id, CounterDay(group=slot.counter_group, slots=[])).slots.append(
             slot
         )

@@ -29,10 +29,11 @@ from apps.booking.reservations.services import (
 )
 from apps.booking.resident.services import reservation_move
 from apps.security.actors import Actor
+from apps.security.models import Role
 from base import tasks as base_tasks
 from base.cache import Breaker
 from tenants.models import Municipality
-from tests.factories import SlotFactory, visit_day
+from tests.factories import SlotFactory, role_client, visit_day
 
 Callbacks = Callable[..., AbstractContextManager[Any]]
 
@@ -255,3 +256,24 @@ def test_another_city_never_sees_sends_or_counts_the_mails(
             assert outbox.booking_mails_send_due(now=_later(60)) == {"sent": 1, "failed": 0, "unknown": 1}
     assert _mails_to("hanako@example.jp")
     assert not _mails_to("taro@example.jp")
+
+
+def test_staff_see_on_the_day_a_booking_mail_that_may_not_have_left_or_failed(
+    city: Municipality, settings: Any, django_capture_on_commit_callbacks: Callbacks
+) -> None:
+    settings.BOOKING_MAIL_SYNC = True
+    staff = role_client(city, Role.STAFF)
+    with schema_context(city.schema_name):
+        unknown, failed, sent = (
+            _book(django_capture_on_commit_callbacks, email=f"{name}@example.jp")
+            for name in ("unknown", "failed", "sent")
+        )
+        BookingMail.objects.filter(reservation=unknown).update(sent_at=None, claimed_at=_later(-11))
+        BookingMail.objects.filter(reservation=failed).update(
+            sent_at=None, attempts=outbox.MAX_ATTEMPTS, last_error="SMTPRecipientsRefused: 550"
+        )
+    page = staff.get(f"/staff/booking/day/?date={visit_day(5):%Y-%m-%d}").content.decode()
+    rows = {r.code: page.split(r.code, 1)[1].split("</tr>", 1)[0] for r in (unknown, failed, sent)}
+    assert "予約メール：送信不明" in rows[unknown.code]
+    assert "予約メール：送信失敗" in rows[failed.code]
+    assert "予約メール" not in rows[sent.code]
