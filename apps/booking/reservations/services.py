@@ -315,6 +315,6 @@ def reservation_cancel(
         reservation.cancelled_at = now
         reservation.save(update_fields=["status", "cancelled_at", "updated_at"])
         hooks.send(hooks.reservation_cancelled, reservation=reservation, actor=actor)
-        # Nobody to tell without an email: the mail task then sends nothing.
+        # The mail's outbox row commits with the cancellation (none without an email: nobody to tell).
         mail.send_after_commit(reservation.pk, mail.CANCELLED, base_url)
     return reservation
