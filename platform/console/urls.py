@@ -13,4 +13,5 @@ urlpatterns = [
     path("vendor-users/", views.vendor_users, name="vendor_users"),
     path("cities/", include("console.cities.urls")),
     path("support/", include("console.support.urls")),
+    path("availability/", include("console.availability.urls")),
 ]

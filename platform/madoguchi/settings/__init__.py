@@ -54,6 +54,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "console",
     "console.maintenance",
+    "console.availability",
     "console.support",
     "madoguchi",
 ]
@@ -220,6 +221,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # nginx's certificates (the EV ones are renewed by hand): a mail N days before one expires (madoguchi.tls).
     "tls-expiry-remind": {"task": "ops.tls_expiry_remind", "schedule": crontab(hour=9, minute=15)},
+    # Every city and module up, down or in maintenance, once a minute (console.availability.probe).
+    "availability-probe": {
+        "task": "console.availability.probe",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 # Tops the warm pool of spare city schemas up after deploys and bursts of new cities (tenants/pool.py).
 CELERY_BEAT_SCHEDULE["tenants-pool-refill"] = {"task": "tenants.tasks.pool_refill", "schedule": 300.0}
