@@ -19,6 +19,7 @@ directory, on free high ports of 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import time
@@ -101,8 +102,8 @@ def _baseline(
 
 
 def _p(result: WrkResult, q: int) -> str:
-    value = result.flows.get(f"p{q}_us")
-    return f"{value / 1000:.1f}" if isinstance(value, int | float) else "–"
+    value = latency_ms(result, q)
+    return "–" if math.isnan(value) else f"{value:.1f}"
 
 
 def _stop_wrk(process: subprocess.Popen[str]) -> WrkResult:

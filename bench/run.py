@@ -196,12 +196,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     for flag, default, text, more in OPTIONS:
-        typed = (
-            {}
-            if default is None or {"action", "type"} & set(more) or isinstance(default, str)
-            else {"type": type(default)}
-        )
-        parser.add_argument(flag, default=default, help=text, **typed, **more)
+        typed = default is not None and not isinstance(default, str) and not {"action", "type"} & set(more)
+        keywords: dict[str, Any] = {"type": type(default)} if typed else {}
+        parser.add_argument(flag, default=default, help=text, **keywords, **more)
     parser.add_argument("--report", type=Path, default=ROOT / "bench" / "report.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running (prints where)")
     parser.add_argument("--worker-deploy", metavar="VARIANT", help=argparse.SUPPRESS)
