@@ -1,0 +1,136 @@
+"""Support access end to end: ageo's supervisor grants the vendor's support user an hour, the vendor user enters from
+the console and sees ageo's day view, the supervisor ends it, and the vendor's next page is refused. axe checks the
+support pages on the way."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.security.models import Role, User
+from console.access import VendorRole
+from console.support.models import SupportGrant
+from console.vendor_users import vendor_groups_ensure
+from tests.factories import PASSWORD, UserFactory, totp_code, with_totp
+
+SUPERVISOR = "browser-support-boss"
+VENDOR = "browser-vsup"
+
+
+@dataclass
+class Account:
+    username: str
+    secret: str
+
+
+def _axe_source() -> str | None:
+    """axe-core's script: AXE_CORE_JS, or the copy a Python package ships; None when neither is installed."""
+    candidates = [os.environ.get("AXE_CORE_JS", "")]
+    try:
+        candidates.append(str(importlib.resources.files("axe_playwright_python") / "axe.min.js"))
+    except ModuleNotFoundError:
+        pass
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text(encoding="utf-8")
+    return None
+
+
+def assert_accessible(page: Any) -> None:
+    source = _axe_source()
+    if source is None:
+        warnings.warn("axe-core is not installed (AXE_CORE_JS): accessibility not checked", stacklevel=2)
+        return
+    page.add_script_tag(content=source)
+    result = page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id + ': ' + v.help)")
+    assert result == [], f"{page.url}: {result}"
+
+
+@pytest.fixture
+def accounts(django_db_blocker: Any, server_port: int) -> Iterator[tuple[Account, Account]]:
+    with django_db_blocker.unblock():
+        with schema_context("ageo"):
+            boss = UserFactory(username=SUPERVISOR, email=f"{SUPERVISOR}@example.jp", role=Role.SUPERVISOR)
+            boss_secret = with_totp(boss)
+        with schema_context("public"):
+            vendor = UserFactory(username=VENDOR, email=f"{VENDOR}@example.jp", is_staff=True)
+            vendor.groups.add(vendor_groups_ensure()[VendorRole.SUPPORT])
+            vendor_secret = with_totp(vendor)
+    yield Account(SUPERVISOR, boss_secret), Account(VENDOR, vendor_secret)
+    with django_db_blocker.unblock():
+        SupportGrant.objects.filter(grantee_id=vendor.pk).delete()
+        with schema_context("ageo"):
+            User.objects.filter(username__in=[SUPERVISOR, f"support.{VENDOR}"]).delete()
+        with schema_context("public"):
+            # Deleting would collect the city apps' rows that point at users, whose tables the public schema lacks.
+            User.objects.filter(pk=vendor.pk).update(is_active=False)
+
+
+def log_in(page: Any, base: str, account: Account, then: str) -> None:
+    page.goto(f"{base}/accounts/login/?next={quote(then)}")
+    page.get_by_label("ユーザー名またはメールアドレス").fill(account.username)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_label("パスワード").press("Enter")
+    code = page.get_by_label(re.compile(r"^コード"))
+    code.fill(totp_code(account.secret))
+    with page.expect_navigation():
+        code.press("Enter")
+
+
+def test_a_supervisor_grants_an_hour_the_vendor_sees_the_day_view_until_it_is_ended(
+    browser: Any, server_port: int, accounts: tuple[Account, Account]
+) -> None:
+    boss, vendor = accounts
+    ageo = f"http://ageo.localhost:{server_port}"
+    console = f"http://localhost:{server_port}"
+    # bypass_csp: axe's script is injected by the test (the pages' policy allows only their own scripts).
+    options = {"viewport": {"width": 1280, "height": 900}, "locale": "ja-JP", "bypass_csp": True}
+    city_side = browser.new_context(**options).new_page()
+    vendor_side = browser.new_context(**options).new_page()
+
+    log_in(city_side, ageo, boss, then="/staff/vendor/support/")
+    assert city_side.url == f"{ageo}/staff/vendor/support/", city_side.url
+    assert_accessible(city_side)
+    city_side.get_by_label("運営事業者の担当者").select_option(label=VENDOR)
+    city_side.get_by_label("見せる範囲（閲覧のみ）").select_option("booking")
+    city_side.get_by_label("期間（今から）").select_option(label="1時間")
+    city_side.get_by_label("理由").fill("問い合わせ 2026-0042 の調査")
+    with city_side.expect_navigation():
+        city_side.get_by_role("button", name="サポートアクセスを許可する").click()
+    assert f"{VENDOR} にサポートアクセスを許可しました" in city_side.locator("main").inner_text()
+    assert_accessible(city_side)
+
+    log_in(vendor_side, console, vendor, then="/console/support/")
+    assert vendor_side.url == f"{console}/console/support/", vendor_side.url
+    assert "問い合わせ 2026-0042 の調査" in vendor_side.locator("main").inner_text()
+    assert_accessible(vendor_side)
+    with vendor_side.expect_navigation(url=re.compile(r"/staff/booking/day/")):
+        vendor_side.get_by_role("button", name="上尾市 に入る").click()
+    assert vendor_side.url.startswith(f"{ageo}/staff/booking/day/"), vendor_side.url
+    assert "当日の予約一覧" in vendor_side.locator("h1").inner_text()
+    assert "サポートアクセス中です（閲覧のみ" in vendor_side.locator("main").inner_text()
+
+    city_side.reload()
+    city_side.locator("summary", has_text="1 件").click()  # the vendor's page view, listed under the grant
+    assert "/staff/booking/day/" in city_side.locator("main").inner_text()
+    with city_side.expect_navigation():
+        city_side.get_by_role("button", name=f"{VENDOR} のサポートアクセスを終了").click()
+    assert f"{VENDOR} へのサポートアクセスを終了しました" in city_side.locator("main").inner_text()
+
+    response = vendor_side.goto(f"{ageo}/staff/booking/day/")
+    assert response.status == 403
+    assert "サポートアクセスは終了しました" in vendor_side.locator("h1").inner_text()
+    assert_accessible(vendor_side)
+    vendor_side.goto(f"{ageo}/staff/booking/day/")
+    assert "/accounts/login/" in vendor_side.url  # signed out
