@@ -4,6 +4,7 @@ support pages on the way."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import os
 import re
@@ -36,10 +37,8 @@ class Account:
 def _axe_source() -> str | None:
     """axe-core's script: AXE_CORE_JS, or the copy a Python package ships; None when neither is installed."""
     candidates = [os.environ.get("AXE_CORE_JS", "")]
-    try:
+    with contextlib.suppress(ModuleNotFoundError):
         candidates.append(str(importlib.resources.files("axe_playwright_python") / "axe.min.js"))
-    except ModuleNotFoundError:
-        pass
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate).read_text(encoding="utf-8")
