@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("vendor-users/", views.vendor_users, name="vendor_users"),
     path("cities/", include("console.cities.urls")),
+    path("maintenance/", include("console.maintenance.urls")),
     path("support/", include("console.support.urls")),
     path("availability/", include("console.availability.urls")),
 ]

@@ -149,6 +149,24 @@ FORMS: list[FormTarget] = [
         role="supervisor",
     ),
     FormTarget(
+        "maintenance proposal",
+        "/console/maintenance/new/",
+        {
+            "cities": "1",
+            "modules": "issuance",
+            "window_start": "2036-01-06T02:00",
+            "window_end": "2036-01-06T03:00",
+            "title_ja": "サーバー更新",
+            "title_en": "Server update",
+            "body_ja": "更新のため停止します",
+            "body_en": "",
+        },
+        ("title_ja", "title_en", "body_ja", "body_en"),
+        hosts=("public",),
+        signed_in=True,
+        role="supervisor",
+    ),
+    FormTarget(
         "log out everywhere",
         "/staff/account/logout-everywhere/",
         {},
@@ -163,7 +181,7 @@ FORMS: list[FormTarget] = [
 ROUTE_EXAMPLES: dict[str, str] = {
     r"accounts/^confirm-email/(?P<key>[-:\w]+)/$": "accounts/confirm-email/no-such-key/",
     r"accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": "accounts/password/reset/key/1-no-such-key/",
-    r"console/admin/^(?P<app_label>tenants|auth|account|mfa|security|console)/$": "console/admin/auth/",
+    r"console/admin/^(?P<app_label>tenants|auth|account|mfa|security)/$": "console/admin/auth/",
     r"console/admin/(?P<url>.*)$": "console/admin/no-such-page/",
 }
 _CONVERTER = re.compile(r"<(?:(?P<kind>\w+):)?\w+>")
