@@ -125,7 +125,7 @@ def bulk(cluster: Any, slots: dict[str, tuple[int, int]], count: int, prefix: st
 def rehearse(cluster: Any, root: Path, bookings: int, after: int, trickle: int) -> int:
     from django.core.management import call_command
 
-    from madoguchi import pitr
+    from madoguchi import base_backups, pitr
     from tenants.models import Municipality
     from tests.ops.scratch_cluster import book, codes
 
@@ -163,7 +163,7 @@ def rehearse(cluster: Any, root: Path, bookings: int, after: int, trickle: int) 
         )
 
     with step("base backup (pg_basebackup tar+gzip, then pg_verifybackup)", base_note):
-        result = pitr.base_backup(directory=base_dir, server=server)
+        result = base_backups.base_backup(directory=base_dir, server=server)
     base = result.backup
 
     archived_before = size(cluster.archive)

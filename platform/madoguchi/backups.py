@@ -1,11 +1,19 @@
-"""Per-city logical dumps (`pg_dump -n <schema>`) with a manifest, retention, and the restore check.
+"""Per-city logical dumps, batched: one `pg_dump -n a -n b ...` per batch of cities, a manifest per city.
 
-A dump is DIR/<slug>/<slug>-<UTC timestamp>.dump (custom format) with DIR/<slug>/<slug>-<timestamp>.json beside it:
-row counts and an md5 per table, computed in the very snapshot pg_dump reads (a REPEATABLE READ transaction exports
-it and pg_dump is given `--snapshot`). Both files are written under a temporary name and renamed, the manifest last:
-a dump counts only once its manifest exists.
+`pg_dump` reads the whole catalog whatever it dumps (95-101 s per run at 1,741 cities, docs/scale.md), so the
+nightly run dumps cities in batches (DEFAULT_BATCH_SIZE, settings.BACKUP_BATCH_SIZE, `city_dump --batch-size`),
+each batch one catalog read and one snapshot. Layout of the backup directory:
 
-The restore check restores each city's newest dump into a scratch database on the same server and compares.
+    <run>/batch-0001.dump   one run of city_dump (<run>: its UTC start, e.g. 20261206T021500.000000Z): the batch's
+    <run>/batch-0001.json   archive (custom format) and its manifest, the manifest written last: a batch counts
+                            only once it exists. Per city: its schema, row counts and an md5 per table, computed in
+                            the very snapshot pg_dump read (a REPEATABLE READ transaction exports it, pg_dump is
+                            given `--snapshot`, each city's checksums import it).
+    offboarded/<run>/<slug>.dump, .json   city_offboard's final export of one city: never pruned.
+
+One city restores alone from its batch's archive: pg_restore of the city's schema entry and of what `-n <schema>`
+selects (`city_restore_list`), as the restore check (madoguchi.restore) and city_pitr --apply do. Retention keeps
+each existing city's newest `keep` dumps; a batch goes once no existing city needs it.
 """
 
 from __future__ import annotations
@@ -15,12 +23,11 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,13 +41,19 @@ from psycopg.conninfo import make_conninfo
 from tenants.models import Municipality
 from tenants.selectors import municipality_list
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 1: one file per city; 2: a batch of cities per archive
 DEFAULT_KEEP = 14
+DEFAULT_BATCH_SIZE = 250
+# A batch's pg_dump holds an ACCESS SHARE lock on each of its tables until it ends: a batch may take at most this
+# share of the server's lock table (max_locks_per_transaction x (max_connections + max_prepared_transactions)).
+LOCK_TABLE_SHARE = 0.5
+MAX_ROUNDS = 5  # cities created while a run goes are dumped in further rounds, at most this many
 DUMP_TIMEOUT_SECONDS = 3600
 RESTORE_TIMEOUT_SECONDS = 1800
-# Dump file names: <slug>-20261206T164500.123456Z.dump; the timestamp sorts as text.
+# Run directories and archive names are UTC timestamps that sort as text: 20261206T164500.123456Z.
 STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_NAME = re.compile(r"^(?P<slug>[a-z0-9_-]+)-(?P<stamp>\d{8}T\d{6}\.\d{6}Z)\.dump$")
+_RUN = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
+OFFBOARDED = "offboarded"
 
 
 class BackupError(Exception):
@@ -205,18 +218,16 @@ def write_atomically(path: Path, data: bytes) -> None:
 # --- Dump ------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class DumpResult:
-    slug: str
-    dump: Path
-    manifest: Path
-    tables: int
-    rows: int
-    removed: list[Path] = field(default_factory=list)
-
-
 def backup_dir() -> Path:
     return Path(settings.BACKUP_DIR)
+
+
+def default_batch_size() -> int:
+    return int(getattr(settings, "BACKUP_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+
+
+def new_stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
 
 
 def cities(slugs: Sequence[str] = ()) -> list[Municipality]:
@@ -231,10 +242,129 @@ def cities(slugs: Sequence[str] = ()) -> list[Municipality]:
     return list(qs.filter(status=Municipality.Status.ACTIVE).order_by("slug"))
 
 
+@dataclass(frozen=True)
+class Target:
+    slug: str
+    schema: str
+
+
+@dataclass
+class CityDump:
+    """One city's dump: the batch archive holding it, the batch's manifest, and the city's part of it."""
+
+    slug: str
+    schema: str
+    archive: Path
+    tables: dict[str, dict[str, Any]]
+    info: dict[str, Any]  # the batch manifest's own keys (sha256, created_at, recovery_target_time, ...)
+
+    @property
+    def manifest(self) -> Path:
+        return self.archive.with_suffix(".json")
+
+    @property
+    def rows(self) -> int:
+        return sum(int(t["rows"]) for t in self.tables.values())
+
+    @property
+    def label(self) -> str:
+        return f"{self.archive.parent.name}/{self.archive.name}"
+
+
+def read_batch(archive: Path) -> list[CityDump]:
+    """The cities of a batch archive, from the manifest beside it."""
+    manifest = archive.with_suffix(".json")
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+        entries = info.pop("cities")
+        return [
+            CityDump(
+                slug=slug, schema=str(entry["schema"]), archive=archive, tables=entry["tables"], info=info
+            )
+            for slug, entry in sorted(entries.items())
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BackupError(f"{manifest}: manifest unreadable: {exc!r}") from exc
+
+
+def city_dump_in(archive: Path, slug: str) -> CityDump:
+    """`slug`'s dump in the batch archive `archive` (city_pitr --from-dump)."""
+    if not archive.is_file():
+        raise BackupError(f"no dump {archive}")
+    for entry in read_batch(archive):
+        if entry.slug == slug:
+            return entry
+    raise BackupError(f"{archive} holds no dump of {slug}")
+
+
+def complete_batches(root: Path) -> list[Path]:
+    """The batch archives of every run under `root` that have their manifest, oldest run first."""
+    if not root.is_dir():
+        return []
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and _RUN.match(p.name))
+    return [a for run in runs for a in sorted(run.glob("*.dump")) if a.with_suffix(".json").is_file()]
+
+
+@dataclass
+class Scan:
+    per_city: dict[str, list[CityDump]] = field(default_factory=dict)  # oldest first
+    unreadable: list[str] = field(default_factory=list)  # manifests that cannot be read (kept, reported)
+
+
+def scan_dumps(root: Path) -> Scan:
+    found = Scan()
+    for archive in complete_batches(root):
+        try:
+            entries = read_batch(archive)
+        except BackupError as exc:
+            found.unreadable.append(str(exc))
+            continue
+        for entry in entries:
+            found.per_city.setdefault(entry.slug, []).append(entry)
+    return found
+
+
+def lock_budget(conn: psycopg.Connection[Any]) -> int:
+    """Table locks one batch may hold: LOCK_TABLE_SHARE of the server's shared lock table."""
+    row = conn.execute(
+        "SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int "
+        "+ current_setting('max_prepared_transactions')::int)"
+    ).fetchone()
+    assert row is not None
+    return max(1, int(int(row[0]) * LOCK_TABLE_SHARE))
+
+
+def plan_batches(server: Server, targets: Sequence[Target], batch_size: int) -> list[list[Target]]:
+    """Consecutive batches of at most `batch_size` cities whose tables and sequences (pg_dump locks each until it
+    ends: 44 + 41 a city today) fit in `lock_budget` (a city larger than that is a batch alone)."""
+    with server.connect(autocommit=True) as conn:
+        budget = lock_budget(conn)
+        counts = dict(
+            conn.execute(
+                "SELECT n.nspname, count(c.oid) FROM pg_namespace n LEFT JOIN pg_class c "
+                "ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'S', 'm', 'f') "
+                "WHERE n.nspname = ANY(%s) GROUP BY n.nspname",
+                [[t.schema for t in targets]],
+            ).fetchall()
+        )
+    batches: list[list[Target]] = []
+    current: list[Target] = []
+    locks = 0
+    for target in targets:
+        need = int(counts.get(target.schema, 0))
+        if current and (len(current) >= batch_size or locks + need > budget):
+            batches.append(current)
+            current, locks = [], 0
+        current.append(target)
+        locks += need
+    if current:
+        batches.append(current)
+    return batches
+
+
 @contextmanager
 def _exported_snapshot(server: Server) -> Iterator[tuple[str, psycopg.Cursor[Any]]]:
-    """A REPEATABLE READ transaction kept open; pg_dump reads its exported snapshot while the manifest is computed
-    in the same one, so both see exactly the same rows."""
+    """A REPEATABLE READ transaction kept open while pg_dump and the manifest's checksums read its snapshot."""
     with server.connect() as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -246,39 +376,56 @@ def _exported_snapshot(server: Server) -> Iterator[tuple[str, psycopg.Cursor[Any
         conn.rollback()
 
 
-def city_dump(
-    municipality: Municipality, *, directory: Path | None = None, keep: int = DEFAULT_KEEP
-) -> DumpResult:
-    """Dump one city's schema with its manifest, then keep its newest `keep` dumps."""
-    if keep < 1:
-        raise BackupError("keep must be at least 1")
-    city_dir = (directory or backup_dir()) / municipality.slug
-    result = schema_dump(
-        Server.from_settings(), slug=municipality.slug, schema=municipality.schema_name, city_dir=city_dir
-    )
-    result.removed = apply_retention(city_dir, keep=keep)
+def _checksums_in_snapshot(server: Server, snapshot: str, schemas: Sequence[str]) -> dict[str, Any]:
+    """table_checksums of each schema in the exported snapshot, one transaction per schema (so that the locks of
+    one city's tables are held at a time, not the batch's)."""
+    result = {}
+    with server.connect() as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        for schema in schemas:
+            with conn.cursor() as cursor:
+                cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                result[schema] = table_checksums(cursor, schema)
+            conn.rollback()
     return result
 
 
-def schema_dump(
-    server: Server, *, slug: str, schema: str, city_dir: Path, extra: dict[str, Any] | None = None
-) -> DumpResult:
-    """Dump `schema` of `server` into city_dir/<slug>-<timestamp>.dump with its manifest (`extra` is added to the
-    manifest). The server may be the production one or a scratch cluster recovered to a point in time."""
+def dump_batch(
+    server: Server,
+    targets: Sequence[Target],
+    *,
+    run_dir: Path,
+    name: str,
+    extra: dict[str, Any] | None = None,
+) -> list[CityDump]:
+    """One pg_dump of the `targets`' schemas (`-n` each) into run_dir/<name>.dump and its manifest <name>.json
+    (`extra` added to it). The server may be the production one or a scratch cluster recovered to a point in time.
+    A city whose schema is gone by the snapshot (offboarded meanwhile) is left out."""
+    if not targets:
+        return []
     server_version = server_version_num(server)
     pg_dump = pg_binary("pg_dump", server_version // 10000)
-    stamp = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
-    dump_path = city_dir / f"{slug}-{stamp}.dump"
-    manifest_path = dump_path.with_suffix(".json")
-    partial = city_dir / f".{dump_path.name}.partial"
+    archive = run_dir / f"{name}.dump"
+    manifest_path = archive.with_suffix(".json")
+    partial = run_dir / f".{archive.name}.partial"
+    what = f"{name} ({len(targets)} cities)" if len(targets) > 1 else targets[0].slug
     try:
-        city_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with _exported_snapshot(server) as (snapshot, cursor):
-            proc = subprocess.run(  # noqa: S603 (argv built from the settings and the schema name)
+            cursor.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [[t.schema for t in targets]]
+            )
+            present = {str(row[0]) for row in cursor.fetchall()}
+            targets = [t for t in targets if t.schema in present]
+            if not targets:
+                return []
+            proc = subprocess.run(  # noqa: S603 (argv built from the settings and the schema names)
                 [
                     str(pg_dump),
                     "--format=custom",
-                    f"--schema={schema}",
+                    *(f"--schema={t.schema}" for t in targets),
+                    "--strict-names",
                     f"--snapshot={snapshot}",
                     f"--file={partial}",
                     "--no-password",
@@ -291,174 +438,137 @@ def schema_dump(
             )
             if proc.returncode != 0:
                 raise BackupError(
-                    f"{slug}: pg_dump failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+                    f"{what}: pg_dump failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
                 )
-            tables = table_checksums(cursor, schema)
+            checksums = _checksums_in_snapshot(server, snapshot, [t.schema for t in targets])
         with partial.open("rb") as handle:
             os.fsync(handle.fileno())
         size, sha256 = partial.stat().st_size, sha256_of(partial)
-        os.replace(partial, dump_path)
+        os.replace(partial, archive)
     except OSError as exc:  # a full disk (ENOSPC), a quota, a directory we may not write
-        raise BackupError(f"{slug}: could not write the dump in {city_dir}: {exc}") from exc
+        raise BackupError(f"{what}: could not write the dump in {run_dir}: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
-    manifest = {
+    info = {
         "version": MANIFEST_VERSION,
-        "city": slug,
-        "schema": schema,
-        "created_at": stamp,
+        "created_at": run_dir.name if _RUN.match(run_dir.name) else new_stamp(),
         "server_version_num": server_version,
         "pg_dump": str(pg_dump),
         "same_snapshot": True,
-        "dump": dump_path.name,
+        "dump": archive.name,
         "bytes": size,
         "sha256": sha256,
-        "tables": tables,
         **(extra or {}),
     }
+    cities_part = {t.slug: {"schema": t.schema, "tables": checksums[t.schema]} for t in targets}
     try:
-        write_atomically(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+        write_atomically(
+            manifest_path,
+            json.dumps({**info, "cities": cities_part}, indent=2, sort_keys=True).encode("utf-8"),
+        )
     except OSError as exc:
-        # Without its manifest the dump does not count (complete_dumps); removed so that it does not stay,
+        # Without its manifest the archive does not count (complete_batches); removed so that it does not stay,
         # filling the disk, as a file that looks finished.
-        dump_path.unlink(missing_ok=True)
-        raise BackupError(f"{slug}: could not write the manifest in {city_dir}: {exc}") from exc
-    return DumpResult(
-        slug=slug,
-        dump=dump_path,
-        manifest=manifest_path,
-        tables=len(tables),
-        rows=sum(t["rows"] for t in tables.values()),
-    )
+        archive.unlink(missing_ok=True)
+        raise BackupError(f"{what}: could not write the manifest in {run_dir}: {exc}") from exc
+    return [
+        CityDump(slug=t.slug, schema=t.schema, archive=archive, tables=checksums[t.schema], info=info)
+        for t in targets
+    ]
 
 
-def complete_dumps(city_dir: Path) -> list[Path]:
-    """The city's dumps that have their manifest, oldest first."""
-    dumps = [p for p in city_dir.glob("*.dump") if _NAME.match(p.name) and p.with_suffix(".json").is_file()]
-    return sorted(dumps, key=lambda p: p.name)
-
-
-def apply_retention(city_dir: Path, *, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` complete dumps (and their manifests); returns the deleted dumps."""
-    dumps = complete_dumps(city_dir)
-    old = dumps[:-keep] if len(dumps) > keep else []
-    for dump in old:
-        dump.with_suffix(".json").unlink(missing_ok=True)
-        dump.unlink(missing_ok=True)
-    return old
-
-
-# --- Restore check ---------------------------------------------------------------------------------------------
+def _remove_if_empty(directory: Path) -> None:
+    with suppress(OSError):  # not empty, or gone
+        directory.rmdir()
 
 
 @dataclass
-class CheckResult:
-    slug: str
-    dump: Path | None
-    tables: int = 0
-    rows: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+class RunResult:
+    run: Path
+    dumps: list[CityDump] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # slug: the error
+    gone: list[str] = field(default_factory=list)  # listed, but the schema was deleted before its batch
+    batches: int = 0
+    removed: list[Path] = field(default_factory=list)  # archives deleted by retention
 
 
-def compare(expected: dict[str, dict[str, Any]], restored: dict[str, dict[str, Any]]) -> list[str]:
-    problems = []
-    for name in sorted(set(expected) - set(restored)):
-        problems.append(f"table {name} missing from the restored copy")
-    for name in sorted(set(restored) - set(expected)):
-        problems.append(f"table {name} restored but not in the manifest")
-    for name in sorted(set(expected) & set(restored)):
-        want, got = expected[name], restored[name]
-        if want["rows"] != got["rows"]:
-            problems.append(f"table {name}: {want['rows']} rows in the manifest, {got['rows']} restored")
-        elif want["md5"] != got["md5"]:
-            problems.append(
-                f"table {name}: checksum differs ({want['md5']} in the manifest, {got['md5']} restored)"
-            )
-    return problems
-
-
-def _restore_one(server: Server, pg_restore: Path, dump: Path, *, timeout: int) -> CheckResult:
-    slug = dump.parent.name
-    result = CheckResult(slug=slug, dump=dump)
-    try:
-        manifest = json.loads(dump.with_suffix(".json").read_text(encoding="utf-8"))
-        expected: dict[str, dict[str, Any]] = manifest["tables"]
-        schema = str(manifest["schema"])
-    except (OSError, ValueError, KeyError) as exc:
-        result.problems.append(f"manifest unreadable: {exc}")
-        return result
-    result.tables = len(expected)
-    result.rows = sum(int(t["rows"]) for t in expected.values())
-    if sha256_of(dump) != manifest.get("sha256"):
-        result.problems.append("the dump file differs from the one the manifest describes (sha256)")
-        return result
-    scratch = f"madoguchi_restore_check_{secrets.token_hex(6)}"
-    with server.connect(autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
-        try:
-            proc = subprocess.run(  # noqa: S603 (argv built from the settings and a file of the backup directory)
-                [
-                    str(pg_restore),
-                    "--exit-on-error",
-                    "--no-owner",
-                    "--no-privileges",
-                    "--no-password",
-                    f"--dbname={scratch}",
-                    str(dump),
-                ],
-                env=server.env(scratch),
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            if proc.returncode != 0:
-                result.problems.append(
-                    f"pg_restore failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
-                )
-                return result
-            with server.connect(scratch) as conn, conn.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout}s"])
-                restored = table_checksums(cursor, schema)
-                cursor.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname <> ALL(%s) "
-                    "AND nspname NOT LIKE 'pg\\_%%' AND nspname <> 'information_schema'",
-                    [[schema, "public"]],
-                )
-                others = [row[0] for row in cursor.fetchall()]
-            if others:
-                result.problems.append(f"the dump holds other schemas too: {', '.join(sorted(others))}")
-            result.problems.extend(compare(expected, restored))
-        except subprocess.TimeoutExpired:
-            result.problems.append(f"pg_restore took longer than {timeout} s")
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+def dump_cities(
+    targets: Sequence[Municipality] | None = None,
+    *,
+    directory: Path | None = None,
+    keep: int = DEFAULT_KEEP,
+    batch_size: int | None = None,
+    lister: Callable[[], Sequence[Municipality]] = cities,
+    progress: Callable[[list[CityDump]], None] | None = None,
+) -> RunResult:
+    """Dump `targets` (None: every active city, `lister`) in batches into a new run directory, then apply
+    retention. Without targets, `lister` is asked again once the batches are done and the cities created meanwhile
+    are dumped too (up to MAX_ROUNDS rounds). A batch that fails marks its cities failed; the others go on."""
+    if keep < 1:
+        raise BackupError("keep must be at least 1")
+    size = batch_size if batch_size is not None else default_batch_size()
+    if size < 1:
+        raise BackupError("the batch size must be at least 1")
+    root = directory or backup_dir()
+    server = Server.from_settings()
+    result = RunResult(run=root / new_stamp())
+    listed = list(targets) if targets is not None else list(lister())
+    seen: set[str] = set()
+    for _round in range(MAX_ROUNDS):
+        todo = [Target(m.slug, m.schema_name) for m in listed if m.slug not in seen]
+        if not todo:
+            break
+        seen.update(t.slug for t in todo)
+        for batch in plan_batches(server, todo, size):
+            result.batches += 1
+            try:
+                done = dump_batch(server, batch, run_dir=result.run, name=f"batch-{result.batches:04d}")
+            except BackupError as exc:
+                result.failed.update((t.slug, str(exc)) for t in batch)
+                continue
+            dumped = {d.slug for d in done}
+            result.gone.extend(t.slug for t in batch if t.slug not in dumped)
+            result.dumps.extend(done)
+            if progress is not None:
+                progress(done)
+        if targets is not None:
+            break
+        listed = list(lister())
+    _remove_if_empty(result.run)
+    result.removed = apply_retention(root, keep=keep)
     return result
 
 
-def restore_check(
-    *, directory: Path | None = None, slugs: Sequence[str] = (), timeout: int = RESTORE_TIMEOUT_SECONDS
-) -> list[CheckResult]:
-    """Restore each city's newest complete dump into a scratch database and compare it with its manifest."""
-    root = directory or backup_dir()
-    if not root.is_dir():
-        raise BackupError(f"no backup directory {root}")
-    city_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if slugs:
-        city_dirs = [root / slug for slug in slugs]
-    if not city_dirs:
-        raise BackupError(f"no city dumps under {root}")
-    server = Server.from_settings()
-    pg_restore = pg_binary("pg_restore", server_version_num(server) // 10000)
-    results = []
-    for city_dir in city_dirs:
-        dumps = complete_dumps(city_dir) if city_dir.is_dir() else []
-        if not dumps:
-            results.append(CheckResult(slug=city_dir.name, dump=None, problems=["no complete dump"]))
-            continue
-        results.append(_restore_one(server, pg_restore, dumps[-1], timeout=timeout))
-    return results
+def export_city(municipality: Municipality, *, directory: Path | None = None) -> CityDump:
+    """A single `pg_dump -n` of one city into DIR/offboarded/<run>/<slug>.dump (city_offboard's final export,
+    which no retention touches)."""
+    run_dir = (directory or backup_dir()) / OFFBOARDED / new_stamp()
+    done = dump_batch(
+        Server.from_settings(),
+        [Target(municipality.slug, municipality.schema_name)],
+        run_dir=run_dir,
+        name=municipality.slug,
+    )
+    if not done:
+        raise BackupError(f"{municipality.slug}: schema {municipality.schema_name} does not exist")
+    return done[0]
+
+
+def apply_retention(root: Path, *, keep: int, holders: Sequence[str] | None = None) -> list[Path]:
+    """Keep the newest `keep` dumps of each city in `holders` (default: every city that exists); delete each batch
+    (archive and manifest) none of them needs any more, then run directories left empty. A batch whose manifest
+    cannot be read is kept (the restore check reports it). Returns the deleted archives."""
+    if keep < 1:
+        raise BackupError("keep must be at least 1")
+    if holders is None:
+        holders = list(municipality_list().values_list("slug", flat=True))
+    found = scan_dumps(root)
+    needed = {d.archive for slug in holders for d in found.per_city.get(slug, [])[-keep:]}
+    readable = {d.archive for dumps in found.per_city.values() for d in dumps}
+    removed = []
+    for archive in sorted(readable - needed):
+        archive.with_suffix(".json").unlink(missing_ok=True)  # the manifest first: no longer a complete batch
+        archive.unlink(missing_ok=True)
+        removed.append(archive)
+        _remove_if_empty(archive.parent)
+    return removed

@@ -6,26 +6,21 @@ import logging
 
 from celery import shared_task
 
-from madoguchi.backups import BackupError, cities, city_dump
+from madoguchi.backups import BackupError, dump_cities
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="ops.city_dump_nightly", acks_late=True)
 def city_dump_nightly() -> dict[str, int]:
-    """Dump every active city (one after the other, in the public schema beat sends from); a failed city is
-    logged and does not stop the others; the task fails at the end if any did, so the failure is seen."""
-    done, failed = 0, []
-    for municipality in cities():
-        try:
-            city_dump(municipality)
-            done += 1
-        except BackupError:
-            logger.exception("nightly dump failed for %s", municipality.slug)
-            failed.append(municipality.slug)
-    if failed:
-        raise BackupError(f"nightly dumps failed for: {', '.join(failed)}")
-    return {"dumped": done}
+    """Dump every active city in batches (madoguchi.backups.dump_cities; cities created meanwhile too); a failed
+    batch is logged and does not stop the others; the task fails at the end if any did, so the failure is seen."""
+    result = dump_cities()
+    for slug, error in sorted(result.failed.items()):
+        logger.error("nightly dump failed for %s: %s", slug, error)
+    if result.failed:
+        raise BackupError(f"nightly dumps failed for: {', '.join(sorted(result.failed))}")
+    return {"dumped": len(result.dumps), "batches": result.batches}
 
 
 @shared_task(name="ops.tls_expiry_remind", acks_late=True)

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from madoguchi.backups import BackupError, Server
-from madoguchi.pitr import BaseBackup, complete_base_backups, prune_backups, recovered_cluster
+from madoguchi.base_backups import BaseBackup, complete_base_backups, prune_backups
+from madoguchi.pitr import recovered_cluster
 from tests.ops.scratch_cluster import (
     ARCHIVE_WAL,
     PrimaryCluster,

@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
 from apps.security.audit_models import AuditEvent
-from madoguchi.backups import complete_dumps
+from madoguchi.backups import read_batch
 from tenants.db import use_public_schema
 from tenants.models import Domain, Municipality
 from tenants.services import MunicipalityInput, municipality_create, municipality_set_status
@@ -72,8 +72,12 @@ def test_a_suspended_city_is_dumped_checked_then_deleted_and_the_others_stay(
     text = out.getvalue()
     assert "restore check: ok" in text
     assert "kitamoto deleted" in text
-    dumps = complete_dumps(tmp_path / "kitamoto")
-    assert len(dumps) == 1  # the final dump and its manifest stay
+    # The final export, one city alone, stays with its manifest outside the nightly runs' retention.
+    finals = list((tmp_path / "offboarded").glob("*/kitamoto.dump"))
+    assert len(finals) == 1
+    (final,) = read_batch(finals[0])
+    assert final.slug == "kitamoto"
+    assert len(final.tables) == len(tables_before)
     use_public_schema()
     assert not _schema_exists("kitamoto")
     assert not Municipality.objects.filter(slug="kitamoto").exists()
@@ -81,7 +85,7 @@ def test_a_suspended_city_is_dumped_checked_then_deleted_and_the_others_stay(
     assert len(tables_before) > 10
     event = AuditEvent.objects.get(action="city.offboarded")
     assert event.target == "municipality:kitamoto"
-    assert dumps[0].name in event.summary
+    assert final.label in event.summary
     # Its host is unknown now; another city is served as before.
     assert Client(HTTP_HOST="kitamoto.localhost").get("/").status_code == 404
     assert Client(HTTP_HOST="ageo.localhost").get("/").status_code == 200

@@ -18,7 +18,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from madoguchi.backups import Server
-from madoguchi.pitr import BaseBackup, base_backup
+from madoguchi.base_backups import BaseBackup, base_backup
 from tests.ops.scratch_cluster import (
     PrimaryCluster,
     book,
@@ -116,10 +116,35 @@ def test_one_city_back_to_a_point_in_time_and_the_other_untouched(scene: Scene) 
     line = next(x for x in done.stdout.splitlines() if x.startswith("booking_reservation "))
     assert line.split()[1:3] == ["3", "2"]
     # The dump that was swapped in stays, with the time it was recovered to.
-    manifests = list((scene.root / "pitr-out" / "ageo").glob("ageo-*.json"))
+    manifests = list((scene.root / "pitr-out").glob("*/ageo.json"))
     assert len(manifests) == 1
     assert json.loads(manifests[0].read_text())["recovery_target_time"] == target.isoformat()
     assert not list(scene.root.glob("madoguchi-pitr-*")), "the scratch cluster's directory is left behind"
+
+
+def test_one_city_back_to_its_nightly_batch_dump_with_from_dump(scene: Scene) -> None:
+    """city_pitr --from-dump with a nightly batch archive (both cities in it): only okegawa is swapped back."""
+    cluster = scene.cluster
+    nightly = scene.root / "nightly"
+    dumped = manage(
+        cluster, scene.data_dir, "city_dump", "--dir", str(nightly), "--city", "ageo", "--city", "okegawa"
+    )
+    assert dumped.returncode == 0, dumped.stderr + dumped.stdout
+    (archive,) = nightly.glob("*/batch-0001.dump")
+    ageo_before, okegawa_before = codes(cluster, "ageo"), codes(cluster, "okegawa")
+    book(cluster, "okegawa", scene.slots["okegawa"], ["PITR-B9"])
+    with cluster.server().connect() as conn:
+        conn.execute("UPDATE tenants_municipality SET status = 'suspended' WHERE slug = 'okegawa'")
+        conn.commit()
+    args = ["city_pitr", "--city", "okegawa", "--from-dump", str(archive)]
+    dry = manage(cluster, scene.data_dir, *args)
+    assert dry.returncode == 0, dry.stderr + dry.stdout
+    assert f"to apply this very dump: --apply --from-dump {archive}" in dry.stdout
+    assert codes(cluster, "okegawa") == okegawa_before | {"PITR-B9"}
+    done = manage(cluster, scene.data_dir, *args, "--apply")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert codes(cluster, "okegawa") == okegawa_before
+    assert codes(cluster, "ageo") == ageo_before
 
 
 def test_a_time_before_the_base_backup_is_refused_before_anything_runs(scene: Scene, city: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from madoguchi.backups import BackupError
-from madoguchi.pitr import BASE_KEEP, prune_backups
+from madoguchi.base_backups import BASE_KEEP, prune_backups
 
 
 class Command(BaseCommand):

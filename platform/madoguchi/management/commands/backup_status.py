@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.pitr import archive_status
+from madoguchi.base_backups import archive_status
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from madoguchi.backups import BackupError
-from madoguchi.pitr import BASE_BACKUP_TIMEOUT_SECONDS, base_backup, verify_base_backup
+from madoguchi.base_backups import BASE_BACKUP_TIMEOUT_SECONDS, base_backup, verify_base_backup
 
 
 class Command(BaseCommand):

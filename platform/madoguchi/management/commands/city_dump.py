@@ -1,4 +1,4 @@
-"""Per-city logical dumps with a manifest and retention (docs/operations.md, "Backups")."""
+"""Per-city logical dumps in batches with a manifest and retention (docs/operations.md, "Backups")."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import DEFAULT_KEEP, BackupError, cities, city_dump
+from madoguchi.backups import DEFAULT_KEEP, BackupError, CityDump, cities, default_batch_size, dump_cities
 
 
 class Command(BaseCommand):
-    help = "Dump each active city's schema (or the given ones) with pg_dump -n, a manifest, and retention."
+    help = (
+        "Dump every active city's schema (or the given ones) in batches: one pg_dump -n a -n b ... per batch, "
+        "a manifest per city, retention."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -21,23 +24,35 @@ class Command(BaseCommand):
             "--dir", type=Path, default=None, help="backup directory (default: settings.BACKUP_DIR)"
         )
         parser.add_argument("--keep", type=int, default=DEFAULT_KEEP, help="dumps kept per city (default 14)")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=None,
+            help=f"cities per pg_dump (default settings.BACKUP_BATCH_SIZE, {default_batch_size()})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        failed = []
+        def progress(done: list[CityDump]) -> None:
+            for dump in done:
+                self.stdout.write(f"{dump.slug}: {dump.label} ({len(dump.tables)} tables, {dump.rows} rows)")
+
         try:
-            targets = cities(options["city"])
+            result = dump_cities(
+                cities(options["city"]) if options["city"] else None,
+                directory=options["dir"],
+                keep=options["keep"],
+                batch_size=options["batch_size"],
+                progress=progress,
+            )
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
-        for municipality in targets:
-            try:
-                result = city_dump(municipality, directory=options["dir"], keep=options["keep"])
-            except BackupError as exc:
-                self.stderr.write(f"{municipality.slug}: FAILED: {exc}")
-                failed.append(municipality.slug)
-                continue
-            self.stdout.write(
-                f"{result.slug}: {result.dump} ({result.tables} tables, {result.rows} rows; "
-                f"{len(result.removed)} old dumps removed)"
-            )
-        if failed:
-            raise CommandError(f"dumps failed for: {', '.join(failed)}")
+        for slug, error in sorted(result.failed.items()):
+            self.stderr.write(f"{slug}: FAILED: {error}")
+        for slug in result.gone:
+            self.stdout.write(f"{slug}: skipped, its schema was deleted before its batch")
+        self.stdout.write(
+            f"{len(result.dumps)} cities in {result.batches} batches in {result.run}; "
+            f"{len(result.removed)} old batches removed"
+        )
+        if result.failed:
+            raise CommandError(f"dumps failed for: {', '.join(sorted(result.failed))}")

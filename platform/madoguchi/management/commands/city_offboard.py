@@ -2,10 +2,11 @@
 
 Refuses unless the city is suspended and `--confirm` repeats its identifier. Then, in this order, stopping at the
 first failure with nothing deleted:
-1. a final dump of the city's schema (`city_dump`, manifest with per-table row counts and checksums), kept in
-   BACKUP_DIR/<city>/ with its earlier dumps: the nightly retention no longer touches a city that is gone, so they
-   stay until the contract's retention period ends and an operator removes them;
-2. that dump restored into a scratch database and compared with its manifest (`restore_check`);
+1. a final export of the city alone (one `pg_dump -n`, manifest with per-table row counts and checksums) into
+   BACKUP_DIR/offboarded/<run>/<city>.dump: no retention touches it, it stays until the contract's retention period
+   ends and an operator removes it (its earlier nightly dumps share batch archives with other cities and go with
+   them by the nightly retention);
+2. that dump restored into a scratch database and compared with its manifest (the restore check's own steps);
 3. the schema, its hosts and the city's row deleted in one transaction (`tenants.services.municipality_delete`), and
    an audit event in the vendor's (public) log.
 """
@@ -19,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.security.actors import Actor
 from apps.security.audit import audit_record
-from madoguchi.backups import BackupError, city_dump, restore_check
+from madoguchi.backups import BackupError, export_city
+from madoguchi.restore import check_dumps
 from tenants.db import use_public_schema
 from tenants.models import Municipality
 from tenants.services import municipality_delete
@@ -42,13 +44,15 @@ class Command(BaseCommand):
         if municipality.status != Municipality.Status.SUSPENDED:
             raise CommandError(f"{slug} is {municipality.status}: suspend it first (manage.py city_status)")
         try:
-            dumped = city_dump(municipality)
-            self.stdout.write(f"final dump: {dumped.dump} ({dumped.tables} tables, {dumped.rows} rows)")
-            checks = restore_check(slugs=[slug])
+            dumped = export_city(municipality)
+            self.stdout.write(
+                f"final dump: {dumped.archive} ({len(dumped.tables)} tables, {dumped.rows} rows)"
+            )
+            checks = check_dumps([dumped])
         except BackupError as exc:
             raise CommandError(f"final dump failed, nothing deleted: {exc}") from exc
         failed = [problem for check in checks for problem in check.problems]
-        if failed or not checks or checks[0].dump != dumped.dump:
+        if failed or not checks:
             raise CommandError(
                 "the final dump did not restore as dumped, nothing deleted: " + "; ".join(failed)
             )
@@ -62,7 +66,9 @@ class Command(BaseCommand):
             action="city.offboarded",
             actor=Actor.system("city_offboard"),
             target=f"municipality:{slug}",
-            summary=f"{municipality.name_ja} ({slug}) deleted after its final dump {dumped.dump.name}",
-            after={"final_dump": dumped.dump.name, "tables": dumped.tables, "rows": dumped.rows},
+            summary=f"{municipality.name_ja} ({slug}) deleted after its final dump {dumped.label}",
+            after={"final_dump": dumped.label, "tables": len(dumped.tables), "rows": dumped.rows},
         )
-        self.stdout.write(self.style.SUCCESS(f"{slug} deleted; its dumps stay in {dumped.dump.parent}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{slug} deleted; its final dump stays in {dumped.archive.parent}")
+        )

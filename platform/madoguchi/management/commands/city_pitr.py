@@ -8,22 +8,15 @@ dump restored in its place, in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import BackupError, Server, cities
-from madoguchi.pitr import (
-    RECOVERY_TIMEOUT_SECONDS,
-    base_backup_for,
-    city_recover_dump,
-    city_swap,
-    table_counts,
-    wal_archive_dir,
-)
+from madoguchi.backups import BackupError, CityDump, Server, cities, city_dump_in
+from madoguchi.base_backups import base_backup_for, wal_archive_dir
+from madoguchi.pitr import RECOVERY_TIMEOUT_SECONDS, city_recover_dump, city_swap, table_counts
 from tenants.models import Municipality
 
 
@@ -72,7 +65,10 @@ class Command(BaseCommand):
             "--timeout", type=int, default=RECOVERY_TIMEOUT_SECONDS, help="seconds for recovery"
         )
         parser.add_argument(
-            "--from-dump", type=Path, default=None, help="apply a dump made by an earlier run (no recovery)"
+            "--from-dump",
+            type=Path,
+            default=None,
+            help="apply the city's dump in this archive (an earlier run's, or a nightly batch; no recovery)",
         )
         parser.add_argument(
             "--apply", action="store_true", help="swap the dump in (the city must be suspended first)"
@@ -91,10 +87,9 @@ class Command(BaseCommand):
                 f"{municipality.slug} is {municipality.status}: suspend it first (vendor console, or "
                 "tenants.services.municipality_set_status); nothing was done"
             )
+        dump: CityDump
         if options["from_dump"] is not None:
-            dump: Path = options["from_dump"]
-            if not dump.is_file():
-                raise CommandError(f"no dump {dump}")
+            dump = city_dump_in(options["from_dump"], municipality.slug)
         else:
             if not options["target_time"]:
                 raise CommandError("--target-time is required (or --from-dump)")
@@ -106,7 +101,7 @@ class Command(BaseCommand):
                 f"with {archive} to {target.isoformat()} ..."
             )
             clock = time.monotonic()
-            result, recovered = city_recover_dump(
+            dump, recovered = city_recover_dump(
                 municipality,
                 base=base,
                 wal_archive=archive,
@@ -116,22 +111,20 @@ class Command(BaseCommand):
                 os_user=options["os_user"],
                 timeout=options["timeout"],
             )
-            dump = result.dump
             self.stdout.write(
                 f"unpacked in {recovered.unpack_seconds:.1f} s, recovered in {recovered.seconds:.1f} s "
-                f"(stopped before {recovered.stopped_at or '-'}); dumped {result.tables} tables, "
-                f"{result.rows} rows ({dump.stat().st_size / 1e6:.1f} MB): {dump}; "
+                f"(stopped before {recovered.stopped_at or '-'}); dumped {len(dump.tables)} tables, "
+                f"{dump.rows} rows ({dump.archive.stat().st_size / 1e6:.1f} MB): {dump.archive}; "
                 f"{time.monotonic() - clock:.1f} s in all"
             )
-        manifest = json.loads(dump.with_suffix(".json").read_text(encoding="utf-8"))
-        at_target = {name: int(t["rows"]) for name, t in manifest["tables"].items()}
+        at_target = {name: int(t["rows"]) for name, t in dump.tables.items()}
         if not options["apply"]:
             now = table_counts(Server.from_settings(), municipality.schema_name)
             self._counts("now", now, "in the dump", at_target)
             self.stdout.write(
                 f"dry run: with --apply (the city suspended), schema {municipality.schema_name} would be renamed "
-                f"to {municipality.schema_name}_replaced_<time> and {dump.name} restored in its place; "
-                f"to apply this very dump: --apply --from-dump {dump}"
+                f"to {municipality.schema_name}_replaced_<time> and its dump in {dump.label} restored in its place; "
+                f"to apply this very dump: --apply --from-dump {dump.archive}"
             )
             return
         clock = time.monotonic()

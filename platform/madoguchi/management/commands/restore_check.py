@@ -1,4 +1,4 @@
-"""Restore each city's newest dump into a scratch database and compare it with its manifest (make restore-check)."""
+"""Restore each city's newest dump alone from its batch archive into a scratch database and compare it with its manifest (make restore-check)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import RESTORE_TIMEOUT_SECONDS, BackupError, restore_check
+from madoguchi.backups import RESTORE_TIMEOUT_SECONDS, BackupError
+from madoguchi.restore import restore_check
 
 
 class Command(BaseCommand):
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{'city':<{width}}  {'tables':>6}  {'rows':>10}  result  dump")
         for r in results:
             verdict = "ok" if r.ok else "FAILED"
-            name = r.dump.name if r.dump else "-"
+            name = r.dump.label if r.dump else "-"
             self.stdout.write(f"{r.slug:<{width}}  {r.tables:>6}  {r.rows:>10}  {verdict:<6}  {name}")
             for problem in r.problems:
                 self.stdout.write(f"{'':<{width}}  - {problem}")
