@@ -30,18 +30,26 @@ SPARE_PREFIX = "spare_"
 
 # Owners and privileges of the schema, its tables, sequences, views and functions. Index names are left out: a
 # clone names six of them differently from the migrated template (docs/tenancy.md), with identical definitions.
-# A missing ACL is the default one (acldefault): the clone writes out a function's default EXECUTE grant.
+# A missing ACL is the default one (acldefault): the clone writes out a function's default EXECUTE grant. The
+# objects are found through their dependency on the schema (what DROP SCHEMA ... CASCADE follows), by index: pg_class
+# has no index on relnamespace, and a scan of it grows with every city (93 ms at 300 cities, against 2 ms).
 _PRIVILEGES_SQL = """
-SELECT 'schema', n.nspowner::regrole::text, coalesce(n.nspacl, acldefault('n', n.nspowner))::text
-FROM pg_namespace n WHERE n.nspname = %(schema)s
+WITH ns AS (SELECT oid, nspowner, nspacl FROM pg_namespace WHERE nspname = %(schema)s),
+members AS (
+    SELECT d.classid, d.objid FROM pg_depend d, ns
+    WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = ns.oid
+)
+SELECT 'schema', ns.nspowner::regrole::text, coalesce(ns.nspacl, acldefault('n', ns.nspowner))::text FROM ns
 UNION ALL
-SELECT c.relkind::text || ':' || c.relname, c.relowner::regrole::text, coalesce(c.relacl, acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner))::text
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f')
+SELECT c.relkind::text || ':' || c.relname, c.relowner::regrole::text,
+       coalesce(c.relacl, acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner))::text
+FROM members m JOIN pg_class c ON c.oid = m.objid
+WHERE m.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f')
 UNION ALL
 SELECT 'f:' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        p.proowner::regrole::text, coalesce(p.proacl, acldefault('f', p.proowner))::text
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(schema)s
+FROM members m JOIN pg_proc p ON p.oid = m.objid
+WHERE m.classid = 'pg_proc'::regclass
 ORDER BY 1
 """
 
