@@ -125,6 +125,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_DATABASE = CONFIG.database.embedded
 # Per-city logical dumps (manage.py city_dump, the nightly ops.city_dump_nightly; docs/operations.md, "Backups").
 BACKUP_DIR: Path = DATA_DIR / "backups"
+BACKUP_BATCH_SIZE = int(os.environ.get("MADOGUCHI_BACKUP_BATCH_SIZE", "250"))  # cities per pg_dump run
 if EMBEDDED_DATABASE:
     from madoguchi import embedded
 
