@@ -18,6 +18,9 @@ class Municipality(TenantMixin):
     class Status(models.TextChoices):
         ACTIVE = "active", _("稼働中")
         SUSPENDED = "suspended", _("停止中")
+        # The contract is ending: stopped for residents and staff like a suspended city, waiting for the data
+        # hand-over and `city_offboard` (docs/operations.md, "Cities").
+        OFFBOARDING = "offboarding", _("契約終了手続き中")
 
     slug = models.CharField(_("識別子"), max_length=31, unique=True, validators=[slug_validator])
     lg_code = models.CharField(
@@ -26,7 +29,7 @@ class Municipality(TenantMixin):
     name_ja = models.CharField(_("名称（日本語）"), max_length=50)
     name_en = models.CharField(_("名称（英語）"), max_length=80)
     prefecture = models.CharField(_("都道府県"), max_length=10)
-    status = models.CharField(_("状態"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(_("状態"), max_length=12, choices=Status.choices, default=Status.ACTIVE)
     contact_email = models.EmailField(_("連絡先メール"), blank=True)
     contact_phone = models.CharField(_("連絡先電話番号"), max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
