@@ -1,0 +1,103 @@
+"""Maintenance end to end: the vendor's operator proposes a window in the console (the overlap warning confirmed),
+ageo's supervisor approves it in the city's pages, and the notice shows on ageo's booking top page and not on
+okegawa's. axe checks each page on the way."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from apps.booking.calendar.hours import TOKYO
+from apps.security.models import Role, User
+from console.access import VendorRole
+from console.maintenance.models import MaintenanceProposal
+from console.vendor_users import vendor_groups_ensure
+from tests.browser.test_support import Account, assert_accessible, log_in
+from tests.factories import UserFactory, with_totp
+
+SUPERVISOR = "browser-maint-boss"
+OPERATOR = "browser-maint-op"
+TITLE = "予約システムの更新（ブラウザ試験）"
+
+
+@pytest.fixture
+def accounts(django_db_blocker: Any, server_port: int) -> Iterator[tuple[Account, Account]]:
+    with django_db_blocker.unblock():
+        with schema_context("ageo"):
+            boss = UserFactory(username=SUPERVISOR, email=f"{SUPERVISOR}@example.jp", role=Role.SUPERVISOR)
+            boss_secret = with_totp(boss)
+        with schema_context("public"):
+            operator = UserFactory(username=OPERATOR, email=f"{OPERATOR}@example.jp", is_staff=True)
+            operator.groups.add(vendor_groups_ensure()[VendorRole.OPERATOR])
+            operator_secret = with_totp(operator)
+    yield Account(SUPERVISOR, boss_secret), Account(OPERATOR, operator_secret)
+    with django_db_blocker.unblock():
+        with schema_context("public"):
+            MaintenanceProposal.objects.filter(title_ja=TITLE).delete()
+            User.objects.filter(pk=operator.pk).update(is_active=False)
+        with schema_context("ageo"):
+            User.objects.filter(username=SUPERVISOR).delete()
+
+
+def test_proposed_in_the_console_approved_by_ageo_shown_on_ageos_top_page_only(
+    browser: Any, server_port: int, accounts: tuple[Account, Account]
+) -> None:
+    boss, operator = accounts
+    ageo = f"http://ageo.localhost:{server_port}"
+    okegawa = f"http://okegawa.localhost:{server_port}"
+    console = f"http://localhost:{server_port}"
+    options = {"viewport": {"width": 1280, "height": 900}, "locale": "ja-JP", "bypass_csp": True}
+    vendor_side = browser.new_context(**options).new_page()
+    city_side = browser.new_context(**options).new_page()
+    resident = browser.new_context(**options).new_page()
+
+    log_in(vendor_side, console, operator, then="/console/maintenance/new/")
+    assert vendor_side.url == f"{console}/console/maintenance/new/", vendor_side.url
+    assert_accessible(vendor_side)
+    day = (timezone.now().astimezone(TOKYO) + timedelta(days=2)).date()
+    vendor_side.get_by_label("上尾市 (ageo)").check()
+    vendor_side.get_by_label("予約", exact=True).check()
+    vendor_side.get_by_label("開始").fill(f"{day:%Y-%m-%d}T02:00")
+    vendor_side.get_by_label("終了").fill(f"{day:%Y-%m-%d}T04:00")
+    vendor_side.get_by_label("件名（日本語）").fill(TITLE)
+    vendor_side.get_by_label("内容と理由（日本語）").fill("サーバーの更新のため、予約の受付を止めます。")
+    with vendor_side.expect_navigation():
+        vendor_side.get_by_role("button", name="提案して承認を依頼する").click()
+    assert "提供時間に重なります" in vendor_side.locator("main").inner_text()  # booking is committed all day
+    assert_accessible(vendor_side)
+    vendor_side.get_by_label("提供時間に重なることを承知で提案する").check()
+    with vendor_side.expect_navigation(url=re.compile(r"/console/maintenance/$")):
+        vendor_side.get_by_role("button", name="提案して承認を依頼する").click()
+    assert "承認待ち" in vendor_side.locator("main").inner_text()
+    assert_accessible(vendor_side)
+
+    resident.goto(f"{ageo}/")
+    assert TITLE not in resident.locator("body").inner_text()  # not approved yet
+
+    log_in(city_side, ageo, boss, then="/staff/vendor/maintenance/")
+    assert city_side.url == f"{ageo}/staff/vendor/maintenance/", city_side.url
+    assert_accessible(city_side)
+    section = city_side.locator("section", has_text=TITLE)
+    section.get_by_label("承認する").check()
+    section.get_by_label("コメント（任意）").fill("承認します")
+    with city_side.expect_navigation():
+        section.get_by_role("button", name="回答する").click()
+    assert "承認しました" in city_side.locator("main").inner_text()
+    assert_accessible(city_side)
+
+    resident.goto(f"{ageo}/")
+    banner = resident.locator(".maintenance").inner_text()
+    assert TITLE in banner
+    assert "メンテナンスの予定" in banner
+    assert_accessible(resident)
+    resident.goto(f"{okegawa}/")
+    assert TITLE not in resident.locator("body").inner_text()
+
+    vendor_side.reload()
+    assert "承認" in vendor_side.locator("section", has_text=TITLE).inner_text()
