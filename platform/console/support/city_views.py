@@ -102,7 +102,7 @@ def enter(request: HttpRequest, token: str) -> HttpResponse:
             municipality_id=request.tenant.pk,  # type: ignore[attr-defined]
             now=timezone.now(),
         )
-        user = services.proxy_user_for(grant)
+        user = services.proxy_user_for(actor=actor, grant=grant)
     except services.EntryRefusedError:
         return _refused(
             request,

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -202,15 +202,16 @@ def ticket_consume(*, actor: Actor, token: str, municipality_id: int, now: datet
             ticket.save(update_fields=["used_at"])
             reason = _ticket_refusal(ticket, municipality_id, now)
     if reason is not None:
-        audit_record(
-            action="support.refused",
-            actor=actor,
-            target=_target(ticket.grant) if ticket is not None else "",
-            summary=reason,
-        )
-        raise EntryRefusedError(reason)
+        _refuse(actor, ticket.grant if ticket is not None else None, reason)
     assert ticket is not None
     return ticket.grant
+
+
+def _refuse(actor: Actor, grant: SupportGrant | None, reason: str) -> NoReturn:
+    audit_record(
+        action="support.refused", actor=actor, target=_target(grant) if grant else "", summary=reason
+    )
+    raise EntryRefusedError(reason)
 
 
 def proxy_username(vendor_username: str) -> str:
@@ -236,13 +237,20 @@ def _scope_group(scope: str) -> Group:
     return group
 
 
-def proxy_user_for(grant: SupportGrant) -> Any:
+def _is_stand_in(user: Any, email: str) -> bool:
+    return not (user.has_usable_password() or user.email != email or user.is_staff or user.is_superuser)
+
+
+def proxy_user_for(*, actor: Actor, grant: SupportGrant) -> Any:
     """The city's stand-in user for the grant's vendor user (created on first entry), holding only the grant's scope.
 
-    Raises EntryRefusedError when a city account of that name exists that is not such a stand-in."""
+    Refuses (EntryRefusedError, recorded) when a city account of that name exists that is not such a stand-in."""
     user_model = get_user_model()
     username = proxy_username(grant.grantee_username)
     email = f"{grant.grantee_id}@{PROXY_EMAIL_DOMAIN}"
+    existing = user_model.objects.filter(username=username).first()
+    if existing is not None and not _is_stand_in(existing, email):
+        _refuse(actor, grant, "name_taken")
     with transaction.atomic():
         user, created = user_model.objects.select_for_update().get_or_create(
             username=username, defaults={"email": email, "display_name": _("運営事業者サポート")}
@@ -250,7 +258,7 @@ def proxy_user_for(grant: SupportGrant) -> Any:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        elif user.has_usable_password() or user.email != email or user.is_staff or user.is_superuser:
+        elif not _is_stand_in(user, email):  # made meanwhile: refused all the same, recorded on the next try
             raise EntryRefusedError("name_taken")
         user.groups.set([_scope_group(grant.scope)])
         if not user.is_active:

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from apps.security.actors import Actor
+from apps.security.audit_models import AuditEvent
 from conftest import OUTSIDE_ADDRESS
 from console.support import services
 from console.support.models import SupportTicket
@@ -20,6 +22,7 @@ from console.support.tests.support_cast import (
     vendor_support,
 )
 from tenants.models import Municipality
+from tests.factories import UserFactory
 
 AGEO = "ageo.localhost"
 
@@ -99,17 +102,15 @@ def test_an_expired_grant_gives_no_entry(city: Municipality) -> None:
 
 
 def test_a_city_account_of_the_stand_ins_name_is_never_signed_in(city: Municipality) -> None:
-    from django_tenants.utils import schema_context
-
-    from tests.factories import UserFactory
-
     with schema_context("ageo"):
         UserFactory(username="support.vsup")  # a real person's account, with a password
     vendor, console = vendor_support()
     path = enter_path(console, grant(city, supervisor_of(city), vendor).pk)
-    response = Client(HTTP_HOST=AGEO).get(path)
-    assert response.status_code == 403
-    assert "_auth_user_id" not in Client(HTTP_HOST=AGEO).session
+    browser = Client(HTTP_HOST=AGEO)
+    assert browser.get(path).status_code == 403
+    assert browser.get("/staff/").status_code == 302  # not signed in
+    with schema_context("ageo"):
+        assert AuditEvent.objects.filter(action="support.refused", summary="name_taken").exists()
 
 
 def test_entering_twice_from_the_console_works_with_a_new_ticket(city: Municipality) -> None:

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -117,3 +119,20 @@ def test_the_vendor_user_sees_only_their_own_grants_on_the_console(city: Municip
     assert "上尾市 に入る" in client.get("/console/support/").content.decode()
     assert "あなたへの許可はありません" in other_client.get("/console/support/").content.decode()
     assert other_client.get("/console/support/").status_code == 200
+
+
+def test_both_lists_cost_the_same_queries_for_one_grant_or_many(city: Municipality) -> None:
+    vendor, console = vendor_support()
+    boss = supervisor_of(city)
+    city_page = signed_in(city, boss)
+    grant(city, boss, vendor)
+    counts = []
+    for _round in range(2):
+        for client, path in ((city_page, PAGE), (console, "/console/support/")):
+            client.get(path)  # warm the per-process caches (policy, networks)
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(path).status_code == 200
+            counts.append(len(queries))
+        grant(city, boss, vendor)
+        grant(city, boss, vendor)
+    assert counts[:2] == counts[2:]
