@@ -394,6 +394,8 @@ STATIC_ROOT = BASE_DIR / "frontend" / "staticfiles"
 # nginx's certificates and the days before expiry the vendor's operators are mailed (ops/nginx/README.md).
 TLS_CERT_DIR: Path = CONFIG.tls.cert_dir
 TLS_REMIND_DAYS: list[int] = CONFIG.tls.remind_days
+# Days before an approved maintenance window its notice shows on the city's pages (console.maintenance).
+MAINTENANCE_NOTICE_DAYS = 7
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
