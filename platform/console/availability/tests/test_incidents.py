@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from apps.booking.calendar.hours import TOKYO
@@ -16,6 +19,8 @@ from tenants.models import Municipality
 from tests.factories import role_client
 
 NEW = "/console/availability/incidents/new/"
+LIST = "/console/availability/incidents/"
+CITY_LIST = "/staff/vendor/incidents/"
 FORM = {
     "title": "予約画面が表示されない",
     "received_at": "2026-12-05T09:12",
@@ -30,8 +35,8 @@ FORM = {
 }
 
 
-def _record(**changes: object) -> Incident:
-    answer = vendor_client(VendorRole.OPERATOR).post(NEW, {**FORM, **changes})
+def _record(client: Client | None = None, **changes: object) -> Incident:
+    answer = (client or vendor_client(VendorRole.OPERATOR)).post(NEW, {**FORM, **changes})
     assert answer.status_code == 302, answer.content.decode()[:2000]
     return Incident.objects.latest("pk")
 
@@ -108,3 +113,23 @@ def test_a_city_never_sees_which_other_cities_were_affected(
     )
     assert "予約画面が表示されない" in page
     assert "上尾市" not in page
+
+
+def _queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return len(queries)
+
+
+def test_the_lists_cost_the_same_queries_for_one_incident_or_many(
+    city: Municipality, other_city: Municipality
+) -> None:
+    _record(cities="ageo okegawa")
+    console = vendor_client(VendorRole.SUPPORT)
+    ageo = role_client(city, Role.SUPERVISOR)
+    _queries(console, LIST), _queries(ageo, CITY_LIST)  # the first page of a session also fills caches
+    one = (_queries(console, LIST), _queries(ageo, CITY_LIST))
+    operator = vendor_client(VendorRole.OPERATOR, "operator-many")
+    for n in range(4):
+        _record(operator, title=f"障害 {n}", cities="ageo okegawa")
+    assert (_queries(console, LIST), _queries(ageo, CITY_LIST)) == one
