@@ -35,6 +35,7 @@ from bench.scale_db import (
     creation,
     creation_from_spare,
     deploy,
+    dump_one_batch,
     dump_whole,
     dumps_per_city,
     fill,
@@ -140,5 +141,6 @@ def bench_scale(box: Sandbox, cities: Any, args: argparse.Namespace) -> ScaleRes
     connection.close()
     result.dumps.append(dump_whole(box, len(schemas), "whole database"))
     result.dumps += dumps_per_city(box, schemas)
+    result.batch = dump_one_batch(box)
     result.latency = latency(box, result.first, result.last, args.scale_requests, args.scale_warmup)
     return result

@@ -22,6 +22,7 @@ from bench.scale_results import (
     CATALOG,
     LATENCY_PATHS,
     MEMORY_POINTS,
+    BatchDump,
     Disk,
     Dump,
     Latency,
@@ -388,6 +389,27 @@ def total_tables() -> int:
 def dump_whole(box: Sandbox, cities: int, label: str) -> Dump:
     log(f"pg_dump of the whole database at {cities} cities", "scale-dump")
     return _dump(box, label, cities, total_tables(), [])
+
+
+def dump_one_batch(box: Sandbox) -> BatchDump:
+    """The nightly run's unit, timed: the first batch `madoguchi.backups` plans for every active city (its batch
+    size, capped by the lock table), dumped by its own `dump_batch` with the per-city manifests."""
+    from madoguchi import backups
+
+    server = backups.Server.from_settings()
+    targets = [backups.Target(m.slug, m.schema_name) for m in backups.cities()]
+    plan = backups.plan_batches(server, targets, backups.default_batch_size())
+    log(f"one nightly dump batch of {len(plan[0])} cities ({len(plan)} batches in all)", "scale-dump")
+    run_dir = box.data_dir / "batch-dump"
+    started = time.perf_counter()
+    try:
+        done = backups.dump_batch(server, plan[0], run_dir=run_dir, name="batch-0001")
+    except backups.BackupError as exc:
+        return BatchDump(len(plan[0]), len(plan), time.perf_counter() - started, 0, str(exc)[:300])
+    seconds = time.perf_counter() - started
+    written = sum(path.stat().st_size for path in run_dir.iterdir())
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return BatchDump(len(done), len(plan), seconds, written)
 
 
 def dumps_per_city(box: Sandbox, schemas: Sequence[str]) -> list[Dump]:

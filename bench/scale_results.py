@@ -130,6 +130,22 @@ class Dump:
 
 
 @dataclass
+class BatchDump:
+    """One batch of the nightly per-city dumps, as `city_dump` runs it: one `pg_dump -n a -n b ...` and the
+    per-city manifests (row counts and checksums), timed; `batches` is how many the planner makes for every city."""
+
+    cities: int
+    batches: int
+    seconds: float
+    bytes: int
+    error: str = ""
+
+    def night_seconds(self) -> float:
+        """The whole nightly run at this batch's pace: every batch reads the whole catalog once."""
+        return self.batches * self.seconds
+
+
+@dataclass
 class Worker:
     concurrency: int
     sent: int
@@ -175,6 +191,7 @@ class ScaleResult:
     memory: list[Memory] = field(default_factory=list)
     worker: Worker | None = None
     dumps: list[Dump] = field(default_factory=list)
+    batch: BatchDump | None = None  # the nightly run's unit (madoguchi.backups.dump_batch)
     settings: dict[str, str] = field(default_factory=dict)
     latency: list[Latency] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

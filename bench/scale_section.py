@@ -13,6 +13,8 @@ from bench.scale_results import (
     FANOUT_TASK,
     HEADING,
     JAPAN_MUNICIPALITIES,
+    BatchDump,
+    Dump,
     ScaleResult,
     buckets,
     lock_slots,
@@ -260,6 +262,8 @@ def scale_section(result: ScaleResult, header: str = "") -> list[str]:
             f"with max_connections {s.get('max_connections', '?')}, **max_locks_per_transaction = {needed}** "
             "fits this dump with a quarter to spare (a restart is needed to change it; docs/scale.md).",
         ]
+    if result.batch is not None:
+        out += ["", *batch_lines(result.batch, result.dumps)]
     out += ["", "### Request latency: the first and the last city", ""]
     lat_rows = []
     for row in result.latency:
@@ -286,3 +290,25 @@ def scale_section(result: ScaleResult, header: str = "") -> list[str]:
             ),
         ]
     return [*out, ""]
+
+
+def batch_lines(batch: BatchDump, dumps: list[Dump]) -> list[str]:
+    """The nightly per-city dumps as `city_dump` runs them: one batch timed, the night estimated from it."""
+    if batch.error:
+        return [f"The nightly run's batch of {batch.cities} cities **failed**: `{batch.error}`."]
+    single = [d.seconds for d in dumps if d.ok and not d.tables]
+    per_city = batch.seconds / max(1, batch.cities)
+    lines = [
+        f"**The nightly run** (`manage.py city_dump`) dumps cities in batches, one `pg_dump -n a -n b ...` and the "
+        f"per-city manifests each. One batch of {batch.cities:,} cities took **{batch.seconds:.1f} s** "
+        f"({per_city:.2f} s a city, {size(batch.bytes)}); the planner makes {batch.batches:,} batches for every "
+        f"city at this lock table, so the night takes about **{batch.night_seconds() / 60:.0f} min**."
+    ]
+    if single:
+        one = median(single)
+        every = max(d.cities for d in dumps)
+        lines[-1] += (
+            f" City by city (`pg_dump -n` once per city, {one:.1f} s each above) the {every:,} cities would take "
+            f"{one * every / 3600:.1f} h: {one / per_city:.0f}× a batch's cost per city."
+        )
+    return lines

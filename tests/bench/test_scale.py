@@ -19,6 +19,7 @@ from bench.scale import (
     size,
     tasks_succeeded,
 )
+from bench.scale_results import BatchDump
 
 MIB = 1024 * 1024
 
@@ -172,3 +173,24 @@ def test_section_compares_the_clone_with_a_spare_of_the_pool() -> None:
     assert "median **0.11 s**, max 0.12 s (the clone above takes 19× as long); target < 1 s: **met**" in text
     assert "refill (one clone of a spare) took median 2.10 s" in text
     assert "| ok |" in text
+
+
+def test_section_times_the_nightly_batches_against_city_by_city_dumps() -> None:
+    result = _result([0.5], dump_ok=True)
+    result.dumps.append(Dump("one city (`pg_dump -n bench1`)", 1741, 0, 100.0, True, MIB))
+    result.batch = BatchDump(cities=37, batches=48, seconds=110.0, bytes=37 * MIB)
+    text = "\n".join(scale_section(result))
+    # 110 s a batch of 37 is 2.97 s a city; 48 batches are 88 min; 1,741 single dumps of 100 s are 48.4 h.
+    assert "One batch of 37 cities took **110.0 s** (2.97 s a city, 37 MiB)" in text
+    assert "the night takes about **88 min**" in text
+    assert "the 1,741 cities would take 48.4 h: 34× a batch's cost per city" in text
+
+
+def test_section_names_a_failed_batch() -> None:
+    result = _result([0.5], dump_ok=True)
+    result.batch = BatchDump(
+        cities=37, batches=48, seconds=1.0, bytes=0, error="pg_dump: out of shared memory"
+    )
+    assert "batch of 37 cities **failed**: `pg_dump: out of shared memory`" in "\n".join(
+        scale_section(result)
+    )
