@@ -25,7 +25,6 @@ NAV: list[NavItem] = [
     NavItem(_("ホーム"), "console:home", VendorRole.SUPPORT),
     NavItem(_("自治体"), "console:cities:list", VendorRole.SUPPORT),
     NavItem(_("運営者ユーザーの役割"), "console:vendor_users", VendorRole.ADMIN),
-    NavItem(_("稼働状況と障害"), "console:availability:report", VendorRole.SUPPORT),
     NavItem(_("メンテナンス"), "console:maintenance:list", VendorRole.SUPPORT),
     NavItem(_("稼働状況と障害"), "console:availability:report", VendorRole.SUPPORT),
     NavItem(_("サポートアクセス"), "console:support:grants", VendorRole.SUPPORT),

@@ -14,7 +14,6 @@ urlpatterns = [
     path("staff/cards/", include("apps.issuance.cards.urls")),
     path("staff/counter/", include("apps.issuance.counter.urls")),
     path("staff/reports/", include("apps.issuance.reports.urls")),
-    path("staff/vendor/", include("console.availability.city_urls")),
     path("staff/vendor/maintenance/", include("console.maintenance.city_urls")),
     path("staff/vendor/", include("console.availability.city_urls")),
     path("staff/", include("apps.security.urls")),
