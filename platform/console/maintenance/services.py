@@ -99,7 +99,7 @@ def maintenance_propose(actor: Actor, *, data: ProposalInput) -> MaintenanceProp
                 "end": proposal.window_end.isoformat(),
             },
         )
-        transaction.on_commit(lambda: mails.send_proposed(proposal.pk))
+        transaction.on_commit(lambda: mails.send_proposed(proposal.pk), robust=True)
     return proposal
 
 
@@ -136,37 +136,39 @@ def maintenance_decide(
         raise PermissionDenied(_("この操作を行う権限がありません。"))
     validate_no_individual_number(comment)
     now = timezone.now()
-    with schema_context("public"), transaction.atomic():
-        approval = (
-            MaintenanceApproval.objects.select_for_update()
-            .select_related("proposal")
-            .filter(municipality=municipality, pk=approval_id)
-            .first()
+    # One transaction over both schemas (one connection): the answer and the city's audit event commit together.
+    with transaction.atomic():
+        with schema_context("public"):
+            approval = (
+                MaintenanceApproval.objects.select_for_update()
+                .select_related("proposal")
+                .filter(municipality=municipality, pk=approval_id)
+                .first()
+            )
+            if approval is None:
+                raise MaintenanceApproval.DoesNotExist
+            proposal = approval.proposal
+            if proposal.cancelled_at is not None:
+                raise ValidationError(_("このメンテナンスは取り消されています。"))
+            if proposal.window_start <= now:
+                raise ValidationError(_("開始時刻を過ぎたメンテナンスには回答できません。"))
+            before = approval.status
+            approval.status = (
+                MaintenanceApproval.Status.APPROVED if approve else MaintenanceApproval.Status.REJECTED
+            )
+            approval.decided_by_id = actor.id
+            approval.decided_by_name = actor.username
+            approval.decided_at = now
+            approval.comment = comment.strip()
+            approval.save()
+        audit_record(  # in the city's schema: the city's own log
+            action="maintenance.approved" if approve else "maintenance.rejected",
+            actor=actor,
+            target=f"maintenance:{proposal.pk}",
+            summary=proposal.title_ja,
+            before={"status": before},
+            after={"status": approval.status, "comment": approval.comment},
         )
-        if approval is None:
-            raise MaintenanceApproval.DoesNotExist
-        proposal = approval.proposal
-        if proposal.cancelled_at is not None:
-            raise ValidationError(_("このメンテナンスは取り消されています。"))
-        if proposal.window_start <= now:
-            raise ValidationError(_("開始時刻を過ぎたメンテナンスには回答できません。"))
-        before = approval.status
-        approval.status = (
-            MaintenanceApproval.Status.APPROVED if approve else MaintenanceApproval.Status.REJECTED
-        )
-        approval.decided_by_id = actor.id
-        approval.decided_by_name = actor.username
-        approval.decided_at = now
-        approval.comment = comment.strip()
-        approval.save()
-    audit_record(  # in the city's schema: the city's own log
-        action="maintenance.approved" if approve else "maintenance.rejected",
-        actor=actor,
-        target=f"maintenance:{proposal.pk}",
-        summary=proposal.title_ja,
-        before={"status": before},
-        after={"status": approval.status, "comment": approval.comment},
-    )
-    cache.forget(municipality.schema_name, municipality.pk)
-    transaction.on_commit(lambda: mails.send_decided(approval.pk))
+        cache.forget(municipality.schema_name, municipality.pk)
+        transaction.on_commit(lambda: mails.send_decided(approval.pk), robust=True)
     return approval
