@@ -146,6 +146,13 @@ def test_an_operator_creates_suspends_and_resumes_a_city(
 
     resident = browser.new_context(**OPTIONS).new_page()
     assert resident.goto(f"http://{HOST}:{server_port}/").status == 200
+    page.get_by_label("新しい状態").select_option(label="停止中")
+    with page.expect_navigation():
+        page.get_by_role("button", name="状態を変更する").click()  # no reason given
+    assert page.locator(".error-summary").count() == 1  # one summary of the errors, one alert
+    assert "理由" in page.locator(".error-summary").inner_text()
+    assert page.locator("#city-status").inner_text() == "稼働中"
+    assert_accessible(page)
     _choose_status(page, "停止中", "契約内容の確認のため")
     assert_accessible(page)
     answer = resident.goto(f"http://{HOST}:{server_port}/")
