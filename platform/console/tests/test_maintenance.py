@@ -122,3 +122,32 @@ def test_the_503_wins_over_a_page_cached_before(city: Municipality, city_client:
     with schema_context("ageo"):
         cache.delete(f"console:maintenance:windows:v1:{city.pk}")
     assert city_client.get("/book/").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("path", "module"),
+    [
+        ("/", "booking"),
+        ("/book/", "booking"),
+        ("/book/find/", "booking"),
+        ("/staff/booking/day/", "booking"),
+        ("/staff/cards/", "issuance"),
+        ("/staff/counter/", "issuance"),
+        ("/staff/reports/", "issuance"),
+        ("/n/abc/", "issuance"),
+        ("/api/v1/purposes/", "api"),
+        ("/staff/", None),
+        ("/staff/vendor/maintenance/", None),
+        ("/staff/audit/", None),
+        ("/accounts/login/", None),
+        ("/i18n/setlang/", None),
+        ("/healthz", None),
+        ("/readyz", None),
+        ("/static/css/site.css", None),
+        ("/theme.css", None),
+    ],
+)
+def test_each_path_belongs_to_its_module_or_stays_up(path: str, module: str | None) -> None:
+    from madoguchi.middleware import module_of
+
+    assert module_of(path) == module
