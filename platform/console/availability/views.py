@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from console.availability.models import Incident
 from console.availability.services import IncidentInput, incident_entry_add, incident_record, incident_update
 
 REPORT_TEMPLATE = "console/availability/report.html"
+SLUG = re.compile(r"[a-z][a-z0-9]{1,30}")  # tenants.models.slug_validator's: anything else names no city
 
 
 def _report_or_form(request: HttpRequest) -> tuple[Any, HttpResponseBase | None]:
@@ -28,7 +30,7 @@ def _report_or_form(request: HttpRequest) -> tuple[Any, HttpResponseBase | None]
     context: dict[str, object] = {"form": form, "city_slug": slug, "report": None}
     if not slug:
         return None, render(request, REPORT_TEMPLATE, context)
-    city = selectors.city_for_report(request.actor, slug)  # type: ignore[attr-defined]
+    city = selectors.city_for_report(request.actor, slug) if SLUG.fullmatch(slug) else None  # type: ignore[attr-defined]
     if city is None:
         return None, render(request, REPORT_TEMPLATE, {**context, "unknown_city": True}, status=404)
     if form.is_bound and not form.is_valid():
