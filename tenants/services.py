@@ -247,15 +247,19 @@ def municipality_set_status(*, municipality: Municipality, status: str) -> Munic
     return municipality
 
 
+# Statuses from which a city may be deleted (city_offboard): stopped, never an active one.
+OFFBOARDABLE = (Municipality.Status.SUSPENDED, Municipality.Status.OFFBOARDING)
+
+
 def municipality_delete(*, municipality: Municipality) -> None:
-    """Remove a suspended city for good: its schema (every row of it), its hosts and its row, in one transaction.
+    """Remove a suspended or offboarding city for good: its schema (every row of it), its hosts and its row, in one transaction.
 
     Only the last step of offboarding (`manage.py city_offboard`, which first takes and checks the final dump):
     an active city is refused, so a city still serving residents is never deleted by mistake."""
     if municipality.is_public:
         raise ValidationError({"slug": _("運営者のテナントは削除できません。")})
-    if municipality.status != Municipality.Status.SUSPENDED:
-        raise ValidationError({"status": _("削除できるのは停止中の自治体だけです。")})
+    if municipality.status not in OFFBOARDABLE:
+        raise ValidationError({"status": _("削除できるのは停止中または契約終了手続き中の自治体だけです。")})
     with transaction.atomic():
         use_public_schema()
         schema = municipality.schema_name

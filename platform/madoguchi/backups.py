@@ -19,15 +19,14 @@ each existing city's newest `keep` dumps; a batch goes once no existing city nee
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,13 @@ from django.db import connection
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from madoguchi.backup_files import (
+    held_partial,
+    remove_if_empty,
+    remove_stale_partials,
+    sha256_of,
+    write_atomically,
+)
 from tenants.models import Municipality
 from tenants.selectors import municipality_list
 
@@ -194,27 +200,6 @@ def table_checksums(cursor: psycopg.Cursor[Any], schema: str) -> dict[str, dict[
     return result
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --- Dump ------------------------------------------------------------------------------------------------------
 
 
@@ -230,8 +215,12 @@ def new_stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
 
 
+# The nightly run's cities: an offboarding city stays backed up until city_offboard has taken its final export.
+DUMPED_STATUSES = (Municipality.Status.ACTIVE, Municipality.Status.OFFBOARDING)
+
+
 def cities(slugs: Sequence[str] = ()) -> list[Municipality]:
-    """The given cities (any status), or every active one."""
+    """The given cities (any status), or every active or offboarding one."""
     qs = municipality_list()
     if slugs:
         found = list(qs.filter(slug__in=slugs).order_by("slug"))
@@ -239,7 +228,7 @@ def cities(slugs: Sequence[str] = ()) -> list[Municipality]:
         if missing:
             raise BackupError(f"unknown cities: {', '.join(missing)}")
         return found
-    return list(qs.filter(status=Municipality.Status.ACTIVE).order_by("slug"))
+    return list(qs.filter(status__in=DUMPED_STATUSES).order_by("slug"))
 
 
 @dataclass(frozen=True)
@@ -412,39 +401,41 @@ def dump_batch(
     what = f"{name} ({len(targets)} cities)" if len(targets) > 1 else targets[0].slug
     try:
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _exported_snapshot(server) as (snapshot, cursor):
-            cursor.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [[t.schema for t in targets]]
-            )
-            present = {str(row[0]) for row in cursor.fetchall()}
-            targets = [t for t in targets if t.schema in present]
-            if not targets:
-                return []
-            proc = subprocess.run(  # noqa: S603 (argv built from the settings and the schema names)
-                [
-                    str(pg_dump),
-                    "--format=custom",
-                    *(f"--schema={t.schema}" for t in targets),
-                    "--strict-names",
-                    f"--snapshot={snapshot}",
-                    f"--file={partial}",
-                    "--no-password",
-                ],
-                env=server.env(),
-                capture_output=True,
-                text=True,
-                timeout=DUMP_TIMEOUT_SECONDS,
-                check=False,
-            )
-            if proc.returncode != 0:
-                raise BackupError(
-                    f"{what}: pg_dump failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+        # Held from before pg_dump until the rename: remove_stale_partials never takes a live dump's file.
+        with held_partial(partial):
+            with _exported_snapshot(server) as (snapshot, cursor):
+                cursor.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [[t.schema for t in targets]]
                 )
-            checksums = _checksums_in_snapshot(server, snapshot, [t.schema for t in targets])
-        with partial.open("rb") as handle:
-            os.fsync(handle.fileno())
-        size, sha256 = partial.stat().st_size, sha256_of(partial)
-        os.replace(partial, archive)
+                present = {str(row[0]) for row in cursor.fetchall()}
+                targets = [t for t in targets if t.schema in present]
+                if not targets:
+                    return []
+                proc = subprocess.run(  # noqa: S603 (argv built from the settings and the schema names)
+                    [
+                        str(pg_dump),
+                        "--format=custom",
+                        *(f"--schema={t.schema}" for t in targets),
+                        "--strict-names",
+                        f"--snapshot={snapshot}",
+                        f"--file={partial}",
+                        "--no-password",
+                    ],
+                    env=server.env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=DUMP_TIMEOUT_SECONDS,
+                    check=False,
+                )
+                if proc.returncode != 0:
+                    raise BackupError(
+                        f"{what}: pg_dump failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+                    )
+                checksums = _checksums_in_snapshot(server, snapshot, [t.schema for t in targets])
+            with partial.open("rb") as handle:
+                os.fsync(handle.fileno())
+            size, sha256 = partial.stat().st_size, sha256_of(partial)
+            os.replace(partial, archive)
     except OSError as exc:  # a full disk (ENOSPC), a quota, a directory we may not write
         raise BackupError(f"{what}: could not write the dump in {run_dir}: {exc}") from exc
     finally:
@@ -477,11 +468,6 @@ def dump_batch(
     ]
 
 
-def _remove_if_empty(directory: Path) -> None:
-    with suppress(OSError):  # not empty, or gone
-        directory.rmdir()
-
-
 @dataclass
 class RunResult:
     run: Path
@@ -490,6 +476,7 @@ class RunResult:
     gone: list[str] = field(default_factory=list)  # listed, but the schema was deleted before its batch
     batches: int = 0
     removed: list[Path] = field(default_factory=list)  # archives deleted by retention
+    stale: list[Path] = field(default_factory=list)  # .partial files of runs killed outright, removed
 
 
 def dump_cities(
@@ -501,7 +488,7 @@ def dump_cities(
     lister: Callable[[], Sequence[Municipality]] = cities,
     progress: Callable[[list[CityDump]], None] | None = None,
 ) -> RunResult:
-    """Dump `targets` (None: every active city, `lister`) in batches into a new run directory, then apply
+    """Dump `targets` (None: every active or offboarding city, `lister`) in batches into a new run directory, then apply
     retention. Without targets, `lister` is asked again once the batches are done and the cities created meanwhile
     are dumped too (up to MAX_ROUNDS rounds). A batch that fails marks its cities failed; the others go on."""
     if keep < 1:
@@ -511,7 +498,9 @@ def dump_cities(
         raise BackupError("the batch size must be at least 1")
     root = directory or backup_dir()
     server = Server.from_settings()
+    started = time.time()
     result = RunResult(run=root / new_stamp())
+    result.stale = remove_stale_partials(root, before=started)
     listed = list(targets) if targets is not None else list(lister())
     seen: set[str] = set()
     for _round in range(MAX_ROUNDS):
@@ -534,7 +523,7 @@ def dump_cities(
         if targets is not None:
             break
         listed = list(lister())
-    _remove_if_empty(result.run)
+    remove_if_empty(result.run)
     result.removed = apply_retention(root, keep=keep)
     return result
 
@@ -570,5 +559,5 @@ def apply_retention(root: Path, *, keep: int, holders: Sequence[str] | None = No
         archive.with_suffix(".json").unlink(missing_ok=True)  # the manifest first: no longer a complete batch
         archive.unlink(missing_ok=True)
         removed.append(archive)
-        _remove_if_empty(archive.parent)
+        remove_if_empty(archive.parent)
     return removed

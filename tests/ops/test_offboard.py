@@ -1,4 +1,4 @@
-"""Offboarding: a suspended city is deleted only after a final dump that restores as dumped."""
+"""Offboarding: a suspended or offboarding city is deleted only after a final dump that restores as dumped."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from django.test import Client, override_settings
 from django_tenants.utils import schema_context
 
 from apps.security.audit_models import AuditEvent
-from madoguchi.backups import read_batch
+from madoguchi.backups import BackupError, read_batch
+from madoguchi.management.commands import city_offboard
 from tenants.db import use_public_schema
 from tenants.models import Domain, Municipality
 from tenants.services import MunicipalityInput, municipality_create, municipality_set_status
@@ -52,7 +53,7 @@ def test_an_active_city_or_a_wrong_confirmation_is_refused_and_nothing_is_dumped
     leaving_city: Municipality, db: None, tmp_path: Path
 ) -> None:
     with override_settings(BACKUP_DIR=str(tmp_path)):
-        with pytest.raises(CommandError, match="is active: suspend it first"):
+        with pytest.raises(CommandError, match="kitamoto is active: only a suspended or offboarding city"):
             call_command("city_offboard", "kitamoto", "--confirm", "kitamoto")
         with pytest.raises(CommandError, match="--confirm must repeat"):
             call_command("city_offboard", "kitamoto", "--confirm", "ageo")
@@ -60,12 +61,29 @@ def test_an_active_city_or_a_wrong_confirmation_is_refused_and_nothing_is_dumped
     assert _schema_exists("kitamoto")
 
 
-def test_a_suspended_city_is_dumped_checked_then_deleted_and_the_others_stay(
+def test_a_suspended_city_passes_the_status_check_and_a_failed_final_dump_deletes_nothing(
+    leaving_city: Municipality, db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(municipality: Municipality) -> None:
+        raise BackupError(f"{municipality.slug}: could not write the dump: No space left on device")
+
+    monkeypatch.setattr(city_offboard, "export_city", no_space)
+    municipality_set_status(municipality=leaving_city, status=Municipality.Status.SUSPENDED)
+    with (
+        override_settings(BACKUP_DIR=str(tmp_path)),
+        pytest.raises(CommandError, match="final dump failed, nothing deleted: kitamoto: could not write"),
+    ):
+        call_command("city_offboard", "kitamoto", "--confirm", "kitamoto")
+    assert _schema_exists("kitamoto")
+    assert Municipality.objects.filter(slug="kitamoto").exists()
+
+
+def test_an_offboarding_city_is_dumped_checked_then_deleted_and_the_others_stay(
     leaving_city: Municipality, city: Municipality, db: None, tmp_path: Path
 ) -> None:
     with schema_context("kitamoto"):
         tables_before = connection.introspection.table_names()
-    municipality_set_status(municipality=leaving_city, status=Municipality.Status.SUSPENDED)
+    municipality_set_status(municipality=leaving_city, status=Municipality.Status.OFFBOARDING)
     out = StringIO()
     with override_settings(BACKUP_DIR=str(tmp_path)):
         call_command("city_offboard", "kitamoto", "--confirm", "kitamoto", stdout=out)

@@ -12,7 +12,7 @@ from madoguchi.backups import DEFAULT_KEEP, BackupError, CityDump, cities, defau
 
 class Command(BaseCommand):
     help = (
-        "Dump every active city's schema (or the given ones) in batches: one pg_dump -n a -n b ... per batch, "
+        "Dump every active or offboarding city's schema (or the given ones) in batches: one pg_dump -n a -n b ... per batch, "
         "a manifest per city, retention."
     )
 
@@ -46,6 +46,8 @@ class Command(BaseCommand):
             )
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
+        for path in result.stale:
+            self.stdout.write(f"removed the stale partial file {path} (a run killed outright)")
         for slug, error in sorted(result.failed.items()):
             self.stderr.write(f"{slug}: FAILED: {error}")
         for slug in result.gone:

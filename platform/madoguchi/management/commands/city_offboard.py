@@ -1,6 +1,6 @@
 """manage.py city_offboard ageo --confirm ageo: the last step of offboarding a city (docs/operations.md, "Cities").
 
-Refuses unless the city is suspended and `--confirm` repeats its identifier. Then, in this order, stopping at the
+Refuses unless the city is suspended or offboarding (stopped either way) and `--confirm` repeats its identifier. Then, in this order, stopping at the
 first failure with nothing deleted:
 1. a final export of the city alone (one `pg_dump -n`, manifest with per-table row counts and checksums) into
    BACKUP_DIR/offboarded/<run>/<city>.dump: no retention touches it, it stays until the contract's retention period
@@ -24,11 +24,11 @@ from madoguchi.backups import BackupError, export_city
 from madoguchi.restore import check_dumps
 from tenants.db import use_public_schema
 from tenants.models import Municipality
-from tenants.services import municipality_delete
+from tenants.services import OFFBOARDABLE, municipality_delete
 
 
 class Command(BaseCommand):
-    help = "Delete a suspended city after a final dump that restores (irreversible: --confirm <slug>)."
+    help = "Delete a suspended or offboarding city after a final dump that restores (irreversible: --confirm <slug>)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="the city's identifier, e.g. ageo")
@@ -41,8 +41,11 @@ class Command(BaseCommand):
         municipality = Municipality.objects.exclude(schema_name="public").filter(slug=slug).first()
         if municipality is None:
             raise CommandError(f"no city {slug!r}")
-        if municipality.status != Municipality.Status.SUSPENDED:
-            raise CommandError(f"{slug} is {municipality.status}: suspend it first (manage.py city_status)")
+        if municipality.status not in OFFBOARDABLE:
+            raise CommandError(
+                f"{slug} is {municipality.status}: only a suspended or offboarding city is deleted; mark it "
+                f"offboarding first (manage.py city_status {slug} offboarding, or the console's city page)"
+            )
         try:
             dumped = export_city(municipality)
             self.stdout.write(

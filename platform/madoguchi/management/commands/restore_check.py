@@ -1,13 +1,15 @@
-"""Restore each city's newest dump alone from its batch archive into a scratch database and compare it with its manifest (make restore-check)."""
+"""Restore each city's newest dump (one scratch database per batch archive) and compare it with its manifest (make restore-check)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from madoguchi.backups import RESTORE_TIMEOUT_SECONDS, BackupError
+from madoguchi.backup_files import remove_stale_partials
+from madoguchi.backups import RESTORE_TIMEOUT_SECONDS, BackupError, backup_dir
 from madoguchi.restore import restore_check
 
 
@@ -22,10 +24,16 @@ class Command(BaseCommand):
             "--city", action="append", default=[], metavar="SLUG", help="only this city (repeatable)"
         )
         parser.add_argument(
-            "--timeout", type=int, default=RESTORE_TIMEOUT_SECONDS, help="seconds allowed per city's restore"
+            "--timeout",
+            type=int,
+            default=RESTORE_TIMEOUT_SECONDS,
+            help="seconds allowed per city's restore (a batch's: this times its cities under check)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A dump run killed outright leaves its .partial files; none that a running dump holds is touched.
+        for path in remove_stale_partials(options["dir"] or backup_dir(), before=time.time()):
+            self.stdout.write(f"removed the stale partial file {path} (a run killed outright)")
         try:
             results = restore_check(
                 directory=options["dir"], slugs=options["city"], timeout=options["timeout"]
