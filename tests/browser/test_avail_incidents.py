@@ -14,7 +14,7 @@ from apps.security.models import Role, User
 from console.access import VendorRole
 from console.availability.models import Incident
 from console.vendor_users import vendor_groups_ensure
-from tests.browser.test_support import Account, assert_accessible, log_in
+from tests.browser.pages import Account, assert_accessible, log_in
 from tests.factories import UserFactory, with_totp
 
 AGEO_BOSS = "browser-avail-ageo"

@@ -16,9 +16,9 @@ from console.access import VendorRole
 from console.vendor_users import vendor_groups_ensure
 from tenants.models import Municipality
 from tenants.services import municipality_delete, municipality_set_status
+from tests.browser.pages import Account, assert_accessible, log_in
 from tests.browser.test_counter import focused, tab_until
 from tests.browser.test_resident_booking import _mail_to, _text_part
-from tests.browser.test_support import Account, assert_accessible, log_in
 from tests.factories import UserFactory, with_totp
 
 SLUG = "kitamoto"

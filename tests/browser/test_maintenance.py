@@ -18,7 +18,7 @@ from apps.security.models import Role, User
 from console.access import VendorRole
 from console.maintenance.models import MaintenanceProposal
 from console.vendor_users import vendor_groups_ensure
-from tests.browser.test_support import Account, assert_accessible, log_in
+from tests.browser.pages import Account, assert_accessible, log_in
 from tests.factories import UserFactory, with_totp
 
 SUPERVISOR = "browser-maint-boss"

@@ -4,16 +4,9 @@ support pages on the way."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.resources
-import os
 import re
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django_tenants.utils import schema_context
@@ -22,37 +15,11 @@ from apps.security.models import Role, User
 from console.access import VendorRole
 from console.support.models import SupportGrant
 from console.vendor_users import vendor_groups_ensure
-from tests.factories import PASSWORD, UserFactory, totp_code, with_totp
+from tests.browser.pages import Account, assert_accessible, log_in
+from tests.factories import UserFactory, with_totp
 
 SUPERVISOR = "browser-support-boss"
 VENDOR = "browser-vsup"
-
-
-@dataclass
-class Account:
-    username: str
-    secret: str
-
-
-def _axe_source() -> str | None:
-    """axe-core's script: AXE_CORE_JS, or the copy a Python package ships; None when neither is installed."""
-    candidates = [os.environ.get("AXE_CORE_JS", "")]
-    with contextlib.suppress(ModuleNotFoundError):
-        candidates.append(str(importlib.resources.files("axe_playwright_python") / "axe.min.js"))
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).read_text(encoding="utf-8")
-    return None
-
-
-def assert_accessible(page: Any) -> None:
-    source = _axe_source()
-    if source is None:
-        warnings.warn("axe-core is not installed (AXE_CORE_JS): accessibility not checked", stacklevel=2)
-        return
-    page.add_script_tag(content=source)
-    result = page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id + ': ' + v.help)")
-    assert result == [], f"{page.url}: {result}"
 
 
 @pytest.fixture
@@ -73,18 +40,6 @@ def accounts(django_db_blocker: Any, server_port: int) -> Iterator[tuple[Account
         with schema_context("public"):
             # Deleting would collect the city apps' rows that point at users, whose tables the public schema lacks.
             User.objects.filter(pk=vendor.pk).update(is_active=False)
-
-
-def log_in(page: Any, base: str, account: Account, then: str) -> None:
-    page.goto(f"{base}/accounts/login/?next={quote(then)}")
-    page.get_by_label("ユーザー名またはメールアドレス").fill(account.username)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_label("パスワード").press("Enter")
-    code = page.get_by_label(re.compile(r"^コード"))
-    code.fill(totp_code(account.secret))
-    with page.expect_navigation():
-        code.press("Enter")
 
 
 def test_a_supervisor_grants_an_hour_the_vendor_sees_the_day_view_until_it_is_ended(
