@@ -71,7 +71,10 @@ def send_proposed(proposal_id: int) -> None:
                 "maintenance %s: city %s has no supervisor to mail", proposal.pk, approval.municipality.slug
             )
             continue
-        send_mail(subject, text, None, recipients)
+        try:
+            send_mail(subject, text, None, recipients)
+        except Exception:  # one city's refused mail must not keep the others' from going
+            logger.exception("maintenance %s: the mail to %s failed", proposal.pk, approval.municipality.slug)
 
 
 def send_decided(approval_id: int) -> None:

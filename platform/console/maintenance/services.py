@@ -20,7 +20,7 @@ from apps.security.audit_models import ActorKind
 from apps.security.models import Role
 from apps.security.mynumber import validate_no_individual_number
 from apps.security.roles import user_roles
-from console.maintenance import cache, mails
+from console.maintenance import cache, tasks
 from console.maintenance.models import MODULES, MaintenanceApproval, MaintenanceProposal
 from tenants.db import current_schema
 from tenants.models import Municipality
@@ -99,7 +99,7 @@ def maintenance_propose(actor: Actor, *, data: ProposalInput) -> MaintenanceProp
                 "end": proposal.window_end.isoformat(),
             },
         )
-        transaction.on_commit(lambda: mails.send_proposed(proposal.pk), robust=True)
+        transaction.on_commit(lambda: tasks.send_proposed_later(proposal.pk), robust=True)
     return proposal
 
 
@@ -170,5 +170,5 @@ def maintenance_decide(
             after={"status": approval.status, "comment": approval.comment},
         )
         cache.forget(municipality.schema_name, municipality.pk)
-        transaction.on_commit(lambda: mails.send_decided(approval.pk), robust=True)
+        transaction.on_commit(lambda: tasks.send_decided_later(approval.pk), robust=True)
     return approval

@@ -122,9 +122,17 @@ def test_each_side_audits_in_its_own_log(city: Municipality, other_city: Municip
         assert not AuditEvent.objects.filter(action__startswith="maintenance.").exists()
 
 
+@pytest.fixture
+def worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mails' tasks run where they are sent, as a worker would run them."""
+    from madoguchi.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
 @override_settings(VENDOR_ALERT_EMAILS=["soc@vendor.example"])
 def test_mails_both_ways(
-    city: Municipality, other_city: Municipality, django_capture_on_commit_callbacks
+    city: Municipality, other_city: Municipality, worker: None, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     ageo_sup = supervisor(city, "ageo-boss")
     okegawa_sup = supervisor(other_city, "okegawa-boss")
@@ -144,3 +152,37 @@ def test_mails_both_ways(
     assert "却下" in mail.outbox[0].subject
     assert "上尾市" in mail.outbox[0].subject
     assert "繁忙期" in mail.outbox[0].body
+
+
+def test_with_the_broker_away_the_request_sends_the_proposal_mails(
+    city: Municipality, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from base.tasks import BROKER
+    from console.maintenance import tasks
+
+    def refuse(*args: object) -> None:
+        raise ConnectionRefusedError("the broker is away")
+
+    sup = supervisor(city, "ageo-boss-2")
+    monkeypatch.setattr(tasks.send_proposed, "delay", refuse)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            propose([city], actor=vendor_actor("vendor-mailer-2"))
+    finally:
+        BROKER.reset()
+    assert [m.to for m in mail.outbox] == [[sup.email]]
+    assert "承認依頼" in mail.outbox[0].subject
+
+
+def test_without_a_worker_the_proposal_mails_wait_for_it(
+    city: Municipality, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from console.maintenance import tasks
+
+    queued: list[tuple[object, ...]] = []
+    monkeypatch.setattr(tasks.send_proposed, "delay", lambda *args: queued.append(args))
+    supervisor(city, "ageo-boss-3")
+    with django_capture_on_commit_callbacks(execute=True):
+        proposal = propose([city], actor=vendor_actor("vendor-mailer-3"))
+    assert queued == [(proposal.pk,)]
+    assert mail.outbox == []  # the operator's request sent nothing itself
