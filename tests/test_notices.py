@@ -35,7 +35,9 @@ def _make(model: type[BilingualNotice], **values: Any) -> BilingualNotice:
     now = timezone.now()
     fields: dict[str, Any] = {"title_ja": "お知らせ", "starts_at": now - timedelta(hours=1), **values}
     if model is MaintenanceProposal:  # the window itself, which the notice's display period announces
-        fields.update(window_start=now + timedelta(days=1), window_end=now + timedelta(days=2), modules=["booking"])
+        fields.update(
+            window_start=now + timedelta(days=1), window_end=now + timedelta(days=2), modules=["booking"]
+        )
     return model.objects.create(**fields)
 
 
