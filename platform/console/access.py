@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from apps.security.mfa_session import session_passed_mfa
 from apps.security.network import address_allowed, client_ip, vendor_networks
@@ -32,7 +32,7 @@ from tenants.db import current_schema
 class VendorRole(models.TextChoices):
     SUPPORT = "support", gettext_lazy("サポート")
     OPERATOR = "operator", gettext_lazy("運用担当")
-    ADMIN = "admin", gettext_lazy("管理者")
+    ADMIN = "admin", pgettext_lazy("vendor role", "管理者")
 
 
 _ORDER = (VendorRole.SUPPORT, VendorRole.OPERATOR, VendorRole.ADMIN)

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.security.mynumber import RefusesIndividualNumber
 from console.availability.models import Incident
@@ -46,7 +47,7 @@ class MonthForm(forms.Form):
 
 class IncidentForm(RefusesIndividualNumber, forms.Form):
     title = forms.CharField(label=_("件名"), max_length=200)
-    received_at = forms.DateTimeField(label=_("受付日時"), widget=_DATETIME)
+    received_at = forms.DateTimeField(label=pgettext_lazy("incident", "受付日時"), widget=_DATETIME)
     received_via = forms.ChoiceField(label=_("受付方法"), choices=Incident.Channel.choices)
     severity = forms.ChoiceField(label=_("重大度"), choices=Incident.Severity.choices)
     status = forms.ChoiceField(label=_("状態"), choices=Incident.Status.choices)

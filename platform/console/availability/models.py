@@ -13,6 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from console.maintenance.models import MODULES, Module
 
@@ -56,7 +57,7 @@ class Incident(models.Model):
         RESOLVED = "resolved", _("解決")
 
     title = models.CharField(_("件名"), max_length=200)
-    received_at = models.DateTimeField(_("受付日時"))
+    received_at = models.DateTimeField(pgettext_lazy("incident", "受付日時"))
     received_via = models.CharField(_("受付方法"), max_length=16, choices=Channel.choices)
     severity = models.CharField(_("重大度"), max_length=2, choices=Severity.choices)
     status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.OPEN)

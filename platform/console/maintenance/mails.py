@@ -52,7 +52,7 @@ def send_proposed(proposal_id: int) -> None:
 
     def body() -> str:
         return _(
-            "ベンダーからメンテナンスの承認依頼が届きました。\n\n件名: %(title)s\n日時: %(when)s\n対象: %(modules)s\n\n"
+            "運営事業者からメンテナンスの承認依頼が届きました。\n\n件名: %(title)s\n日時: %(when)s\n対象: %(modules)s\n\n"
             "%(what)s\n\n職員ページの「メンテナンスの承認」から、開始前に承認または却下してください。"
             "開始までに承認されないメンテナンスは実施されません。"
         ) % {

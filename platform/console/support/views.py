@@ -21,21 +21,35 @@ def grants(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     rows = list(grants_to_vendor_user(vendor_user_id=int(request.user.pk or 0))[:100])
     uses = grant_uses([grant.pk for grant in rows])
-    context = {"rows": [(grant, grant.is_active(now), uses[grant.pk]) for grant in rows]}
-    return render(request, "console_support/console_grants.html", context)
+    listed = [(grant, grant.is_active(now), uses[grant.pk]) for grant in rows]
+    response = render(request, "console_support/console_grants.html", {"rows": listed})
+    # "Enter" posts to the console and is redirected to the city's host: browsers apply form-action to that
+    # redirect too, so the page's policy names the hosts of the grants it offers to enter.
+    origins = sorted({_city_origin(request, grant) for grant, active, _uses in listed if active} - {""})
+    if origins:
+        response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]
+    return response
 
 
-def _city_url(request: HttpRequest, grant: SupportGrant, path: str) -> str:
-    """`path` on the city's staff host, with this request's scheme and port (the vendor's host and the cities' share
-    them: one wildcard certificate, one server)."""
+def _city_origin(request: HttpRequest, grant: SupportGrant) -> str:
+    """The city's staff host with this request's scheme and port (the vendor's host and the cities' share them: one
+    wildcard certificate, one server); empty if the city has no host."""
     domains = list(domain_list(municipality=grant.municipality))
     staff = [d for d in domains if d.kind == Domain.Kind.STAFF] or domains
     if not staff:
-        raise Http404
+        return ""
     port = request.get_port()
     default = "443" if request.is_secure() else "80"
     netloc = staff[0].domain if port in ("", default) else f"{staff[0].domain}:{port}"
-    return f"{request.scheme}://{netloc}{path}"
+    return f"{request.scheme}://{netloc}"
+
+
+def _city_url(request: HttpRequest, grant: SupportGrant, path: str) -> str:
+    """`path` on the city's staff host (see `_city_origin`)."""
+    origin = _city_origin(request, grant)
+    if not origin:
+        raise Http404
+    return f"{origin}{path}"
 
 
 @vendor_view(VendorRole.SUPPORT)

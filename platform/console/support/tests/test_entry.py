@@ -119,3 +119,18 @@ def test_entering_twice_from_the_console_works_with_a_new_ticket(city: Municipal
     entered(city, console, given.pk)
     entered(city, console, given.pk)
     assert SupportTicket.objects.filter(used_at__isnull=False).count() == 2
+
+
+def test_the_consoles_page_lets_the_browser_follow_enter_to_the_citys_host(city: Municipality) -> None:
+    # "Enter" is a form posted to the console and redirected to the city's host; a browser applies the page's
+    # form-action to that redirect, so with only 'self' it silently refuses to go (seen on `make run`).
+    vendor, console = vendor_support()
+    given = grant(city, supervisor_of(city), vendor)
+    policy = console.get("/console/support/")["Content-Security-Policy"]
+    form_action = next(part for part in policy.split(";") if part.strip().startswith("form-action"))
+    assert "http://ageo.localhost" in form_action.split()
+    assert "okegawa" not in policy
+    given.ended_at = timezone.now()
+    given.save()
+    policy = console.get("/console/support/")["Content-Security-Policy"]
+    assert "ageo.localhost" not in policy  # nothing to enter: the console's own origin only
