@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
@@ -133,3 +133,18 @@ def samples_record(*, now: datetime) -> MinuteResult:
         ignore_conflicts=True,
     )
     return result
+
+
+KEEP_DAYS = 800  # about 26 months: this year's and last year's monthly reports can always be made again
+
+
+def samples_prune(*, now: datetime, keep_days: int | None = None) -> int:
+    """Delete the samples older than `keep_days` (settings.AVAILABILITY_KEEP_DAYS, default KEEP_DAYS); how many.
+    Run after every probe: a minute's worth each time, through the (module, minute) index."""
+    from django.conf import settings
+
+    days = keep_days if keep_days is not None else int(getattr(settings, "AVAILABILITY_KEEP_DAYS", KEEP_DAYS))
+    deleted, _ = ProbeSample.objects.filter(
+        module__in=MODULES, minute__lt=now - timedelta(days=days)
+    ).delete()
+    return deleted

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from console.availability.probe import samples_record
+from console.availability.probe import samples_prune, samples_record
 from tenants.db import use_public_schema
 
 
@@ -13,4 +13,7 @@ from tenants.db import use_public_schema
 def probe() -> int:
     """Record this minute's sample; returns how many cities were probed."""
     use_public_schema()
-    return samples_record(now=timezone.now()).probed
+    now = timezone.now()
+    probed = samples_record(now=now).probed
+    samples_prune(now=now)
+    return probed

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from console.availability.models import ProbeSample
-from console.availability.probe import samples_record
+from console.availability.probe import samples_prune, samples_record
 from tenants.models import Municipality
 
 NOW = datetime(2026, 12, 7, 10, 15, 42, tzinfo=timezone.get_current_timezone())
@@ -61,3 +61,12 @@ def test_beat_runs_the_probe_every_minute() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["availability-probe"]
     assert entry["task"] == "console.availability.probe"
     assert entry["schedule"] == 60.0
+
+
+def test_samples_older_than_the_kept_days_are_pruned_and_newer_ones_kept(city: Municipality) -> None:
+    samples_record(now=NOW - timedelta(days=801))
+    samples_record(now=NOW - timedelta(days=799))
+    samples_record(now=NOW)
+    assert samples_prune(now=NOW, keep_days=800) == 3  # the three modules of the oldest minute
+    minutes = sorted(set(ProbeSample.objects.values_list("minute", flat=True)))
+    assert minutes == [(NOW - timedelta(days=799)).replace(second=0), NOW.replace(second=0)]
