@@ -25,7 +25,9 @@ def grants(request: HttpRequest) -> HttpResponse:
     response = render(request, "console_support/console_grants.html", {"rows": listed})
     # "Enter" posts to the console and is redirected to the city's host: browsers apply form-action to that
     # redirect too, so the page's policy names the hosts of the grants it offers to enter.
-    origins = sorted({_city_origin(request, grant) for grant, active, _uses in listed if active} - {""})
+    # One host look-up per city, however many grants it made.
+    cities = {grant.municipality_id: grant for grant, active, _uses in listed if active}
+    origins = sorted({_city_origin(request, grant) for grant in cities.values()} - {""})
     if origins:
         response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]
     return response
