@@ -80,9 +80,8 @@ def test_a_supervisor_grants_an_hour_the_vendor_sees_the_day_view_until_it_is_en
     assert entering.url.startswith(f"{ageo}/staff/booking/day/"), entering.url
     assert "当日の予約一覧" in entering.locator("h1").inner_text()
     assert "サポートアクセス中です（閲覧のみ" in entering.locator("main").inner_text()
-    vendor_side.context.add_cookies(
-        strict.cookies()
-    )  # the support session, on the axe-checked side from here
+    # The support session goes on in the axe-checked context from here.
+    vendor_side.context.add_cookies(strict.cookies())
     strict.close()
 
     city_side.reload()
