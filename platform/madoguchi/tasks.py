@@ -13,8 +13,9 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="ops.city_dump_nightly", acks_late=True)
 def city_dump_nightly() -> dict[str, int]:
-    """Dump every active city in batches (madoguchi.backups.dump_cities; cities created meanwhile too); a failed
-    batch is logged and does not stop the others; the task fails at the end if any did, so the failure is seen."""
+    """Dump every active and offboarding city in batches (madoguchi.backups.dump_cities; cities created meanwhile
+    too); a failed batch is logged and does not stop the others; the task fails at the end if any did, so the
+    failure is seen."""
     result = dump_cities()
     for slug, error in sorted(result.failed.items()):
         logger.error("nightly dump failed for %s: %s", slug, error)
