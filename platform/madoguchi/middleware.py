@@ -168,14 +168,18 @@ def maintenance_response(request: HttpRequest) -> HttpResponse | None:
         return problem_response(
             "maintenance", detail=window.notice(language()), instance=request.path, headers=headers
         )
+    from apps.booking.resident.page_cache import resident_context
+
     # Rendered without the request (no context processor, no session, no user: none has run yet), like the 503
-    # page of a database away.
+    # page of a database away; in the city's colours, with its name and phone (the resident context, cached), and
+    # a way to the city's top page while that page is up (a window of issuance alone).
     html = render_to_string(
         "madoguchi/maintenance.html",
         {
             "window": window,
-            "city_name": getattr(tenant, "name_ja", ""),
-            "city_name_en": getattr(tenant, "name_en", ""),
+            "city": tenant,
+            "appearance": resident_context(request).appearance,
+            "top_open": module != "booking" and maintenance_window(request, "booking") is None,
         },
     )
     response = HttpResponse(html, status=503, headers=headers)

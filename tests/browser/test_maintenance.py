@@ -18,6 +18,7 @@ from apps.security.models import Role, User
 from console.access import VendorRole
 from console.maintenance.models import MaintenanceProposal
 from console.vendor_users import vendor_groups_ensure
+from tenants.models import Municipality
 from tests.browser.pages import Account, assert_accessible, log_in
 from tests.factories import UserFactory, with_totp
 
@@ -101,3 +102,63 @@ def test_proposed_in_the_console_approved_by_ageo_shown_on_ageos_top_page_only(
 
     vendor_side.reload()
     assert "承認" in vendor_side.locator("section", has_text=TITLE).inner_text()
+
+
+ISSUANCE_TITLE = "交付システムの更新（ブラウザ試験）"
+
+
+@pytest.fixture
+def issuance_window(django_db_blocker: Any, server_port: int) -> Iterator[None]:
+    """An approved window of ageo's issuance pages, in progress now (ageo's booking pages stay up)."""
+    from django.core.cache import cache
+
+    from console.maintenance.tests.helpers import decide, move_window, propose, supervisor
+
+    with django_db_blocker.unblock():
+        city = Municipality.objects.get(slug="ageo")
+        proposal = propose([city], modules=["issuance"], title=ISSUANCE_TITLE)
+        decide(city, proposal, user=supervisor(city, "browser-maint-issuance-boss"))
+        move_window(proposal, timezone.now() - timedelta(minutes=10), hours=1)
+        with schema_context("ageo"):
+            cache.clear()
+    yield
+    with django_db_blocker.unblock():
+        with schema_context("public"):
+            MaintenanceProposal.objects.filter(title_ja=ISSUANCE_TITLE).delete()
+        with schema_context("ageo"):
+            User.objects.filter(username="browser-maint-issuance-boss").delete()
+            cache.clear()
+
+
+def test_the_maintenance_page_is_in_the_citys_colours_and_leads_back_to_the_open_top_page(
+    browser: Any, server_port: int, issuance_window: None
+) -> None:
+    ageo = f"http://ageo.localhost:{server_port}"
+    resident = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP", bypass_csp=True)
+    page = resident.new_page()
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    response = page.goto(f"{ageo}/n/abc/")
+    assert response is not None
+    assert response.status == 503
+    failed.remove(f"503 {ageo}/n/abc/")
+    page.wait_for_load_state("load")
+    assert "上尾市" in page.locator("header").inner_text()
+    colour = page.evaluate("getComputedStyle(document.querySelector('.site-header')).backgroundColor")
+    top_colour = resident.new_page()
+    top_colour.goto(f"{ageo}/")
+    assert colour == top_colour.evaluate(
+        "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
+    )
+    # The top page shows the window's notice, spaced from the header rather than stuck to it.
+    gap = top_colour.evaluate(
+        "document.querySelector('.maintenance .notice').getBoundingClientRect().top"
+        " - document.querySelector('.site-header').getBoundingClientRect().bottom"
+    )
+    assert gap >= 16, gap
+    assert_accessible(page)
+    with page.expect_navigation():
+        page.get_by_role("link", name="トップページへ戻る").click()
+    assert page.url == f"{ageo}/"
+    assert failed == []  # no stylesheet, icon (/favicon.ico) or theme request failed
+    resident.close()

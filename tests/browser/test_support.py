@@ -79,13 +79,21 @@ def test_a_supervisor_grants_an_hour_the_vendor_sees_the_day_view_until_it_is_en
         entering.get_by_role("button", name="上尾市 に入る").click()
     assert entering.url.startswith(f"{ageo}/staff/booking/day/"), entering.url
     assert "当日の予約一覧" in entering.locator("h1").inner_text()
-    assert "サポートアクセス中です（閲覧のみ" in entering.locator("main").inner_text()
+    assert "サポートアクセス中です（閲覧のみ" in entering.locator(".support-banner").inner_text()
     # The support session goes on in the axe-checked context from here.
     vendor_side.context.add_cookies(strict.cookies())
     strict.close()
+    # The banner stays on every page of the session, and the day view offers no control it would refuse.
+    for path in ("/staff/", "/staff/booking/day/"):
+        vendor_side.goto(f"{ageo}{path}")
+        banner = vendor_side.get_by_role("status").filter(has_text="サポートアクセス中です")
+        assert "範囲: 予約（当日の予約一覧・予約の閲覧）" in banner.inner_text(), path
+    assert vendor_side.get_by_role("button", name="予約を受け付ける").count() == 0
+    assert vendor_side.get_by_role("button", name="受付を停止").count() == 0
+    assert_accessible(vendor_side)
 
     city_side.reload()
-    city_side.locator("summary", has_text="1 件").click()  # the vendor's page view, listed under the grant
+    city_side.locator("summary", has_text="3 件").click()  # the vendor's page views, listed under the grant
     assert "/staff/booking/day/" in city_side.locator("main").inner_text()
     with city_side.expect_navigation():
         city_side.get_by_role("button", name=f"{VENDOR} のサポートアクセスを終了").click()

@@ -112,10 +112,5 @@ def enter(request: HttpRequest, token: str) -> HttpResponse:
         )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[GRANT_SESSION_KEY] = grant.pk
-    services.support_entered(actor=request_actor(request), grant=grant)
-    messages.info(
-        request,
-        _("サポートアクセス中です（閲覧のみ、%(end)s まで）。")
-        % {"end": f"{timezone.localtime(grant.ends_at):%H:%M}"},
-    )
+    services.support_entered(actor=request_actor(request), grant=grant)  # the banner says so on every page
     return redirect(LANDING[Scope(grant.scope)])

@@ -26,6 +26,8 @@ from console.support.selectors import grant_in_force
 from tenants.db import current_schema
 
 GRANT_SESSION_KEY = "support_grant_id"
+# The request attribute holding the grant of a support session in force (console.support.context_processors).
+SUPPORT_GRANT_ATTR = "support_grant"
 # Paths a support session uses: the staff pages and the account pages (signing out).
 SUPPORT_PATHS = ("/staff/", "/accounts/")
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -81,6 +83,7 @@ class SupportSessionMiddleware:
         if request.method not in READ_METHODS and request.path != reverse("account_logout"):
             return render(request, "console_support/read_only.html", status=403)
         setattr(request, SECOND_FACTOR_ELSEWHERE, True)
+        setattr(request, SUPPORT_GRANT_ATTR, grant)
         response = self.get_response(request)
         if request.path.startswith("/staff/") and request.method in READ_METHODS:
             services.support_used(actor=request_actor(request), grant=grant, path=request.path)

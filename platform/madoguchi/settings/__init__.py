@@ -281,6 +281,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "madoguchi.context_processors.site",
                 "console.context_processors.maintenance",
+                "console.support.context_processors.support_session",
             ],
         },
     }
