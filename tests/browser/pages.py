@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.factories import PASSWORD, totp_code
+from tests.factories import PASSWORD, UserFactory, totp_code, with_totp
 
 
 @dataclass
@@ -54,3 +54,35 @@ def log_in(page: Any, base: str, account: Account, then: str) -> None:
     code.fill(totp_code(account.secret))
     with page.expect_navigation():
         code.press("Enter")
+
+
+def city_user(schema: str, username: str, role: Any) -> Account:
+    """A city's staff account with the role and an authenticator app (call with the database unblocked)."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        user = UserFactory(username=username, email=f"{username}@example.jp", role=role)
+        return Account(username, with_totp(user))
+
+
+def vendor_user(username: str, role: Any) -> Account:
+    """A vendor account on the public schema with the console role and an authenticator app (database unblocked)."""
+    from django_tenants.utils import schema_context
+
+    from console.vendor_users import vendor_groups_ensure
+
+    with schema_context("public"):
+        user = UserFactory(username=username, email=f"{username}@example.jp", is_staff=True)
+        user.groups.add(vendor_groups_ensure()[role])
+        return Account(username, with_totp(user))
+
+
+def vendor_users_retire(*usernames: str) -> None:
+    """Made inactive, not deleted: deleting would collect the city apps' rows that point at users, whose tables the
+    public schema lacks."""
+    from django_tenants.utils import schema_context
+
+    from apps.security.models import User
+
+    with schema_context("public"):
+        User.objects.filter(username__in=usernames).update(is_active=False)

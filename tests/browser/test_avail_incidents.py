@@ -13,9 +13,14 @@ from django_tenants.utils import schema_context
 from apps.security.models import Role, User
 from console.access import VendorRole
 from console.availability.models import Incident
-from console.vendor_users import vendor_groups_ensure
-from tests.browser.pages import Account, assert_accessible, log_in
-from tests.factories import UserFactory, with_totp
+from tests.browser.pages import (
+    Account,
+    assert_accessible,
+    city_user,
+    log_in,
+    vendor_user,
+    vendor_users_retire,
+)
 
 AGEO_BOSS = "browser-avail-ageo"
 OKEGAWA_BOSS = "browser-avail-okegawa"
@@ -28,22 +33,15 @@ def accounts(django_db_blocker: Any, server_port: int) -> Iterator[dict[str, Acc
     found = {}
     with django_db_blocker.unblock():
         for slug, name in (("ageo", AGEO_BOSS), ("okegawa", OKEGAWA_BOSS)):
-            with schema_context(slug):
-                user = UserFactory(username=name, email=f"{name}@example.jp", role=Role.SUPERVISOR)
-                found[slug] = Account(name, with_totp(user))
-        with schema_context("public"):
-            operator = UserFactory(username=OPERATOR, email=f"{OPERATOR}@example.jp", is_staff=True)
-            operator.groups.add(vendor_groups_ensure()[VendorRole.OPERATOR])
-            found["operator"] = Account(OPERATOR, with_totp(operator))
+            found[slug] = city_user(slug, name, Role.SUPERVISOR)
+        found["operator"] = vendor_user(OPERATOR, VendorRole.OPERATOR)
     yield found
     with django_db_blocker.unblock():
         Incident.objects.filter(title=TITLE).delete()
         for slug, name in (("ageo", AGEO_BOSS), ("okegawa", OKEGAWA_BOSS)):
             with schema_context(slug):
                 User.objects.filter(username=name).delete()
-        with schema_context("public"):
-            # Deleting would collect the city apps' rows that point at users, whose tables the public schema lacks.
-            User.objects.filter(pk=operator.pk).update(is_active=False)
+        vendor_users_retire(OPERATOR)
 
 
 def test_an_operator_records_an_incident_and_only_the_affected_city_sees_it(

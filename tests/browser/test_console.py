@@ -11,15 +11,12 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from apps.security.models import User
 from console.access import VendorRole
-from console.vendor_users import vendor_groups_ensure
 from tenants.models import Municipality
 from tenants.services import municipality_delete, municipality_set_status
-from tests.browser.pages import Account, assert_accessible, log_in
+from tests.browser.pages import Account, assert_accessible, log_in, vendor_user, vendor_users_retire
 from tests.browser.test_counter import focused, tab_until
 from tests.browser.test_resident_booking import _mail_to, _text_part
-from tests.factories import UserFactory, with_totp
 
 SLUG = "kitamoto"
 CITY = "北本市"
@@ -56,16 +53,13 @@ def vendor_account(django_db_blocker: Any, server_port: int) -> Iterator[Callabl
 
     def make(role: VendorRole) -> Account:
         name = USERS[role]
-        with django_db_blocker.unblock(), schema_context("public"):
-            user = UserFactory(username=name, email=f"{name}@example.jp", is_staff=True)
-            user.groups.add(vendor_groups_ensure()[role])
+        with django_db_blocker.unblock():
             made.append(name)
-            return Account(name, with_totp(user))
+            return vendor_user(name, role)
 
     yield make
-    with django_db_blocker.unblock(), schema_context("public"):
-        # Deleting would collect the city apps' rows that point at users, whose tables the public schema lacks.
-        User.objects.filter(username__in=made).update(is_active=False)
+    with django_db_blocker.unblock():
+        vendor_users_retire(*made)
 
 
 @pytest.fixture

@@ -7,26 +7,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django_tenants.utils import schema_context
 
-from apps.security.models import User
 from console.access import VendorRole
-from console.vendor_users import vendor_groups_ensure
-from tests.browser.pages import Account, assert_accessible, log_in
-from tests.factories import UserFactory, with_totp
+from tests.browser.pages import Account, assert_accessible, log_in, vendor_user, vendor_users_retire
 
 NAME = "browser-console-nav"
 
 
 @pytest.fixture
 def operator(django_db_blocker: Any, server_port: int) -> Iterator[Account]:
-    with django_db_blocker.unblock(), schema_context("public"):
-        user = UserFactory(username=NAME, email=f"{NAME}@example.jp", is_staff=True)
-        user.groups.add(vendor_groups_ensure()[VendorRole.OPERATOR])
-        secret = with_totp(user)
-    yield Account(NAME, secret)
-    with django_db_blocker.unblock(), schema_context("public"):
-        User.objects.filter(pk=user.pk).update(is_active=False)
+    with django_db_blocker.unblock():
+        account = vendor_user(NAME, VendorRole.OPERATOR)
+    yield account
+    with django_db_blocker.unblock():
+        vendor_users_retire(NAME)
 
 
 def test_the_current_section_is_filled_and_the_entries_are_aligned(

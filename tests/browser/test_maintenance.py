@@ -17,10 +17,15 @@ from apps.booking.calendar.hours import TOKYO
 from apps.security.models import Role, User
 from console.access import VendorRole
 from console.maintenance.models import MaintenanceProposal
-from console.vendor_users import vendor_groups_ensure
 from tenants.models import Municipality
-from tests.browser.pages import Account, assert_accessible, log_in
-from tests.factories import UserFactory, with_totp
+from tests.browser.pages import (
+    Account,
+    assert_accessible,
+    city_user,
+    log_in,
+    vendor_user,
+    vendor_users_retire,
+)
 
 SUPERVISOR = "browser-maint-boss"
 OPERATOR = "browser-maint-op"
@@ -30,18 +35,13 @@ TITLE = "予約システムの更新（ブラウザ試験）"
 @pytest.fixture
 def accounts(django_db_blocker: Any, server_port: int) -> Iterator[tuple[Account, Account]]:
     with django_db_blocker.unblock():
-        with schema_context("ageo"):
-            boss = UserFactory(username=SUPERVISOR, email=f"{SUPERVISOR}@example.jp", role=Role.SUPERVISOR)
-            boss_secret = with_totp(boss)
-        with schema_context("public"):
-            operator = UserFactory(username=OPERATOR, email=f"{OPERATOR}@example.jp", is_staff=True)
-            operator.groups.add(vendor_groups_ensure()[VendorRole.OPERATOR])
-            operator_secret = with_totp(operator)
-    yield Account(SUPERVISOR, boss_secret), Account(OPERATOR, operator_secret)
+        boss = city_user("ageo", SUPERVISOR, Role.SUPERVISOR)
+        operator = vendor_user(OPERATOR, VendorRole.OPERATOR)
+    yield boss, operator
     with django_db_blocker.unblock():
+        vendor_users_retire(OPERATOR)
         with schema_context("public"):
             MaintenanceProposal.objects.filter(title_ja=TITLE).delete()
-            User.objects.filter(pk=operator.pk).update(is_active=False)
         with schema_context("ageo"):
             User.objects.filter(username=SUPERVISOR).delete()
 

@@ -14,9 +14,14 @@ from django_tenants.utils import schema_context
 from apps.security.models import Role, User
 from console.access import VendorRole
 from console.support.models import SupportGrant
-from console.vendor_users import vendor_groups_ensure
-from tests.browser.pages import Account, assert_accessible, log_in
-from tests.factories import UserFactory, with_totp
+from tests.browser.pages import (
+    Account,
+    assert_accessible,
+    city_user,
+    log_in,
+    vendor_user,
+    vendor_users_retire,
+)
 
 SUPERVISOR = "browser-support-boss"
 VENDOR = "browser-vsup"
@@ -25,21 +30,14 @@ VENDOR = "browser-vsup"
 @pytest.fixture
 def accounts(django_db_blocker: Any, server_port: int) -> Iterator[tuple[Account, Account]]:
     with django_db_blocker.unblock():
-        with schema_context("ageo"):
-            boss = UserFactory(username=SUPERVISOR, email=f"{SUPERVISOR}@example.jp", role=Role.SUPERVISOR)
-            boss_secret = with_totp(boss)
-        with schema_context("public"):
-            vendor = UserFactory(username=VENDOR, email=f"{VENDOR}@example.jp", is_staff=True)
-            vendor.groups.add(vendor_groups_ensure()[VendorRole.SUPPORT])
-            vendor_secret = with_totp(vendor)
-    yield Account(SUPERVISOR, boss_secret), Account(VENDOR, vendor_secret)
+        boss = city_user("ageo", SUPERVISOR, Role.SUPERVISOR)
+        vendor = vendor_user(VENDOR, VendorRole.SUPPORT)
+    yield boss, vendor
     with django_db_blocker.unblock():
-        SupportGrant.objects.filter(grantee_id=vendor.pk).delete()
+        vendor_users_retire(VENDOR)
+        SupportGrant.objects.filter(grantee_username=VENDOR).delete()
         with schema_context("ageo"):
             User.objects.filter(username__in=[SUPERVISOR, f"support.{VENDOR}"]).delete()
-        with schema_context("public"):
-            # Deleting would collect the city apps' rows that point at users, whose tables the public schema lacks.
-            User.objects.filter(pk=vendor.pk).update(is_active=False)
 
 
 def test_a_supervisor_grants_an_hour_the_vendor_sees_the_day_view_until_it_is_ended(
