@@ -78,7 +78,9 @@ def buckets(points: Sequence[tuple[int, float]], count: int = 8) -> list[tuple[i
     return [(start, min(start + width - 1, high), values) for start, values in sorted(grouped.items())]
 
 
-_SUCCEEDED = re.compile(r"Task (?P<name>[\w.]+)\[[0-9a-f-]+\] succeeded")
+# The id between the brackets is not matched closely: the logs mask any run of 12 digits (a 個人番号 must never
+# reach a log), so a task id with 12 digits in a row reads "30e446b[個人番号]e-060721f5ebc9".
+_SUCCEEDED = re.compile(r"Task (?P<name>[\w.]+)\[\S*?\] succeeded")
 
 
 def tasks_succeeded(log_text: str, task: str) -> int:
