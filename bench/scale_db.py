@@ -353,9 +353,13 @@ def _dump_env() -> tuple[list[str], dict[str, str]]:
 
 
 def _dump(box: Sandbox, label: str, cities: int, tables: int, extra: Sequence[str]) -> Dump:
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        return Dump(label, cities, tables, 0.0, False, 0, "pg_dump not installed")
+    from madoguchi import backups
+
+    try:  # the binary of the server's major version, as the backups pick it (an older pg_dump refuses the server)
+        server = backups.Server.from_settings()
+        pg_dump = str(backups.pg_binary("pg_dump", backups.server_version_num(server) // 10000))
+    except backups.BackupError as exc:
+        return Dump(label, cities, tables, 0.0, False, 0, str(exc)[:300])
     target = box.data_dir / "scale.dump"
     args, env = _dump_env()
     started = time.perf_counter()
