@@ -65,22 +65,30 @@ def _fill(incident: Incident, data: IncidentInput) -> None:
         setattr(incident, name, value)
 
 
+def _save(
+    actor: Actor, incident: Incident, data: IncidentInput, *, action: str, before: dict[str, object] | None
+) -> None:
+    """Fill, save, link the cities and audit one incident (inside the caller's transaction)."""
+    _fill(incident, data)
+    incident.save()
+    incident.municipalities.set(Municipality.objects.filter(pk__in=data.municipality_ids))
+    audit_record(
+        action=action,
+        actor=actor,
+        target=f"incident:{incident.pk}",
+        summary=incident.title,
+        before=before,
+        after=_snapshot(incident),
+    )
+
+
 def incident_record(actor: Actor, *, data: IncidentInput) -> Incident:
     """A new incident, for the cities and modules it affected."""
     ensure_vendor_role(actor, VendorRole.OPERATOR)
     _check(data)
     with transaction.atomic():
         incident = Incident(recorded_by=actor.user)
-        _fill(incident, data)
-        incident.save()
-        incident.municipalities.set(Municipality.objects.filter(pk__in=data.municipality_ids))
-        audit_record(
-            action="incident.recorded",
-            actor=actor,
-            target=f"incident:{incident.pk}",
-            summary=incident.title,
-            after=_snapshot(incident),
-        )
+        _save(actor, incident, data, action="incident.recorded", before=None)
     return incident
 
 
@@ -90,18 +98,7 @@ def incident_update(actor: Actor, *, incident_id: int, data: IncidentInput) -> I
     _check(data)
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
-        before = _snapshot(incident)
-        _fill(incident, data)
-        incident.save()
-        incident.municipalities.set(Municipality.objects.filter(pk__in=data.municipality_ids))
-        audit_record(
-            action="incident.updated",
-            actor=actor,
-            target=f"incident:{incident.pk}",
-            summary=incident.title,
-            before=before,
-            after=_snapshot(incident),
-        )
+        _save(actor, incident, data, action="incident.updated", before=_snapshot(incident))
     return incident
 
 
